@@ -1,0 +1,46 @@
+"""API-key authentication for every wire format (DRF authentication classes).
+
+Clients send ``Authorization: Bearer <key>``; Azure clients may send ``api-key: <key>``
+instead (``providers/openai-azure.md`` §8.2: ``AzureOpenAI`` 2.x/3.x sends only ``api-key``).
+Failures raise DRF's ``NotAuthenticated`` (no key) or ``AuthenticationFailed`` (wrong or
+revoked key); each format's error renderer words them in its own shape.
+"""
+
+from rest_framework import authentication, exceptions
+
+from .services import api_key_authenticate
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <key>``; ``request.auth`` is the :class:`ApiKey`."""
+
+    accept_api_key_header = False
+
+    def get_raw_key(self, request) -> str:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+        if self.accept_api_key_header:
+            return request.META.get("HTTP_API_KEY", "").strip()
+        return ""
+
+    def authenticate(self, request):
+        raw_key = self.get_raw_key(request)
+        if not raw_key:
+            raise exceptions.NotAuthenticated()
+        api_key = api_key_authenticate(raw_key)
+        if api_key is None:
+            error = exceptions.AuthenticationFailed(code="invalid_api_key")
+            error.raw_key = raw_key
+            raise error
+        return (None, api_key)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="convstore"'
+
+
+class AzureApiKeyAuthentication(ApiKeyAuthentication):
+    """Bearer auth, or the ``api-key`` header Azure OpenAI clients send."""
+
+    accept_api_key_header = True

@@ -1,0 +1,100 @@
+"""Plumbing every wire format shares: auth, partition, actor, body limit, error hook.
+
+A format's viewsets subclass :class:`FormatViewMixin` and set ``source`` (the audit path
+name) and ``error_renderer`` (a function ``(exc, request) -> Response | None`` that words
+each error in the provider's own shape). The domain core never sees a wire shape.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from ..auth import ApiKeyAuthentication
+from ..models import Conversation
+from ..selectors import Partition, conversation_get
+from ..services import Actor
+
+ISOLATION_HEADER = "HTTP_X_MS_USER_ISOLATION_KEY"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """The request body is over ``CONVSTORE_MAX_BODY_BYTES``; answered 413."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "payload_too_large"
+
+
+class ResourceNotFound(exceptions.NotFound):
+    """A conversation or message is unknown, deleted, or in another partition (404).
+
+    ``resource`` is ``"conversation"`` or ``"message"``; ``resource_id`` is the id as the
+    client sent it, for the providers whose wording quotes it.
+    """
+
+    def __init__(self, resource: str, resource_id: str):
+        super().__init__(f"{resource} {resource_id!r} not found")
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class FormatViewMixin:
+    """Mixin for a format's DRF views (put it before ``GenericViewSet``/``APIView``)."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes: list = []
+    source = "api"
+
+    @staticmethod
+    def error_renderer(exc, request) -> Response | None:  # pragma: no cover - overridden
+        return None
+
+    def initial(self, request, *args, **kwargs):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            too_big = int(length) > settings.CONVSTORE_MAX_BODY_BYTES
+        except ValueError:
+            too_big = False
+        if too_big:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def partition(self) -> Partition:
+        """``(project of the request's key, x-ms-user-isolation-key or "")``."""
+        return Partition(
+            project=self.request.auth.project,
+            isolation_key=self.request.META.get(ISOLATION_HEADER, ""),
+        )
+
+    @property
+    def actor(self) -> Actor:
+        """The audit actor: this request's key, through this format."""
+        return Actor.for_api_key(
+            self.request.auth, source=self.source,
+            request_id=getattr(self.request, "request_id", ""),
+        )
+
+    def get_conversation(self, conversation_id: str | None = None):
+        """The partition's conversation named in the URL, or :class:`ResourceNotFound`."""
+        conversation_id = conversation_id or self.kwargs["conversation_id"]
+        try:
+            return conversation_get(partition=self.partition, conversation_id=conversation_id)
+        except Conversation.DoesNotExist:
+            raise ResourceNotFound("conversation", conversation_id) from None
+
+    def get_exception_handler(self):
+        renderer = type(self).error_renderer
+
+        def handler(exc, context):
+            if isinstance(exc, ObjectDoesNotExist):
+                exc = ResourceNotFound("conversation", "")
+            response = renderer(exc, context["request"])
+            if response is not None and getattr(exc, "auth_header", None):
+                response["WWW-Authenticate"] = exc.auth_header
+            return response
+
+        return handler

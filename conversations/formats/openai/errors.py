@@ -1,0 +1,165 @@
+"""OpenAI's error envelope and wording (``providers/openai-azure.md`` §5, §7.3).
+
+Every error is ``{"error": {"message", "type", "param", "code"}}``. The SDK maps the status
+to its exception class (400 ``BadRequestError``, 401 ``AuthenticationError``, 404
+``NotFoundError``, …) and exposes ``code`` and ``param``.
+"""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from ...metadata import MetadataError
+from ..base import PayloadTooLarge, ResourceNotFound
+
+NO_KEY_MESSAGE = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with "
+    "blank username) if you're accessing the API from your browser and are prompted for a "
+    "username and password. You can create an API key with "
+    "`python manage.py create_api_key --project NAME`."
+)
+
+_ARTICLE_TYPES = {
+    "string": "a string", "integer": "an integer", "number": "a number",
+    "boolean": "a boolean", "array": "an array", "object": "an object", "null": "null",
+}
+
+
+class OpenAIParamError(exceptions.APIException):
+    """A 400 with OpenAI's ``code`` and ``param`` (raised by the OpenAI serializers)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, param: str | None, code: str | None):
+        super().__init__(message)
+        self.message, self.param, self.error_code = message, param, code
+
+
+def error_response(http_status: int, message: str, *, param=None, code=None,
+                   type_: str = "invalid_request_error") -> Response:
+    """Build an OpenAI error response."""
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return Response(body, status=http_status)
+
+
+def a_type(json_type: str) -> str:
+    """``"integer"`` → ``"an integer"``, as OpenAI words its type errors."""
+    return _ARTICLE_TYPES.get(json_type, f"a {json_type}")
+
+
+def mask_key(raw_key: str) -> str:
+    """Mask a key as OpenAI does in its 401 message: first 6 and last 4 characters kept."""
+    if len(raw_key) <= 10:
+        return "*" * len(raw_key)
+    return raw_key[:6] + "*" * (len(raw_key) - 10) + raw_key[-4:]
+
+
+def metadata_error(error: MetadataError, param_root: str = "metadata") -> Response:
+    """Word a :class:`MetadataError` with OpenAI's codes, params and messages (§7.3)."""
+    p = error.params
+    key = p.get("key")
+    key_param = f"{param_root}.{key}" if key is not None else param_root
+    code = error.code
+    if code == "too_many_pairs":
+        return error_response(
+            400,
+            f"Invalid '{param_root}': too many properties. Expected an object with at most "
+            f"{p['limit']} properties, but got an object with {p['count']} properties instead.",
+            param=param_root, code="object_above_max_properties",
+        )
+    if code == "key_too_long":
+        return error_response(
+            400,
+            f"Invalid property name in '{param_root}': '{key}' is too long. Expected a string "
+            f"with maximum length {p['limit']}, but got a string with length {p['length']} "
+            "instead.",
+            param=key_param, code="property_name_above_max_length",
+        )
+    if code == "value_too_long":
+        return error_response(
+            400,
+            f"Invalid '{key_param}': string too long. Expected a string with maximum length "
+            f"{p['limit']}, but got a string with length {p['length']} instead.",
+            param=key_param, code="string_above_max_length",
+        )
+    if code == "invalid_value_type":
+        return error_response(
+            400,
+            f"Invalid type for '{key_param}': expected a string, but got {a_type(p['got'])} "
+            "instead.",
+            param=key_param, code="invalid_type",
+        )
+    if code == "not_an_object":
+        return error_response(
+            400,
+            f"Invalid type for '{param_root}': expected a metadata object, but got "
+            f"{a_type(p['got'])} instead.",
+            param=param_root, code="invalid_type",
+        )
+    if code == "key_too_short":
+        return error_response(
+            400,
+            f"Invalid property name in '{param_root}': '' is too short. Expected a string with "
+            "minimum length 1, but got a string with length 0 instead.",
+            param=param_root, code="invalid_value",
+        )
+    if code == "invalid_ai_disabled":
+        return error_response(
+            400,
+            f"Invalid value for '{key_param}': {p['value']!r}. Supported values are: 'true' "
+            "and 'false'.",
+            param=key_param, code="invalid_value",
+        )
+    # nul_character
+    return error_response(
+        400,
+        f"Invalid '{key_param}': the NUL character (\\u0000) is not allowed.",
+        param=key_param, code="invalid_value",
+    )
+
+
+def render_error(exc, request) -> Response | None:
+    """Word any exception raised in an OpenAI-format view; ``None`` leaves it to Django (500)."""
+    if isinstance(exc, MetadataError):
+        return metadata_error(exc)
+    if isinstance(exc, OpenAIParamError):
+        return error_response(400, exc.message, param=exc.param, code=exc.error_code)
+    if isinstance(exc, ResourceNotFound):
+        noun = "Conversation" if exc.resource == "conversation" else "Item"
+        return error_response(404, f"{noun} with id '{exc.resource_id}' not found.")
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return error_response(401, NO_KEY_MESSAGE)
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return error_response(
+            401,
+            f"Incorrect API key provided: {mask_key(getattr(exc, 'raw_key', ''))}. You can "
+            "create an API key with `python manage.py create_api_key --project NAME`.",
+            code="invalid_api_key",
+        )
+    if isinstance(exc, exceptions.ParseError):
+        return error_response(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The API expects a JSON payload, but what "
+            "was sent was not valid JSON.)",
+        )
+    if isinstance(exc, PayloadTooLarge):
+        return error_response(413, "Request body too large.", code="payload_too_large")
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return error_response(
+            405, f"Invalid method for URL ({request.method} {request.path}).", code=None
+        )
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return error_response(
+            415, "Unsupported content type: send the body as application/json."
+        )
+    if isinstance(exc, exceptions.APIException):
+        return error_response(exc.status_code, str(exc.detail))
+    return None
+
+
+def invalid_url(request) -> Response:
+    """OpenAI's answer for a path it does not serve."""
+    return error_response(404, f"Invalid URL ({request.method} {request.path})")

@@ -1,0 +1,52 @@
+"""URL patterns for the OpenAI format (``/openai/v1``) and Azure OpenAI v1 (``/azure/openai/v1``).
+
+Azure is also served without ``/v1`` (``/azure/openai/conversations``), which is where
+``AzureOpenAI(azure_endpoint=ROOT, …)`` sends requests (``providers/openai-azure.md`` §8.2).
+Any other path under these prefixes answers OpenAI's 404 ``Invalid URL (…)``.
+"""
+
+from django.urls import path, re_path
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+
+from . import views
+from .errors import invalid_url
+
+
+def conversation_patterns(conversation_viewset, item_viewset):
+    """The OpenAI routes for one pair of viewsets (update is POST on the detail route)."""
+    return [
+        path("conversations", conversation_viewset.as_view({"post": "create"})),
+        path(
+            "conversations/<str:conversation_id>",
+            conversation_viewset.as_view(
+                {"get": "retrieve", "post": "update", "delete": "destroy"}
+            ),
+        ),
+        path(
+            "conversations/<str:conversation_id>/items",
+            item_viewset.as_view({"get": "list", "post": "create"}),
+        ),
+        path(
+            "conversations/<str:conversation_id>/items/<str:item_id>",
+            item_viewset.as_view({"get": "retrieve", "delete": "destroy"}),
+        ),
+    ]
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def not_found(request, *args, **kwargs):
+    """OpenAI's answer to a path it does not serve."""
+    return invalid_url(request)
+
+
+openai_urlpatterns = [
+    *conversation_patterns(views.ConversationViewSet, views.ItemViewSet),
+    re_path(r"^.*$", not_found),
+]
+
+azure_urlpatterns = [
+    *conversation_patterns(views.AzureConversationViewSet, views.AzureItemViewSet),
+    re_path(r"^.*$", not_found),
+]

@@ -1,0 +1,163 @@
+"""OpenAI Conversations viewsets, and their Azure OpenAI v1 variant.
+
+Routes (relative to the SDK base URL, ``providers/openai-azure.md`` §2):
+``POST /conversations``; ``GET·POST·DELETE /conversations/{id}`` (update is **POST**);
+``POST·GET /conversations/{id}/items``; ``GET·DELETE /conversations/{id}/items/{item_id}``.
+Every success is 200 with a JSON body (the SDK cannot parse a 204).
+
+Update semantics (our documented choice, ``CONTRACT.md`` §Metadata): ``{"metadata": {...}}``
+shallow-merges, a key whose value is ``null`` is removed, ``{"metadata": null}`` clears all.
+"""
+
+from __future__ import annotations
+
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from ... import selectors, services
+from ...auth import AzureApiKeyAuthentication
+from ...models import Message
+from ..base import FormatViewMixin, ResourceNotFound
+from . import serializers as s
+from .errors import OpenAIParamError, render_error
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class OpenAIViewMixin(FormatViewMixin):
+    """OpenAI's auth, audit path and error envelope."""
+
+    source = "openai"
+    error_renderer = staticmethod(render_error)
+
+
+class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
+    """``/conversations`` and ``/conversations/{conversation_id}``."""
+
+    def create(self, request):
+        data = s.ConversationCreateInputSerializer().to_internal_value(request.data)
+        messages = s.items_to_inputs(data["items"]) if "items" in data else []
+        conversation = services.conversation_create(
+            project=self.partition.project, isolation_key=self.partition.isolation_key,
+            metadata=data.get("metadata"), messages=messages, actor=self.actor,
+        )
+        return Response(s.ConversationOutputSerializer(conversation).data)
+
+    def retrieve(self, request, conversation_id):
+        return Response(s.ConversationOutputSerializer(self.get_conversation()).data)
+
+    def update(self, request, conversation_id):
+        data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
+        conversation = self.get_conversation()
+        if data["metadata"] is None:
+            conversation = services.conversation_metadata_replace(
+                conversation=conversation, metadata={}, actor=self.actor
+            )
+        else:
+            conversation = services.conversation_metadata_merge(
+                conversation=conversation, patch=data["metadata"], actor=self.actor
+            )
+        return Response(s.ConversationOutputSerializer(conversation).data)
+
+    def destroy(self, request, conversation_id):
+        conversation = self.get_conversation()
+        rendered_id = s.ConversationOutputSerializer(conversation).data["id"]
+        services.conversation_delete(conversation=conversation)
+        return Response({"id": rendered_id, "object": "conversation.deleted", "deleted": True})
+
+
+class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
+    """``/conversations/{conversation_id}/items[/{item_id}]``. ``include[]`` is accepted and
+    ignored: items are always returned whole."""
+
+    def get_item(self, conversation, item_id: str) -> Message:
+        try:
+            return selectors.message_get(conversation=conversation, message_id=item_id)
+        except Message.DoesNotExist:
+            raise ResourceNotFound("message", item_id) from None
+
+    def create(self, request, conversation_id):
+        data = s.ItemsCreateInputSerializer().to_internal_value(request.data)
+        messages = s.items_to_inputs(data["items"])
+        conversation = self.get_conversation()
+        rows = services.messages_create(conversation=conversation, messages=messages)
+        return Response(s.item_list_payload(rows, has_more=False))
+
+    def list(self, request, conversation_id):
+        params = request.query_params
+        limit = _int_param(params.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        order = params.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise OpenAIParamError(
+                f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
+                param="order", code="invalid_value",
+            )
+        conversation = self.get_conversation()
+        after = None
+        if params.get("after"):
+            try:
+                after = selectors.message_get(conversation=conversation, message_id=params["after"])
+            except Message.DoesNotExist:
+                raise OpenAIParamError(
+                    f"Invalid 'after': no item with id '{params['after']}' in this conversation.",
+                    param="after", code="invalid_value",
+                ) from None
+        rows, has_more = selectors.message_cursor_page(
+            conversation=conversation, after=after, limit=limit, descending=order == "desc"
+        )
+        return Response(s.item_list_payload(rows, has_more=has_more))
+
+    def retrieve(self, request, conversation_id, item_id):
+        item = self.get_item(self.get_conversation(), item_id)
+        return Response(s.ItemOutputSerializer(item).data)
+
+    def destroy(self, request, conversation_id, item_id):
+        conversation = self.get_conversation()
+        services.message_delete(message=self.get_item(conversation, item_id))
+        conversation.refresh_from_db()
+        return Response(s.ConversationOutputSerializer(conversation).data)
+
+
+def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise OpenAIParamError(
+            f"Invalid type for '{name}': expected an integer, but got a string instead.",
+            param=name, code="invalid_type",
+        ) from None
+    if value < low:
+        raise OpenAIParamError(
+            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but got "
+            f"{value} instead.", param=name, code="integer_below_min_value",
+        )
+    if value > high:
+        raise OpenAIParamError(
+            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but got "
+            f"{value} instead.", param=name, code="integer_above_max_value",
+        )
+    return value
+
+
+class AzureViewMixin:
+    """Azure OpenAI v1: ``api-key`` header accepted beside Bearer, ``api-version`` ignored,
+    ``apim-request-id`` echoed (``providers/openai-azure.md`` §8)."""
+
+    source = "azure"
+    authentication_classes = [AzureApiKeyAuthentication]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["apim-request-id"] = getattr(request, "request_id", "")
+        return response
+
+
+class AzureConversationViewSet(AzureViewMixin, ConversationViewSet):
+    """:class:`ConversationViewSet` for ``/azure/openai/v1``."""
+
+
+class AzureItemViewSet(AzureViewMixin, ItemViewSet):
+    """:class:`ItemViewSet` for ``/azure/openai/v1``."""

@@ -1,0 +1,239 @@
+"""The metadata rules, written once for every format, the admin and the commands.
+
+Metadata is a JSON object of string keys to string values (``../shared/CONTRACT.md`` §Metadata,
+resting on OpenAI's "Set of 16 key-value pairs … Keys … maximum length of 64 characters.
+Values … maximum length of 512 characters"):
+
+- at most :data:`MAX_PAIRS` (16) pairs;
+- keys 1–:data:`MAX_KEY_LENGTH` (64) characters, values at most :data:`MAX_VALUE_LENGTH` (512)
+  characters, counted in Unicode code points, not bytes;
+- no NUL character in any key or value (PostgreSQL ``jsonb`` cannot store ``\\u0000``);
+- the reserved key ``ai_disabled`` also accepts JSON ``true``/``false``; it is stored as the
+  string ``"true"``/``"false"``. ``"true"`` switches AI replies off.
+
+Every rule raises :class:`MetadataError` (a Django ``ValidationError``) whose ``code`` names the
+rule and whose ``params`` carry what an adapter needs to word the error in its own format:
+
+========================  ====================================================
+code                      params
+========================  ====================================================
+``not_an_object``         ``got`` (JSON type name)
+``too_many_pairs``        ``count``, ``limit``
+``key_too_short``         ``key``
+``key_too_long``          ``key``, ``length``, ``limit``
+``value_too_long``        ``key``, ``length``, ``limit``
+``invalid_value_type``    ``key``, ``got`` (JSON type name)
+``invalid_ai_disabled``   ``key``, ``value``
+``nul_character``         ``key`` (or ``None`` when the NUL is in a key)
+========================  ====================================================
+
+The functions here are pure: the service layer applies them under a row lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+MAX_PAIRS = 16
+MAX_KEY_LENGTH = 64
+MAX_VALUE_LENGTH = 512
+AI_DISABLED_KEY = "ai_disabled"
+AI_DISABLED_TRUE = "true"
+AI_DISABLED_FALSE = "false"
+
+#: Keys with a documented meaning. Only ``ai_disabled`` changes what convstore does; the rest
+#: are ordinary metadata that the providers write themselves (Telnyx docs: "Keys starting with
+#: ``telnyx_`` and the ``assistant_id`` key are reserved"). Shown to staff in the admin.
+RESERVED_KEYS: dict[str, str] = {
+    AI_DISABLED_KEY: '"true" switches AI replies off for this conversation; "false" or no key '
+    "switches them on.",
+    "assistant_id": "The assistant that handles the conversation (Telnyx reserved key).",
+    "assistant_version_id": "The assistant version at conversation start (Telnyx).",
+    "call_control_id": "The call this conversation belongs to (Telnyx phone calls).",
+    "telnyx_conversation_channel": "Channel: phone_call, sms_chat, web_chat, whatsapp_chat.",
+    "telnyx_agent_target": "The assistant's side: phone number or SIP URI (Telnyx).",
+    "telnyx_end_user_target": "The end user's side: phone number or SIP URI (Telnyx).",
+}
+
+Metadata = dict[str, str]
+
+
+class MetadataError(ValidationError):
+    """A metadata rule was broken; ``code`` and ``params`` say which and where (see module)."""
+
+    def __init__(self, message: str, *, code: str, **params: Any) -> None:
+        super().__init__(message, code=code, params=params)
+
+    @property
+    def key(self) -> str | None:
+        """The metadata key at fault, or ``None`` when the fault is the whole object."""
+        return self.params.get("key")
+
+
+def json_type_name(value: Any) -> str:
+    """Name a JSON value's type the way JSON Schema does (``string``, ``integer``, ``array``…)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a JSON-like value holds a NUL character in any string, key or nested item."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
+def normalize_ai_disabled(value: Any) -> str:
+    """Return ``"true"``/``"false"`` for a JSON bool or a case-insensitive ``"true"``/``"false"``.
+
+    Raises :class:`MetadataError` (``invalid_ai_disabled``) for anything else.
+    """
+    if isinstance(value, bool):
+        return AI_DISABLED_TRUE if value else AI_DISABLED_FALSE
+    if isinstance(value, str) and value.strip().lower() in (AI_DISABLED_TRUE, AI_DISABLED_FALSE):
+        return value.strip().lower()
+    raise MetadataError(
+        f"Invalid value for '{AI_DISABLED_KEY}': expected true or false, got {value!r}.",
+        code="invalid_ai_disabled",
+        key=AI_DISABLED_KEY,
+        value=value,
+    )
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, str):  # JSON objects only have string keys; Python callers may not.
+        raise MetadataError("Metadata keys must be strings.", code="invalid_value_type",
+                            key=str(key), got=json_type_name(key))
+    if "\x00" in key:
+        raise MetadataError("Metadata keys may not contain the NUL character.",
+                            code="nul_character", key=None)
+    if len(key) < 1:
+        raise MetadataError("Metadata keys must be at least 1 character long.",
+                            code="key_too_short", key=key)
+    if len(key) > MAX_KEY_LENGTH:
+        raise MetadataError(
+            f"Metadata key '{key}' is too long: {len(key)} characters, at most "
+            f"{MAX_KEY_LENGTH} allowed.",
+            code="key_too_long", key=key, length=len(key), limit=MAX_KEY_LENGTH,
+        )
+
+
+def _clean_value(key: str, value: Any) -> str:
+    if key == AI_DISABLED_KEY:
+        return normalize_ai_disabled(value)
+    if not isinstance(value, str):
+        raise MetadataError(
+            f"Metadata value for '{key}' must be a string, got {json_type_name(value)}.",
+            code="invalid_value_type", key=key, got=json_type_name(value),
+        )
+    if "\x00" in value:
+        raise MetadataError(f"Metadata value for '{key}' may not contain the NUL character.",
+                            code="nul_character", key=key)
+    if len(value) > MAX_VALUE_LENGTH:
+        raise MetadataError(
+            f"Metadata value for '{key}' is too long: {len(value)} characters, at most "
+            f"{MAX_VALUE_LENGTH} allowed.",
+            code="value_too_long", key=key, length=len(value), limit=MAX_VALUE_LENGTH,
+        )
+    return value
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_PAIRS:
+        raise MetadataError(
+            f"Metadata may hold at most {MAX_PAIRS} pairs, got {count}.",
+            code="too_many_pairs", count=count, limit=MAX_PAIRS,
+        )
+
+
+def _check_object(value: Any) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise MetadataError(
+            f"Metadata must be an object, got {json_type_name(value)}.",
+            code="not_an_object", got=json_type_name(value),
+        )
+    return value
+
+
+def validate_metadata(value: Any) -> Metadata:
+    """Check a complete metadata object and return it normalised (``ai_disabled`` as a string).
+
+    Used as the model field validator and on every stored result.
+
+    Raises:
+        MetadataError: the first rule broken, checked in the order: object, pair count, then
+        each key and value in the object's order.
+    """
+    obj = _check_object(value)
+    _check_count(len(obj))
+    cleaned: Metadata = {}
+    for key, item in obj.items():
+        _check_key(key)
+        cleaned[key] = _clean_value(key, item)
+    return cleaned
+
+
+def validate_patch(value: Any) -> dict[str, str | None]:
+    """Check a merge patch: like :func:`validate_metadata`, but a ``None`` value (delete) is allowed.
+
+    The pair count is checked on the patch itself here and again on the merged result by
+    :func:`merge`.
+    """
+    obj = _check_object(value)
+    _check_count(len(obj))
+    cleaned: dict[str, str | None] = {}
+    for key, item in obj.items():
+        _check_key(key)
+        cleaned[key] = None if item is None else _clean_value(key, item)
+    return cleaned
+
+
+def merge(stored: Mapping[str, str] | None, patch: Mapping[str, str | None]) -> Metadata:
+    """Shallow-merge a validated patch into stored metadata; a ``None`` value removes its key.
+
+    Returns a new dict in insertion order (stored keys first, new keys appended).
+
+    Raises:
+        MetadataError: ``too_many_pairs`` when the result would exceed :data:`MAX_PAIRS`.
+    """
+    result: Metadata = dict(stored or {})
+    for key, item in patch.items():
+        if item is None:
+            result.pop(key, None)
+        else:
+            result[key] = item
+    _check_count(len(result))
+    return result
+
+
+def is_ai_disabled(metadata: Mapping[str, str] | None) -> bool:
+    """Whether the AI switch is off: ``metadata["ai_disabled"] == "true"``."""
+    return bool(metadata) and metadata.get(AI_DISABLED_KEY) == AI_DISABLED_TRUE
+
+
+def with_ai_disabled(metadata: Mapping[str, str] | None, disabled: bool) -> Metadata:
+    """Return a copy of ``metadata`` with the AI switch set (``"true"`` or ``"false"``)."""
+    result = dict(metadata or {})
+    result[AI_DISABLED_KEY] = AI_DISABLED_TRUE if disabled else AI_DISABLED_FALSE
+    _check_count(len(result))
+    return result

@@ -1,0 +1,242 @@
+"""convstore's domain models: one store behind every wire format.
+
+Writes go through :mod:`conversations.services`; reads that filter or page through
+:mod:`conversations.selectors`. No model here knows any provider's wire format.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .metadata import validate_metadata
+
+
+class Project(models.Model):
+    """A tenant: API keys and conversations belong to exactly one project."""
+
+    name = models.CharField("name", max_length=100, unique=True, help_text="Unique project name.")
+    created_at = models.DateTimeField("created", default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "project"
+        verbose_name_plural = "projects"
+
+    def __str__(self):
+        return self.name
+
+
+class ApiKey(models.Model):
+    """An API key of a project. Only its SHA-256 digest is stored; the key is shown once.
+
+    Keys look like ``cs_`` + 40 random hex characters; ``prefix`` keeps the first 12
+    characters so staff can tell keys apart.
+    """
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="api_keys", verbose_name="project"
+    )
+    name = models.CharField("name", max_length=100, blank=True, help_text="What the key is for.")
+    prefix = models.CharField("prefix", max_length=16, help_text="First characters of the key.")
+    key_hash = models.CharField(
+        "key digest", max_length=64, unique=True, editable=False,
+        help_text="SHA-256 hex digest of the key.",
+    )
+    created_at = models.DateTimeField("created", default=timezone.now)
+    last_used_at = models.DateTimeField(
+        "last used", null=True, blank=True,
+        help_text="Updated at most once a minute per key, to keep requests write-free.",
+    )
+    revoked_at = models.DateTimeField("revoked", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.project})"
+
+    @property
+    def is_active(self) -> bool:
+        """A key is active until it is revoked."""
+        return self.revoked_at is None
+
+
+class Conversation(models.Model):
+    """One conversation, whatever format created it.
+
+    ``id`` is the store's UUID; formats render it (``conv_`` + 32 hex, or the dashed UUID).
+    ``metadata`` is a string-to-string object checked by :mod:`conversations.metadata`, or
+    ``None`` once cleared through AgentPhone. ``ai_disabled`` mirrors
+    ``metadata["ai_disabled"] == "true"`` so the switch can be filtered and indexed; only the
+    service layer writes either.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="conversations", verbose_name="project"
+    )
+    isolation_key = models.CharField(
+        "isolation key", max_length=256, blank=True, default="",
+        help_text="x-ms-user-isolation-key of the creating request; empty when none was sent.",
+    )
+    name = models.CharField("name", max_length=255, blank=True, default="")
+    created_at = models.DateTimeField("created", default=timezone.now)
+    last_message_at = models.DateTimeField(
+        "last activity", default=timezone.now, help_text="Time of the latest message."
+    )
+    updated_at = models.DateTimeField("updated", default=timezone.now)
+    metadata = models.JSONField(
+        "metadata", null=True, blank=True, default=dict, validators=[validate_metadata],
+        help_text="Up to 16 string pairs; keys ≤ 64 characters, values ≤ 512.",
+    )
+    ai_disabled = models.BooleanField(
+        "AI off", default=False, help_text='True when metadata "ai_disabled" is "true".'
+    )
+    # Telephony and messaging context (AgentPhone and Telnyx channels).
+    channel = models.CharField(
+        "channel", max_length=32, blank=True, default="",
+        help_text="sms, mms, imessage, whatsapp, voice, web_chat, … (empty when unknown).",
+    )
+    agent_id = models.CharField("agent id", max_length=64, blank=True, default="")
+    phone_number_id = models.CharField("phone number id", max_length=64, blank=True, default="")
+    phone_number = models.CharField(
+        "phone number", max_length=64, blank=True, default="", help_text="Our side's number."
+    )
+    participant = models.CharField(
+        "participant", max_length=256, blank=True, default="", help_text="The other party."
+    )
+    is_group = models.BooleanField("group", default=False)
+    group_name = models.CharField("group name", max_length=255, null=True, blank=True)
+    message_count = models.PositiveIntegerField("messages", default=0)
+    last_message_preview = models.CharField(
+        "last message preview", max_length=200, blank=True, default=""
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "conversation"
+        verbose_name_plural = "conversations"
+        indexes = [
+            models.Index(
+                fields=["project", "isolation_key", "-last_message_at"],
+                name="conv_partition_activity_idx",
+            ),
+            models.Index(
+                fields=["project", "isolation_key", "-created_at"],
+                name="conv_partition_created_idx",
+            ),
+            models.Index(fields=["-last_message_at"], name="conv_activity_idx"),
+            models.Index(fields=["ai_disabled"], name="conv_ai_disabled_idx"),
+        ]
+
+    def __str__(self):
+        return str(self.id)
+
+
+class Message(models.Model):
+    """An item of a conversation: an OpenAI item, a Telnyx message or an AgentPhone message.
+
+    ``content`` is the plain text body every format can show. ``content_parts`` keeps OpenAI
+    content parts as sent, and ``payload`` a non-message OpenAI item (function call, …) as sent.
+    ``direction`` is ``inbound`` (from the end user) or ``outbound`` (to them).
+    """
+
+    ROLE_CHOICES = [
+        ("user", "user"), ("assistant", "assistant"), ("system", "system"),
+        ("developer", "developer"), ("tool", "tool"), ("", "none"),
+    ]
+    DIRECTION_CHOICES = [("inbound", "inbound"), ("outbound", "outbound")]
+
+    public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages",
+        verbose_name="conversation",
+    )
+    item_type = models.CharField("item type", max_length=64, default="message")
+    role = models.CharField("role", max_length=32, blank=True, default="", choices=ROLE_CHOICES)
+    status = models.CharField("status", max_length=32, default="completed")
+    content = models.TextField("content", blank=True, default="")
+    content_parts = models.JSONField("content parts", null=True, blank=True)
+    payload = models.JSONField("item payload", null=True, blank=True)
+    name = models.CharField("name", max_length=255, blank=True, default="")
+    tool_calls = models.JSONField("tool calls", null=True, blank=True)
+    tool_call_id = models.CharField("tool call id", max_length=255, blank=True, default="")
+    metadata = models.JSONField("message metadata", null=True, blank=True)
+    direction = models.CharField(
+        "direction", max_length=16, blank=True, default="", choices=DIRECTION_CHOICES
+    )
+    channel = models.CharField("channel", max_length=32, blank=True, default="")
+    from_number = models.CharField("from", max_length=256, blank=True, default="")
+    to_number = models.CharField("to", max_length=256, blank=True, default="")
+    media_urls = models.JSONField("media URLs", default=list, blank=True)
+    reactions = models.JSONField("reactions", default=list, blank=True)
+    sent_at = models.DateTimeField("sent", null=True, blank=True)
+    created_at = models.DateTimeField("created", default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "message"
+        verbose_name_plural = "messages"
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="msg_conversation_idx"),
+            models.Index(fields=["conversation", "created_at"], name="msg_conversation_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.role or self.item_type}: {self.content[:50]}"
+
+
+class MetadataChange(models.Model):
+    """The audit trail: one row per metadata change, whoever made it and through which path."""
+
+    class ActorType(models.TextChoices):
+        API_KEY = "api_key", "API key"
+        STAFF = "staff", "staff user"
+        COMMAND = "command", "management command"
+        SYSTEM = "system", "system"
+
+    class Action(models.TextChoices):
+        CREATE = "create", "created"
+        MERGE = "merge", "merged"
+        REPLACE = "replace", "replaced"
+        CLEAR = "clear", "cleared"
+        AI_SWITCH = "ai_switch", "AI switch"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="metadata_changes",
+        verbose_name="conversation",
+    )
+    changed_at = models.DateTimeField("when", default=timezone.now)
+    actor_type = models.CharField("actor type", max_length=16, choices=ActorType.choices)
+    actor = models.CharField("who", max_length=255, help_text="Key prefix, username or command.")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name="API key",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name="staff user",
+    )
+    source = models.CharField(
+        "path", max_length=32,
+        help_text="openai, azure, telnyx, agentphone, admin, command or system.",
+    )
+    action = models.CharField("action", max_length=16, choices=Action.choices)
+    before = models.JSONField("before", null=True, blank=True)
+    after = models.JSONField("after", null=True, blank=True)
+    request_id = models.CharField("request id", max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = "metadata change"
+        verbose_name_plural = "metadata changes"
+        indexes = [
+            models.Index(fields=["conversation", "-changed_at"], name="audit_conversation_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} by {self.actor} via {self.source}"

@@ -1,0 +1,85 @@
+"""Every read that finds, filters or pages, scoped to a partition.
+
+A request's partition is ``(project, isolation_key)`` (``../shared/CONTRACT.md`` §Who sees
+what): a conversation is visible only in the partition that created it. Anything outside it
+is reported exactly like an unknown id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from .ids import parse_id
+from .models import Conversation, Message, Project
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The slice of the store a request may see: its key's project and isolation key."""
+
+    project: Project
+    isolation_key: str = ""
+
+
+def conversation_queryset(*, partition: Partition) -> QuerySet[Conversation]:
+    """All conversations of a partition."""
+    return Conversation.objects.filter(
+        project=partition.project, isolation_key=partition.isolation_key
+    )
+
+
+def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) -> Conversation:
+    """Find a conversation by id in any accepted form (see :mod:`conversations.ids`).
+
+    Raises:
+        Conversation.DoesNotExist: unparseable id, unknown id, or another partition's id.
+    """
+    pk = conversation_id if isinstance(conversation_id, uuid.UUID) else parse_id(conversation_id)
+    if pk is None:
+        raise Conversation.DoesNotExist(conversation_id)
+    return conversation_queryset(partition=partition).get(pk=pk)
+
+
+def conversation_get_any(*, conversation_id: str | uuid.UUID) -> Conversation:
+    """Find a conversation by id in any form across every project (staff and commands only).
+
+    Raises:
+        Conversation.DoesNotExist: unparseable or unknown id.
+    """
+    pk = conversation_id if isinstance(conversation_id, uuid.UUID) else parse_id(conversation_id)
+    if pk is None:
+        raise Conversation.DoesNotExist(conversation_id)
+    return Conversation.objects.select_related("project").get(pk=pk)
+
+
+def message_get(*, conversation: Conversation, message_id: str) -> Message:
+    """Find a message of ``conversation`` by its public id in any accepted form.
+
+    Raises:
+        Message.DoesNotExist: unparseable id or not a message of this conversation.
+    """
+    public_id = parse_id(message_id)
+    if public_id is None:
+        raise Message.DoesNotExist(message_id)
+    return Message.objects.get(conversation=conversation, public_id=public_id)
+
+
+def message_cursor_page(
+    *, conversation: Conversation, after: Message | None, limit: int, descending: bool
+) -> tuple[list[Message], bool]:
+    """One page of a conversation's messages in insertion order, after a cursor message.
+
+    Returns ``(messages, has_more)``. Serves OpenAI's cursor pagination (``after``, ``limit``
+    1–100, ``order`` asc|desc).
+    """
+    queryset = Message.objects.filter(conversation=conversation)
+    if after is not None:
+        queryset = queryset.filter(id__lt=after.id) if descending else queryset.filter(
+            id__gt=after.id
+        )
+    queryset = queryset.order_by("-id" if descending else "id")
+    rows = list(queryset[: limit + 1])
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,15 @@
+"""convstore's URL map: the admin and one prefix per wire format (``CONTRACT.md`` table)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from conversations.formats.openai.urls import azure_urlpatterns, openai_urlpatterns
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("openai/v1/", include(openai_urlpatterns)),
+    path("azure/openai/v1/", include(azure_urlpatterns)),
+    path("azure/openai/", include(azure_urlpatterns)),
+]

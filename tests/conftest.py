@@ -1,0 +1,48 @@
+"""Shared fixtures: a project with an API key, and official SDK clients on a live server.
+
+The suite runs against whatever ``DATABASE_URL`` names (PostgreSQL in CI, SQLite by default).
+"""
+
+import openai
+import pytest
+
+from conversations.services import api_key_create, project_get_or_create
+
+
+@pytest.fixture
+def project(db):
+    return project_get_or_create(name="acme")
+
+
+@pytest.fixture
+def api_key(project):
+    """A raw API key of the ``acme`` project."""
+    _, raw_key = api_key_create(project=project, name="tests")
+    return raw_key
+
+
+@pytest.fixture
+def other_api_key(db):
+    """A raw API key of another project (``globex``)."""
+    _, raw_key = api_key_create(project=project_get_or_create(name="globex"))
+    return raw_key
+
+
+@pytest.fixture
+def openai_client(live_server, api_key):
+    """The official ``openai`` SDK pointed at the live server's OpenAI format."""
+    return openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=0)
+
+
+@pytest.fixture
+def azure_client_factory(live_server, api_key):
+    """Build ``openai.AzureOpenAI`` clients (``api-key`` header) with an optional isolation key."""
+
+    def make(isolation_key=None, key=None):
+        headers = {"x-ms-user-isolation-key": isolation_key} if isolation_key is not None else {}
+        return openai.AzureOpenAI(
+            base_url=f"{live_server.url}/azure/openai/v1/", api_key=key or api_key,
+            api_version="preview", default_headers=headers, max_retries=0,
+        )
+
+    return make
