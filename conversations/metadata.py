@@ -122,19 +122,28 @@ def normalize_ai_disabled(value: Any) -> str:
 
 def _check_key(key: Any) -> None:
     if not isinstance(key, str):  # JSON objects only have string keys; Python callers may not.
-        raise MetadataError("Metadata keys must be strings.", code="invalid_value_type",
-                            key=str(key), got=json_type_name(key))
+        raise MetadataError(
+            "Metadata keys must be strings.",
+            code="invalid_value_type",
+            key=str(key),
+            got=json_type_name(key),
+        )
     if "\x00" in key:
-        raise MetadataError("Metadata keys may not contain the NUL character.",
-                            code="nul_character", key=None)
+        raise MetadataError(
+            "Metadata keys may not contain the NUL character.", code="nul_character", key=None
+        )
     if len(key) < 1:
-        raise MetadataError("Metadata keys must be at least 1 character long.",
-                            code="key_too_short", key=key)
+        raise MetadataError(
+            "Metadata keys must be at least 1 character long.", code="key_too_short", key=key
+        )
     if len(key) > MAX_KEY_LENGTH:
         raise MetadataError(
             f"Metadata key '{key}' is too long: {len(key)} characters, at most "
             f"{MAX_KEY_LENGTH} allowed.",
-            code="key_too_long", key=key, length=len(key), limit=MAX_KEY_LENGTH,
+            code="key_too_long",
+            key=key,
+            length=len(key),
+            limit=MAX_KEY_LENGTH,
         )
 
 
@@ -144,16 +153,24 @@ def _clean_value(key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise MetadataError(
             f"Metadata value for '{key}' must be a string, got {json_type_name(value)}.",
-            code="invalid_value_type", key=key, got=json_type_name(value),
+            code="invalid_value_type",
+            key=key,
+            got=json_type_name(value),
         )
     if "\x00" in value:
-        raise MetadataError(f"Metadata value for '{key}' may not contain the NUL character.",
-                            code="nul_character", key=key)
+        raise MetadataError(
+            f"Metadata value for '{key}' may not contain the NUL character.",
+            code="nul_character",
+            key=key,
+        )
     if len(value) > MAX_VALUE_LENGTH:
         raise MetadataError(
             f"Metadata value for '{key}' is too long: {len(value)} characters, at most "
             f"{MAX_VALUE_LENGTH} allowed.",
-            code="value_too_long", key=key, length=len(value), limit=MAX_VALUE_LENGTH,
+            code="value_too_long",
+            key=key,
+            length=len(value),
+            limit=MAX_VALUE_LENGTH,
         )
     return value
 
@@ -162,7 +179,9 @@ def _check_count(count: int) -> None:
     if count > MAX_PAIRS:
         raise MetadataError(
             f"Metadata may hold at most {MAX_PAIRS} pairs, got {count}.",
-            code="too_many_pairs", count=count, limit=MAX_PAIRS,
+            code="too_many_pairs",
+            count=count,
+            limit=MAX_PAIRS,
         )
 
 
@@ -170,7 +189,8 @@ def _check_object(value: Any) -> Mapping:
     if not isinstance(value, Mapping):
         raise MetadataError(
             f"Metadata must be an object, got {json_type_name(value)}.",
-            code="not_an_object", got=json_type_name(value),
+            code="not_an_object",
+            got=json_type_name(value),
         )
     return value
 
@@ -194,7 +214,7 @@ def validate_metadata(value: Any) -> Metadata:
 
 
 def validate_patch(value: Any) -> dict[str, str | None]:
-    """Check a merge patch: like :func:`validate_metadata`, but a ``None`` value (delete) is allowed.
+    """Check a merge patch like :func:`validate_metadata`; a ``None`` value (delete) is allowed.
 
     The pair count is checked on the patch itself here and again on the merged result by
     :func:`merge`.

@@ -41,12 +41,17 @@ class ApiKey(models.Model):
     name = models.CharField("name", max_length=100, blank=True, help_text="What the key is for.")
     prefix = models.CharField("prefix", max_length=16, help_text="First characters of the key.")
     key_hash = models.CharField(
-        "key digest", max_length=64, unique=True, editable=False,
+        "key digest",
+        max_length=64,
+        unique=True,
+        editable=False,
         help_text="SHA-256 hex digest of the key.",
     )
     created_at = models.DateTimeField("created", default=timezone.now)
     last_used_at = models.DateTimeField(
-        "last used", null=True, blank=True,
+        "last used",
+        null=True,
+        blank=True,
         help_text="Updated at most once a minute per key, to keep requests write-free.",
     )
     revoked_at = models.DateTimeField("revoked", null=True, blank=True)
@@ -80,7 +85,10 @@ class Conversation(models.Model):
         Project, on_delete=models.CASCADE, related_name="conversations", verbose_name="project"
     )
     isolation_key = models.CharField(
-        "isolation key", max_length=256, blank=True, default="",
+        "isolation key",
+        max_length=256,
+        blank=True,
+        default="",
         help_text="x-ms-user-isolation-key of the creating request; empty when none was sent.",
     )
     name = models.CharField("name", max_length=255, blank=True, default="")
@@ -90,7 +98,11 @@ class Conversation(models.Model):
     )
     updated_at = models.DateTimeField("updated", default=timezone.now)
     metadata = models.JSONField(
-        "metadata", null=True, blank=True, default=dict, validators=[validate_metadata],
+        "metadata",
+        null=True,
+        blank=True,
+        default=dict,
+        validators=[validate_metadata],
         help_text="Up to 16 string pairs; keys ≤ 64 characters, values ≤ 512.",
     )
     ai_disabled = models.BooleanField(
@@ -98,7 +110,10 @@ class Conversation(models.Model):
     )
     # Telephony and messaging context (AgentPhone and Telnyx channels).
     channel = models.CharField(
-        "channel", max_length=32, blank=True, default="",
+        "channel",
+        max_length=32,
+        blank=True,
+        default="",
         help_text="sms, mms, imessage, whatsapp, voice, web_chat, … (empty when unknown).",
     )
     agent_id = models.CharField("agent id", max_length=64, blank=True, default="")
@@ -110,7 +125,9 @@ class Conversation(models.Model):
         "participant", max_length=256, blank=True, default="", help_text="The other party."
     )
     is_group = models.BooleanField("group", default=False)
-    group_name = models.CharField("group name", max_length=255, null=True, blank=True)
+    group_name = models.CharField(  # noqa: DJ001 - AgentPhone tells null from ""
+        "group name", max_length=255, null=True, blank=True
+    )
     message_count = models.PositiveIntegerField("messages", default=0)
     last_message_preview = models.CharField(
         "last message preview", max_length=200, blank=True, default=""
@@ -146,14 +163,20 @@ class Message(models.Model):
     """
 
     ROLE_CHOICES = [
-        ("user", "user"), ("assistant", "assistant"), ("system", "system"),
-        ("developer", "developer"), ("tool", "tool"), ("", "none"),
+        ("user", "user"),
+        ("assistant", "assistant"),
+        ("system", "system"),
+        ("developer", "developer"),
+        ("tool", "tool"),
+        ("", "none"),
     ]
     DIRECTION_CHOICES = [("inbound", "inbound"), ("outbound", "outbound")]
 
     public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages",
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
         verbose_name="conversation",
     )
     item_type = models.CharField("item type", max_length=64, default="message")
@@ -207,22 +230,33 @@ class MetadataChange(models.Model):
         AI_SWITCH = "ai_switch", "AI switch"
 
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="metadata_changes",
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="metadata_changes",
         verbose_name="conversation",
     )
     changed_at = models.DateTimeField("when", default=timezone.now)
     actor_type = models.CharField("actor type", max_length=16, choices=ActorType.choices)
     actor = models.CharField("who", max_length=255, help_text="Key prefix, username or command.")
     api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name="API key",
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name="staff user",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="staff user",
     )
     source = models.CharField(
-        "path", max_length=32,
+        "path",
+        max_length=32,
         help_text="openai, azure, telnyx, agentphone, admin, command or system.",
     )
     action = models.CharField("action", max_length=16, choices=Action.choices)

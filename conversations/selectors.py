@@ -77,8 +77,8 @@ def message_cursor_page(
     """
     queryset = Message.objects.filter(conversation=conversation)
     if after is not None:
-        queryset = queryset.filter(id__lt=after.id) if descending else queryset.filter(
-            id__gt=after.id
+        queryset = (
+            queryset.filter(id__lt=after.id) if descending else queryset.filter(id__gt=after.id)
         )
     queryset = queryset.order_by("-id" if descending else "id")
     rows = list(queryset[: limit + 1])

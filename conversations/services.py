@@ -53,8 +53,13 @@ class Actor:
     @classmethod
     def for_api_key(cls, api_key: ApiKey, *, source: str, request_id: str = "") -> Actor:
         """An API client authenticated with ``api_key``."""
-        return cls(MetadataChange.ActorType.API_KEY, source, f"key {api_key.prefix}…",
-                   api_key=api_key, request_id=request_id)
+        return cls(
+            MetadataChange.ActorType.API_KEY,
+            source,
+            f"key {api_key.prefix}…",
+            api_key=api_key,
+            request_id=request_id,
+        )
 
     @classmethod
     def for_staff(cls, user) -> Actor:
@@ -152,11 +157,20 @@ def api_key_revoke(*, api_key: ApiKey) -> bool:
 # --- conversations --------------------------------------------------------------------------
 
 
-def _audit(conversation: Conversation, *, actor: Actor, action: str, before, after) -> MetadataChange:
+def _audit(
+    conversation: Conversation, *, actor: Actor, action: str, before, after
+) -> MetadataChange:
     change = MetadataChange.objects.create(
-        conversation=conversation, actor_type=actor.kind, actor=actor.label[:255],
-        api_key=actor.api_key, user=actor.user, source=actor.source, action=action,
-        before=before, after=after, request_id=actor.request_id,
+        conversation=conversation,
+        actor_type=actor.kind,
+        actor=actor.label[:255],
+        api_key=actor.api_key,
+        user=actor.user,
+        source=actor.source,
+        action=action,
+        before=before,
+        after=after,
+        request_id=actor.request_id,
     )
     events.metadata_changed.send(sender=Conversation, conversation=conversation, change=change)
     return change
@@ -186,13 +200,20 @@ def conversation_create(
     clean = rules.validate_metadata(metadata if metadata is not None else {})
     now = timezone.now()
     conversation = Conversation.objects.create(
-        project=project, isolation_key=isolation_key, name=name, metadata=clean,
-        ai_disabled=rules.is_ai_disabled(clean), created_at=now, last_message_at=now,
-        updated_at=now, **context,
+        project=project,
+        isolation_key=isolation_key,
+        name=name,
+        metadata=clean,
+        ai_disabled=rules.is_ai_disabled(clean),
+        created_at=now,
+        last_message_at=now,
+        updated_at=now,
+        **context,
     )
     if clean:
-        _audit(conversation, actor=actor, action=MetadataChange.Action.CREATE, before=None,
-               after=clean)
+        _audit(
+            conversation, actor=actor, action=MetadataChange.Action.CREATE, before=None, after=clean
+        )
     messages = list(messages)
     if messages:
         messages_create(conversation=conversation, messages=messages)
@@ -312,13 +333,23 @@ def messages_create(
     rows = []
     for item in messages:
         row = Message(
-            conversation=conversation, item_type=item.item_type, role=item.role,
-            status=item.status, content=item.content, content_parts=item.content_parts,
-            payload=item.payload, name=item.name, tool_calls=item.tool_calls,
-            tool_call_id=item.tool_call_id, metadata=item.metadata,
+            conversation=conversation,
+            item_type=item.item_type,
+            role=item.role,
+            status=item.status,
+            content=item.content,
+            content_parts=item.content_parts,
+            payload=item.payload,
+            name=item.name,
+            tool_calls=item.tool_calls,
+            tool_call_id=item.tool_call_id,
+            metadata=item.metadata,
             direction=item.direction or _default_direction(item.role),
-            channel=item.channel or conversation.channel, from_number=item.from_number,
-            to_number=item.to_number, media_urls=item.media_urls, sent_at=item.sent_at,
+            channel=item.channel or conversation.channel,
+            from_number=item.from_number,
+            to_number=item.to_number,
+            media_urls=item.media_urls,
+            sent_at=item.sent_at,
             created_at=now,
         )
         rows.append(row)

@@ -134,9 +134,7 @@ STORAGES = {
 }
 RUNNING_TESTS = bool(os.environ.get("PYTEST_VERSION"))
 if DEBUG or RUNNING_TESTS:
-    STORAGES["staticfiles"] = {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-    }
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     # Serve static files straight from the apps (no collectstatic needed).
     WHITENOISE_AUTOREFRESH = True
     WHITENOISE_USE_FINDERS = True

@@ -41,8 +41,11 @@ def azure_client_factory(live_server, api_key):
     def make(isolation_key=None, key=None):
         headers = {"x-ms-user-isolation-key": isolation_key} if isolation_key is not None else {}
         return openai.AzureOpenAI(
-            base_url=f"{live_server.url}/azure/openai/v1/", api_key=key or api_key,
-            api_version="preview", default_headers=headers, max_retries=0,
+            base_url=f"{live_server.url}/azure/openai/v1/",
+            api_key=key or api_key,
+            api_version="preview",
+            default_headers=headers,
+            max_retries=0,
         )
 
     return make

@@ -74,7 +74,8 @@ class FormatViewMixin:
     def actor(self) -> Actor:
         """The audit actor: this request's key, through this format."""
         return Actor.for_api_key(
-            self.request.auth, source=self.source,
+            self.request.auth,
+            source=self.source,
             request_id=getattr(self.request, "request_id", ""),
         )
 

@@ -10,7 +10,9 @@ def test_sdk_creates_and_retrieves_conversation(openai_client):
 
 
 def test_sdk_wrong_key_raises_authentication_error(live_server, db):
-    client = openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key="cs_wrong", max_retries=0)
+    client = openai.OpenAI(
+        base_url=f"{live_server.url}/openai/v1", api_key="cs_wrong", max_retries=0
+    )
     with pytest.raises(openai.AuthenticationError) as info:
         client.conversations.retrieve("conv_" + "0" * 32)
     assert info.value.code == "invalid_api_key"

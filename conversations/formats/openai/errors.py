@@ -22,8 +22,13 @@ NO_KEY_MESSAGE = (
 )
 
 _ARTICLE_TYPES = {
-    "string": "a string", "integer": "an integer", "number": "a number",
-    "boolean": "a boolean", "array": "an array", "object": "an object", "null": "null",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
 }
 
 
@@ -37,8 +42,9 @@ class OpenAIParamError(exceptions.APIException):
         self.message, self.param, self.error_code = message, param, code
 
 
-def error_response(http_status: int, message: str, *, param=None, code=None,
-                   type_: str = "invalid_request_error") -> Response:
+def error_response(
+    http_status: int, message: str, *, param=None, code=None, type_: str = "invalid_request_error"
+) -> Response:
     """Build an OpenAI error response."""
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     return Response(body, status=http_status)
@@ -67,7 +73,8 @@ def metadata_error(error: MetadataError, param_root: str = "metadata") -> Respon
             400,
             f"Invalid '{param_root}': too many properties. Expected an object with at most "
             f"{p['limit']} properties, but got an object with {p['count']} properties instead.",
-            param=param_root, code="object_above_max_properties",
+            param=param_root,
+            code="object_above_max_properties",
         )
     if code == "key_too_long":
         return error_response(
@@ -75,48 +82,55 @@ def metadata_error(error: MetadataError, param_root: str = "metadata") -> Respon
             f"Invalid property name in '{param_root}': '{key}' is too long. Expected a string "
             f"with maximum length {p['limit']}, but got a string with length {p['length']} "
             "instead.",
-            param=key_param, code="property_name_above_max_length",
+            param=key_param,
+            code="property_name_above_max_length",
         )
     if code == "value_too_long":
         return error_response(
             400,
             f"Invalid '{key_param}': string too long. Expected a string with maximum length "
             f"{p['limit']}, but got a string with length {p['length']} instead.",
-            param=key_param, code="string_above_max_length",
+            param=key_param,
+            code="string_above_max_length",
         )
     if code == "invalid_value_type":
         return error_response(
             400,
             f"Invalid type for '{key_param}': expected a string, but got {a_type(p['got'])} "
             "instead.",
-            param=key_param, code="invalid_type",
+            param=key_param,
+            code="invalid_type",
         )
     if code == "not_an_object":
         return error_response(
             400,
             f"Invalid type for '{param_root}': expected a metadata object, but got "
             f"{a_type(p['got'])} instead.",
-            param=param_root, code="invalid_type",
+            param=param_root,
+            code="invalid_type",
         )
     if code == "key_too_short":
         return error_response(
             400,
             f"Invalid property name in '{param_root}': '' is too short. Expected a string with "
             "minimum length 1, but got a string with length 0 instead.",
-            param=param_root, code="invalid_value",
+            param=param_root,
+            code="invalid_value",
         )
     if code == "invalid_ai_disabled":
         return error_response(
             400,
             f"Invalid value for '{key_param}': {p['value']!r}. Supported values are: 'true' "
             "and 'false'.",
-            param=key_param, code="invalid_value",
+            param=key_param,
+            code="invalid_value",
         )
     # nul_character
     return error_response(
         400,
         f"Invalid '{key_param}': the NUL character (\\u0000) is not allowed.",
-        param=key_param, code="invalid_value",
+        param=key_param,
+        code="invalid_value",
     )
 
 
@@ -152,9 +166,7 @@ def render_error(exc, request) -> Response | None:
             405, f"Invalid method for URL ({request.method} {request.path}).", code=None
         )
     if isinstance(exc, exceptions.UnsupportedMediaType):
-        return error_response(
-            415, "Unsupported content type: send the body as application/json."
-        )
+        return error_response(415, "Unsupported content type: send the body as application/json.")
     if isinstance(exc, exceptions.APIException):
         return error_response(exc.status_code, str(exc.detail))
     return None

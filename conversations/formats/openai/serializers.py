@@ -26,7 +26,8 @@ def _invalid_type(param: str, expected: str, value) -> OpenAIParamError:
     return OpenAIParamError(
         f"Invalid type for '{param}': expected {expected}, but got "
         f"{a_type(json_type_name(value))} instead.",
-        param=param, code="invalid_type",
+        param=param,
+        code="invalid_type",
     )
 
 
@@ -42,16 +43,21 @@ class OpenAIInputSerializer(serializers.Serializer):
             raise OpenAIParamError(
                 f"Invalid body: expected a JSON object, but got {a_type(json_type_name(data))}"
                 " instead.",
-                param=None, code="invalid_type",
+                param=None,
+                code="invalid_type",
             )
         for name in data:
             if name not in self.fields:
-                raise OpenAIParamError(f"Unknown parameter: '{name}'.", param=name,
-                                       code="unknown_parameter")
+                raise OpenAIParamError(
+                    f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
+                )
         for name, field in self.fields.items():
             if field.required and name not in data:
-                raise OpenAIParamError(f"Missing required parameter: '{name}'.", param=name,
-                                       code="missing_required_parameter")
+                raise OpenAIParamError(
+                    f"Missing required parameter: '{name}'.",
+                    param=name,
+                    code="missing_required_parameter",
+                )
         return {name: data[name] for name in self.fields if name in data}
 
 
@@ -68,13 +74,16 @@ def items_to_inputs(items) -> list[MessageInput]:
     if not items:
         raise OpenAIParamError(
             "Invalid 'items': empty array. Expected an array with minimum length 1, but got an "
-            "empty array instead.", param="items", code="empty_array",
+            "empty array instead.",
+            param="items",
+            code="empty_array",
         )
     if len(items) > MAX_ITEMS_PER_REQUEST:
         raise OpenAIParamError(
             f"Invalid 'items': array too long. Expected an array with maximum length "
             f"{MAX_ITEMS_PER_REQUEST}, but got an array with length {len(items)} instead.",
-            param="items", code="array_above_max_length",
+            param="items",
+            code="array_above_max_length",
         )
     return [_item_to_input(item, f"items[{index}]") for index, item in enumerate(items)]
 
@@ -83,8 +92,11 @@ def _item_to_input(item, param: str) -> MessageInput:
     if not isinstance(item, Mapping):
         raise _invalid_type(param, "an object", item)
     if contains_nul(item):
-        raise OpenAIParamError(f"Invalid '{param}': the NUL character (\\u0000) is not allowed.",
-                               param=param, code="invalid_value")
+        raise OpenAIParamError(
+            f"Invalid '{param}': the NUL character (\\u0000) is not allowed.",
+            param=param,
+            code="invalid_value",
+        )
     item_type = item.get("type", "message")
     if not isinstance(item_type, str) or not item_type:
         raise _invalid_type(f"{param}.type", "a string", item_type)
@@ -92,22 +104,32 @@ def _item_to_input(item, param: str) -> MessageInput:
         payload = {k: v for k, v in item.items() if k != "id"}
         output = item.get("output")
         return MessageInput(
-            item_type=item_type, role="tool" if item_type.endswith("_output") else "",
-            content=output if isinstance(output, str) else "", payload=payload,
+            item_type=item_type,
+            role="tool" if item_type.endswith("_output") else "",
+            content=output if isinstance(output, str) else "",
+            payload=payload,
             status=item.get("status") if isinstance(item.get("status"), str) else "completed",
         )
     role = item.get("role")
     if role is None:
-        raise OpenAIParamError(f"Missing required parameter: '{param}.role'.",
-                               param=f"{param}.role", code="missing_required_parameter")
+        raise OpenAIParamError(
+            f"Missing required parameter: '{param}.role'.",
+            param=f"{param}.role",
+            code="missing_required_parameter",
+        )
     if role not in MESSAGE_ROLES:
         raise OpenAIParamError(
             f"Invalid value: '{role}'. Supported values are: 'assistant', 'system', "
-            "'developer', and 'user'.", param=f"{param}.role", code="invalid_value",
+            "'developer', and 'user'.",
+            param=f"{param}.role",
+            code="invalid_value",
         )
     if "content" not in item:
-        raise OpenAIParamError(f"Missing required parameter: '{param}.content'.",
-                               param=f"{param}.content", code="missing_required_parameter")
+        raise OpenAIParamError(
+            f"Missing required parameter: '{param}.content'.",
+            param=f"{param}.content",
+            code="missing_required_parameter",
+        )
     content = item["content"]
     if isinstance(content, str):
         parts = [_text_part(role, content)]
@@ -119,12 +141,17 @@ def _item_to_input(item, param: str) -> MessageInput:
     else:
         raise _invalid_type(f"{param}.content", "one of a string or array", content)
     text = "\n".join(
-        part["text"] for part in parts
+        part["text"]
+        for part in parts
         if part["type"] in TEXT_PART_TYPES and isinstance(part.get("text"), str)
     )
     status = item.get("status")
-    return MessageInput(role=role, content=text, content_parts=parts,
-                        status=status if isinstance(status, str) else "completed")
+    return MessageInput(
+        role=role,
+        content=text,
+        content_parts=parts,
+        status=status if isinstance(status, str) else "completed",
+    )
 
 
 def _text_part(role: str, text: str) -> dict:
@@ -184,8 +211,7 @@ class ItemOutputSerializer(serializers.BaseSerializer):
             "id": item_id,
             "status": instance.status,
             "role": instance.role or "unknown",
-            "content": instance.content_parts
-            or [_text_part(instance.role, instance.content)],
+            "content": instance.content_parts or [_text_part(instance.role, instance.content)],
         }
 
 

@@ -39,8 +39,11 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
         data = s.ConversationCreateInputSerializer().to_internal_value(request.data)
         messages = s.items_to_inputs(data["items"]) if "items" in data else []
         conversation = services.conversation_create(
-            project=self.partition.project, isolation_key=self.partition.isolation_key,
-            metadata=data.get("metadata"), messages=messages, actor=self.actor,
+            project=self.partition.project,
+            isolation_key=self.partition.isolation_key,
+            metadata=data.get("metadata"),
+            messages=messages,
+            actor=self.actor,
         )
         return Response(s.ConversationOutputSerializer(conversation).data)
 
@@ -91,7 +94,8 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
         if order not in ("asc", "desc"):
             raise OpenAIParamError(
                 f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
-                param="order", code="invalid_value",
+                param="order",
+                code="invalid_value",
             )
         conversation = self.get_conversation()
         after = None
@@ -101,7 +105,8 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
             except Message.DoesNotExist:
                 raise OpenAIParamError(
                     f"Invalid 'after': no item with id '{params['after']}' in this conversation.",
-                    param="after", code="invalid_value",
+                    param="after",
+                    code="invalid_value",
                 ) from None
         rows, has_more = selectors.message_cursor_page(
             conversation=conversation, after=after, limit=limit, descending=order == "desc"
@@ -127,17 +132,22 @@ def _int_param(raw: str | None, name: str, default: int, low: int, high: int) ->
     except ValueError:
         raise OpenAIParamError(
             f"Invalid type for '{name}': expected an integer, but got a string instead.",
-            param=name, code="invalid_type",
+            param=name,
+            code="invalid_type",
         ) from None
     if value < low:
         raise OpenAIParamError(
             f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but got "
-            f"{value} instead.", param=name, code="integer_below_min_value",
+            f"{value} instead.",
+            param=name,
+            code="integer_below_min_value",
         )
     if value > high:
         raise OpenAIParamError(
             f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but got "
-            f"{value} instead.", param=name, code="integer_above_max_value",
+            f"{value} instead.",
+            param=name,
+            code="integer_above_max_value",
         )
     return value
 

@@ -6,7 +6,9 @@ from conversations.services import api_key_create, project_get_or_create
 
 
 class Command(BaseCommand):
-    help = "Create an API key for a project (created if new); prints the key alone on the last line."
+    help = (
+        "Create an API key for a project (created if new); prints the key alone on the last line."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="Project name (created if new).")
