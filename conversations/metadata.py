@@ -25,6 +25,7 @@ code                      params
 ``invalid_value_type``    ``key``, ``got`` (JSON type name)
 ``invalid_ai_disabled``   ``key``, ``value``
 ``nul_character``         ``key`` (or ``None`` when the NUL is in a key)
+``invalid_unicode``       ``key`` (or ``None`` when the key itself holds a lone surrogate)
 ========================  ====================================================
 
 The functions here are pure: the service layer applies them under a row lock.
@@ -103,6 +104,33 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a JSON-like value holds a lone UTF-16 surrogate (unstorable, unencodable)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, Mapping):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_lone_surrogate(item) for item in value)
+    return False
+
+
+def _check_characters(text: str, key: str | None) -> None:
+    if "\x00" in text:
+        where = f"value for '{key}'" if key is not None else "keys"
+        raise MetadataError(
+            f"Metadata {where} may not contain the NUL character.", code="nul_character", key=key
+        )
+    if has_lone_surrogate(text):
+        raise MetadataError(
+            "Metadata may not contain lone surrogate characters.", code="invalid_unicode", key=key
+        )
+
+
 def normalize_ai_disabled(value: Any) -> str:
     """Return ``"true"``/``"false"`` for a JSON bool or a case-insensitive ``"true"``/``"false"``.
 
@@ -128,10 +156,7 @@ def _check_key(key: Any) -> None:
             key=str(key),
             got=json_type_name(key),
         )
-    if "\x00" in key:
-        raise MetadataError(
-            "Metadata keys may not contain the NUL character.", code="nul_character", key=None
-        )
+    _check_characters(key, None)
     if len(key) < 1:
         raise MetadataError(
             "Metadata keys must be at least 1 character long.", code="key_too_short", key=key
@@ -157,12 +182,7 @@ def _clean_value(key: str, value: Any) -> str:
             key=key,
             got=json_type_name(value),
         )
-    if "\x00" in value:
-        raise MetadataError(
-            f"Metadata value for '{key}' may not contain the NUL character.",
-            code="nul_character",
-            key=key,
-        )
+    _check_characters(value, key)
     if len(value) > MAX_VALUE_LENGTH:
         raise MetadataError(
             f"Metadata value for '{key}' is too long: {len(value)} characters, at most "

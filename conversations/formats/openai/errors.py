@@ -125,10 +125,10 @@ def metadata_error(error: MetadataError, param_root: str = "metadata") -> Respon
             param=key_param,
             code="invalid_value",
         )
-    # nul_character
+    what = "a lone surrogate" if code == "invalid_unicode" else "the NUL character (\\u0000)"
     return error_response(
         400,
-        f"Invalid '{key_param}': the NUL character (\\u0000) is not allowed.",
+        f"Invalid '{key_param}': {what} is not allowed.",
         param=key_param,
         code="invalid_value",
     )

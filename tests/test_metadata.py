@@ -1,0 +1,93 @@
+"""The metadata rules in conversations/metadata.py, used by every format, the admin and commands."""
+
+import pytest
+
+from conversations import metadata as rules
+from conversations.metadata import MetadataError
+
+
+def error_of(fn, *args):
+    with pytest.raises(MetadataError) as info:
+        fn(*args)
+    return info.value
+
+
+def test_accepts_sixteen_pairs_at_the_length_limits():
+    value = {f"{i:02d}" + "k" * 62: "v" * 512 for i in range(16)}
+    assert rules.validate_metadata(value) == value
+
+
+def test_seventeen_pairs_are_refused_with_the_count():
+    error = error_of(rules.validate_metadata, {str(i): "v" for i in range(17)})
+    assert error.code == "too_many_pairs"
+    assert error.params == {"count": 17, "limit": 16}
+
+
+def test_lengths_count_characters_not_bytes():
+    assert rules.validate_metadata({"界" * 64: "界" * 512})
+    error = error_of(rules.validate_metadata, {"界" * 65: "x"})
+    assert (error.code, error.params["length"]) == ("key_too_long", 65)
+    error = error_of(rules.validate_metadata, {"k": "界" * 513})
+    assert (error.code, error.key, error.params["length"]) == ("value_too_long", "k", 513)
+
+
+def test_empty_key_is_refused():
+    assert error_of(rules.validate_metadata, {"": "x"}).code == "key_too_short"
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (1, "integer"),
+        (1.5, "number"),
+        (True, "boolean"),
+        ([], "array"),
+        ({}, "object"),
+        (None, "null"),
+    ],
+)
+def test_non_string_values_are_refused_with_their_json_type(value, got):
+    error = error_of(rules.validate_metadata, {"k": value})
+    assert (error.code, error.key, error.params["got"]) == ("invalid_value_type", "k", got)
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\x00"])
+def test_nul_in_a_value_or_key_is_refused(value):
+    assert error_of(rules.validate_metadata, {"k": value}).code == "nul_character"
+    assert error_of(rules.validate_metadata, {value: "v"}).code == "nul_character"
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"), [(True, "true"), (False, "false"), ("true", "true"), ("FALSE", "false")]
+)
+def test_ai_disabled_takes_bools_and_strings_and_stores_a_string(raw, stored):
+    assert rules.validate_metadata({"ai_disabled": raw}) == {"ai_disabled": stored}
+
+
+def test_ai_disabled_refuses_other_values():
+    assert error_of(rules.validate_metadata, {"ai_disabled": "yes"}).code == "invalid_ai_disabled"
+
+
+def test_metadata_must_be_an_object():
+    error = error_of(rules.validate_metadata, "text")
+    assert (error.code, error.params["got"]) == ("not_an_object", "string")
+
+
+def test_merge_sets_and_removes_keys_and_counts_the_result():
+    patch = rules.validate_patch({"b": None, "c": "3"})
+    assert rules.merge({"a": "1", "b": "2"}, patch) == {"a": "1", "c": "3"}
+    full = {str(i): "v" for i in range(16)}
+    error = error_of(rules.merge, full, {"new": "v"})
+    assert error.params["count"] == 17
+
+
+def test_switch_helpers():
+    assert rules.is_ai_disabled({"ai_disabled": "true"})
+    assert not rules.is_ai_disabled({"ai_disabled": "false"})
+    assert not rules.is_ai_disabled(None)
+    assert rules.with_ai_disabled({"a": "1"}, True) == {"a": "1", "ai_disabled": "true"}
+
+
+def test_lone_surrogates_are_refused():
+    assert error_of(rules.validate_metadata, {"k": "\ud800"}).code == "invalid_unicode"
+    assert error_of(rules.validate_metadata, {"\udfff": "v"}).code == "invalid_unicode"
