@@ -18,10 +18,11 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 ## Set up and run the server on SQLite, with a demo project, API key, staff login and data.
+## (DEBUG=1: a local development server that also serves the admin's static files.)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Set up and run every check and the whole test suite (DATABASE_URL picks the database).
 test: install
