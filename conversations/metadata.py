@@ -215,6 +215,16 @@ def _check_object(value: Any) -> Mapping:
     return value
 
 
+def _validate(value: Any, *, allow_delete: bool) -> dict[str, str | None]:
+    obj = _check_object(value)
+    _check_count(len(obj))
+    cleaned: dict[str, str | None] = {}
+    for key, item in obj.items():
+        _check_key(key)
+        cleaned[key] = None if (allow_delete and item is None) else _clean_value(key, item)
+    return cleaned
+
+
 def validate_metadata(value: Any) -> Metadata:
     """Check a complete metadata object and return it normalised (``ai_disabled`` as a string).
 
@@ -224,13 +234,7 @@ def validate_metadata(value: Any) -> Metadata:
         MetadataError: the first rule broken, checked in the order: object, pair count, then
         each key and value in the object's order.
     """
-    obj = _check_object(value)
-    _check_count(len(obj))
-    cleaned: Metadata = {}
-    for key, item in obj.items():
-        _check_key(key)
-        cleaned[key] = _clean_value(key, item)
-    return cleaned
+    return _validate(value, allow_delete=False)
 
 
 def validate_patch(value: Any) -> dict[str, str | None]:
@@ -239,13 +243,7 @@ def validate_patch(value: Any) -> dict[str, str | None]:
     The pair count is checked on the patch itself here and again on the merged result by
     :func:`merge`.
     """
-    obj = _check_object(value)
-    _check_count(len(obj))
-    cleaned: dict[str, str | None] = {}
-    for key, item in obj.items():
-        _check_key(key)
-        cleaned[key] = None if item is None else _clean_value(key, item)
-    return cleaned
+    return _validate(value, allow_delete=True)
 
 
 def merge(stored: Mapping[str, str] | None, patch: Mapping[str, str | None]) -> Metadata:
