@@ -64,9 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="cap on each server's measured seconds, whichever of this and --requests "
         "comes first (default 25)",
     )
-    parser.add_argument(
-        "--concurrency", type=int, default=8, help="client threads (default 8)"
-    )
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument(
         "--worker-class", default="gthread", help="gunicorn worker class (default gthread)"
@@ -84,13 +82,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--conversations", type=int, default=64, help="conversations per server (default 64)"
     )
     parser.add_argument(
-        "--keys", type=int, default=8, choices=range(1, 17), metavar="1-16",
+        "--keys",
+        type=int,
+        default=8,
+        choices=range(1, 17),
+        metavar="1-16",
         help="metadata keys rotated per conversation (default 8)",
     )
     args = parser.parse_args(argv)
-    if min(args.requests, args.concurrency, args.workers, args.threads, args.rounds,
-           args.conversations) < 1 or args.duration <= 0 or args.warmup < 0:
-        parser.error("counts must be positive")
+    counts = (args.requests, args.concurrency, args.workers, args.threads, args.rounds)
+    if min(counts + (args.conversations,)) < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("counts and --duration must be positive")
     return args
 
 
@@ -174,6 +176,24 @@ def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subproc
     raise SystemExit(f"gunicorn {app} did not start on port {port}")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live descendants (Linux ``/proc``;
+    ``nan`` elsewhere). Gunicorn workers live as long as the run, so deltas are per phase."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    try:
+        while pending:
+            current = pending.pop()
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return total
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -193,6 +213,7 @@ class Target:
 
     name: str
     port: int
+    pid: int
     conversation_ids: list[str]
     headers: dict
     latencies: list[float] = field(default_factory=list)  # seconds, measured requests only
@@ -203,6 +224,8 @@ class Target:
     # (conversation index, key) -> (request number, value) of the last 200 answer
     last_write: dict = field(default_factory=dict)
     ok_total: int = 0  # 200 answers, warm-up included
+    server_cpu: float = 0.0  # CPU seconds of the gunicorn master and workers, measured only
+    client_cpu: float = 0.0  # CPU seconds of this load-generating process, measured only
 
 
 def run_load(target: Target, args, *, count: int, duration: float, phase: str, measure: bool):
@@ -252,6 +275,7 @@ def run_load(target: Target, args, *, count: int, duration: float, phase: str, m
                     target.last_write[slot] = write
 
     threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    server_cpu, client_cpu = tree_cpu_seconds(target.pid), time.process_time()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -259,6 +283,8 @@ def run_load(target: Target, args, *, count: int, duration: float, phase: str, m
         thread.join()
     if measure:
         target.elapsed += time.perf_counter() - started
+        target.server_cpu += tree_cpu_seconds(target.pid) - server_cpu
+        target.client_cpu += time.process_time() - client_cpu
 
 
 def _later(a: tuple, b: tuple) -> bool:
@@ -321,6 +347,8 @@ def main(argv=None) -> int:
         DEBUG="0",
         DJANGO_SETTINGS_MODULE="convstore.settings",
         DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "600"),
+        # WhiteNoise warns once per worker that STATIC_ROOT is missing (no collectstatic).
+        PYTHONWARNINGS="ignore:No directory at:UserWarning",
     )
     os.environ.update(env)
     os.environ.pop("PYTEST_VERSION", None)
@@ -354,7 +382,7 @@ def main(argv=None) -> int:
         ):
             proc, port = start_server(app, args, env)
             servers.append(proc)
-            targets.append(Target(name, port, ids, headers))
+            targets.append(Target(name, port, proc.pid, ids, headers))
         for target in targets:
             run_load(target, args, count=args.warmup, duration=30, phase="a-warmup", measure=False)
         per_round = max(1, args.requests // args.rounds)
@@ -372,22 +400,28 @@ def main(argv=None) -> int:
         for proc in servers:
             stop_server(proc)
 
-    print(f"\n{'server':<10} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} "
-          f"{'p99 ms':>8}")
+    print(
+        f"\n{'server':<10} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'server CPU ms/req':>18} {'client CPU ms/req':>18}"
+    )
     rates = {}
     for target in targets:
         rates[target.name] = target.requests / target.elapsed if target.elapsed else 0.0
         print(
             f"{target.name:<10} {target.requests:>9} {target.errors:>7} "
             f"{rates[target.name]:>9.1f} {percentile(target.latencies, 50) * 1000:>8.2f} "
-            f"{percentile(target.latencies, 99) * 1000:>8.2f}"
+            f"{percentile(target.latencies, 99) * 1000:>8.2f} "
+            f"{target.server_cpu / target.requests * 1000:>18.2f} "
+            f"{target.client_cpu / target.requests * 1000:>18.2f}"
         )
     convstore, floor = targets
     ratio = rates["convstore"] / rates["floor"] if rates["floor"] else float("nan")
     p50_ratio = percentile(convstore.latencies, 50) / percentile(floor.latencies, 50)
+    cpu_ratio = (convstore.server_cpu / convstore.requests) / (floor.server_cpu / floor.requests)
     print(
-        f"\nconvstore / floor ratio: {ratio:.2f} of the floor's req/s "
-        f"(p50 latency {p50_ratio:.1f}x the floor's)"
+        f"\nconvstore / floor ratio: {ratio:.2f} (convstore serves {ratio:.0%} of the floor's "
+        f"req/s; p50 latency {p50_ratio:.1f}x, server CPU per request {cpu_ratio:.1f}x the "
+        f"floor's)"
     )
 
     problems = verify(convstore, audited=True) + verify(floor, audited=False)
