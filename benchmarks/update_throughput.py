@@ -122,11 +122,12 @@ def prepare_data(conversations: int) -> tuple[str, list[str], list[str]]:
     from django.db import connections
 
     from conversations import services
-    from conversations.models import Conversation
+    from conversations.models import ApiKey, Conversation
 
     call_command("migrate", verbosity=0, interactive=False)
     project = services.project_get_or_create(name=PROJECT_NAME)
     Conversation.objects.filter(project=project).delete()  # audit rows go with them
+    ApiKey.objects.filter(project=project).delete()  # earlier runs' keys
     _, raw_key = services.api_key_create(project=project, name="benchmark")
     actor = services.Actor.for_command("benchmark")
     pools = [
