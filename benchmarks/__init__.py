@@ -1,0 +1,1 @@
+"""Benchmark scripts (``make benchmark``); not part of the installed package."""
