@@ -7,6 +7,11 @@ applies the change, validates the *result* with :mod:`conversations.metadata`, w
 the audit row, and raises :mod:`conversations.events` signals. So two merges at once never
 lose a key and no race pushes a conversation past 16 pairs.
 
+``conversation`` may be a row or a primary key. The metadata writers take an optional
+``scope`` queryset (a request's partition) that the row must belong to: callers that only
+hold an id skip a separate visibility lookup, and an id outside the scope raises
+``Conversation.DoesNotExist`` exactly like an unknown one.
+
 Errors raised:
 
 - :class:`conversations.metadata.MetadataError` for a broken metadata rule (nothing written);
@@ -23,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import events
@@ -220,9 +225,11 @@ def conversation_create(
     return conversation
 
 
-def _locked(conversation: Conversation | Any) -> Conversation:
+def _locked(conversation: Conversation | Any, scope: QuerySet | None) -> Conversation:
+    """Lock and re-read the row; ``scope`` (e.g. a partition's queryset) must contain it."""
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
-    return Conversation.objects.select_for_update().get(pk=pk)
+    queryset = Conversation.objects.all() if scope is None else scope
+    return queryset.select_for_update().get(pk=pk)
 
 
 def _write_metadata(
@@ -242,7 +249,11 @@ def _write_metadata(
 
 @transaction.atomic
 def conversation_metadata_merge(
-    *, conversation: Conversation | Any, patch: Mapping[str, Any], actor: Actor
+    *,
+    conversation: Conversation | Any,
+    patch: Mapping[str, Any],
+    actor: Actor,
+    scope: QuerySet | None = None,
 ) -> Conversation:
     """Shallow-merge ``patch`` into the stored metadata; a ``None`` value removes its key.
 
@@ -254,14 +265,18 @@ def conversation_metadata_merge(
         Conversation.DoesNotExist: the conversation is gone.
     """
     clean_patch = rules.validate_patch(patch)
-    row = _locked(conversation)
+    row = _locked(conversation, scope)
     merged = rules.merge(row.metadata, clean_patch)
     return _write_metadata(row, merged, actor=actor, action=MetadataChange.Action.MERGE)
 
 
 @transaction.atomic
 def conversation_metadata_replace(
-    *, conversation: Conversation | Any, metadata: Mapping[str, Any] | None, actor: Actor
+    *,
+    conversation: Conversation | Any,
+    metadata: Mapping[str, Any] | None,
+    actor: Actor,
+    scope: QuerySet | None = None,
 ) -> Conversation:
     """Replace the whole metadata object; ``None`` clears it (stored as null), ``{}`` empties it.
 
@@ -273,14 +288,18 @@ def conversation_metadata_replace(
         Conversation.DoesNotExist: the conversation is gone.
     """
     clean = None if metadata is None else rules.validate_metadata(metadata)
-    row = _locked(conversation)
+    row = _locked(conversation, scope)
     action = MetadataChange.Action.REPLACE if clean else MetadataChange.Action.CLEAR
     return _write_metadata(row, clean, actor=actor, action=action)
 
 
 @transaction.atomic
 def conversation_ai_set(
-    *, conversation: Conversation | Any, disabled: bool, actor: Actor
+    *,
+    conversation: Conversation | Any,
+    disabled: bool,
+    actor: Actor,
+    scope: QuerySet | None = None,
 ) -> tuple[Conversation, bool]:
     """Flip the AI switch: set ``metadata["ai_disabled"]`` to ``"true"`` or ``"false"``.
 
@@ -290,7 +309,7 @@ def conversation_ai_set(
     Raises:
         MetadataError: turning AI off would add a 17th pair.
     """
-    row = _locked(conversation)
+    row = _locked(conversation, scope)
     if row.ai_disabled == disabled:
         return row, False
     new = rules.with_ai_disabled(row.metadata, disabled)

@@ -13,8 +13,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ..auth import ApiKeyAuthentication
+from ..ids import parse_id
 from ..models import Conversation
-from ..selectors import Partition, conversation_get
+from ..selectors import Partition, conversation_get, conversation_queryset
 from ..services import Actor
 
 ISOLATION_HEADER = "HTTP_X_MS_USER_ISOLATION_KEY"
@@ -87,12 +88,27 @@ class FormatViewMixin:
         except Conversation.DoesNotExist:
             raise ResourceNotFound("conversation", conversation_id) from None
 
+    def conversation_target(self, conversation_id: str | None = None) -> dict:
+        """Keyword arguments naming the URL's conversation for a locking service call.
+
+        ``{"conversation": <uuid>, "scope": <partition queryset>}``: the service locks the row
+        only if it is in the partition, so an update costs no separate lookup. Raises
+        :class:`ResourceNotFound` for an id in no accepted form.
+        """
+        conversation_id = conversation_id or self.kwargs["conversation_id"]
+        pk = parse_id(conversation_id)
+        if pk is None:
+            raise ResourceNotFound("conversation", conversation_id)
+        return {"conversation": pk, "scope": conversation_queryset(partition=self.partition)}
+
     def get_exception_handler(self):
         renderer = type(self).error_renderer
 
         def handler(exc, context):
-            if isinstance(exc, ObjectDoesNotExist):
-                exc = ResourceNotFound("conversation", "")
+            if isinstance(exc, Conversation.DoesNotExist):
+                exc = ResourceNotFound("conversation", self.kwargs.get("conversation_id", ""))
+            elif isinstance(exc, ObjectDoesNotExist):
+                exc = ResourceNotFound("message", "")
             response = renderer(exc, context["request"])
             if response is not None and getattr(exc, "auth_header", None):
                 response["WWW-Authenticate"] = exc.auth_header

@@ -52,14 +52,14 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
 
     def update(self, request, conversation_id):
         data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
-        conversation = self.get_conversation()
+        target = self.conversation_target()
         if data["metadata"] is None:
             conversation = services.conversation_metadata_replace(
-                conversation=conversation, metadata={}, actor=self.actor
+                metadata={}, actor=self.actor, **target
             )
         else:
             conversation = services.conversation_metadata_merge(
-                conversation=conversation, patch=data["metadata"], actor=self.actor
+                patch=data["metadata"], actor=self.actor, **target
             )
         return Response(s.ConversationOutputSerializer(conversation).data)
 
