@@ -39,9 +39,9 @@ from operator import and_, or_
 import django_filters
 from django import forms
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F, Func, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.lookups import Exact, Lookup
+from django.db.models.lookups import Exact, IsNull, Lookup
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -181,14 +181,45 @@ def _name_q(cond: Condition) -> Q:
     return Q(**{f"name__{lookup}": cond.value})
 
 
+class SQLiteMetadataValue(Func):
+    """``(SELECT value FROM json_each(metadata) WHERE key = %s)`` on SQLite.
+
+    SQLite's JSON paths (``$."key"``) cannot name a key holding a double quote; ``json_each``
+    reaches every key.
+    """
+
+    output_field = TextField()
+
+    def __init__(self, key: str):
+        super().__init__(F("metadata"))
+        self.key = key
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        return f"(SELECT value FROM json_each({sql}) WHERE key = %s)", [*params, self.key]
+
+
+def _sqlite_path_unsafe(key: str) -> bool:
+    return connection.vendor == "sqlite" and '"' in key
+
+
+def _metadata_value(key: str):
+    if _sqlite_path_unsafe(key):
+        return SQLiteMetadataValue(key)
+    return KeyTextTransform(key, "metadata")
+
+
 def _metadata_eq(key: str, value: str) -> Q:
     if connection.vendor == "postgresql":
         return Q(metadata__contains={key: value})  # jsonb @>, served by the GIN index
-    return Q(Exact(KeyTextTransform(key, "metadata"), value))
+    return Q(Exact(_metadata_value(key), value))
 
 
 def _metadata_q(cond: Condition, key: str) -> Q:
-    has_key = Q(metadata__has_key=key)
+    if _sqlite_path_unsafe(key):
+        has_key = Q(IsNull(SQLiteMetadataValue(key), False))
+    else:
+        has_key = Q(metadata__has_key=key)
     if cond.op == "is":
         if cond.value == "null":
             return has_key if cond.negate else Q(metadata__isnull=True) | ~has_key
@@ -203,7 +234,7 @@ def _metadata_q(cond: Condition, key: str) -> Q:
         positive = reduce(or_, (_metadata_eq(key, v) for v in cond.values), Q(pk__in=[]))
     else:
         lookup = Like if cond.op == "like" else ILike
-        positive = Q(lookup(KeyTextTransform(key, "metadata"), _like_pattern(cond.value)))
+        positive = Q(lookup(_metadata_value(key), _like_pattern(cond.value)))
     negate = cond.negate != (cond.op == "neq")
     return has_key & (~positive if negate else positive)
 
