@@ -26,9 +26,7 @@ def staff_user(django_user_model):
 
 def _switch(how, *, telnyx_client, openai_client, staff_user, conversation_id, disabled):
     if how == "telnyx":
-        telnyx_client.ai.conversations.update(
-            conversation_id, metadata={"ai_disabled": disabled}
-        )
+        telnyx_client.ai.conversations.update(conversation_id, metadata={"ai_disabled": disabled})
     elif how == "openai":
         openai_client.conversations.update(
             "conv_" + uuid.UUID(conversation_id).hex,
@@ -43,9 +41,7 @@ def _switch(how, *, telnyx_client, openai_client, staff_user, conversation_id, d
 
 
 @pytest.mark.parametrize("how", ["telnyx", "openai", "admin"])
-def test_chat_is_refused_and_stores_nothing_while_ai_is_off(
-    how, client, openai_client, staff_user
-):
+def test_chat_is_refused_and_stores_nothing_while_ai_is_off(how, client, openai_client, staff_user):
     conversation_id = client.ai.conversations.create(name="takeover").id
     switch = dict(
         telnyx_client=client,

@@ -106,9 +106,7 @@ def test_invalid_metadata_answers_fastapi_422(http, conversation, metadata, loc,
         detail = response.json()["detail"]
         assert detail[0]["loc"] == loc and detail[0]["type"] == type_, detail
         assert detail[0]["msg"]
-    assert http.call("GET", f"{BASE}/{conversation['id']}").json()["data"]["metadata"] == {
-        "k": "v"
-    }
+    assert http.call("GET", f"{BASE}/{conversation['id']}").json()["data"]["metadata"] == {"k": "v"}
 
 
 def test_merge_past_sixteen_pairs_is_refused(http):

@@ -41,9 +41,7 @@ def names(client, api_key):
     """``names(params)``: the names the list returns for query ``params`` (a list of pairs)."""
 
     def run(params, expect=HTTPStatus.OK):
-        response = client.get(
-            f"{BASE}?{urlencode(params)}", HTTP_AUTHORIZATION=f"Bearer {api_key}"
-        )
+        response = client.get(f"{BASE}?{urlencode(params)}", HTTP_AUTHORIZATION=f"Bearer {api_key}")
         assert response.status_code == expect, response.content
         body = response.json()
         return [c["name"] for c in body["data"]] if expect == HTTPStatus.OK else body["detail"]
@@ -114,7 +112,7 @@ def test_name_and_id_filters(make, names):
     make("SMS")
     assert names([("name", "like.Voice*")]) == ["Voice call"]
     assert names([("name", "ilike.voice%"), ("order", "name.asc")]) == ["Voice call", "voice mail"]
-    assert names([("name", "in.(SMS,\"Voice call\")"), ("order", "name")]) == ["SMS", "Voice call"]
+    assert names([("name", 'in.(SMS,"Voice call")'), ("order", "name")]) == ["SMS", "Voice call"]
     assert names([("id", f"eq.{first}")]) == ["Voice call"]
     assert names([("id", f"eq.conv_{uuid.UUID(first).hex}")]) == ["Voice call"]
     assert names([("id", "eq.123")]) == []

@@ -37,9 +37,7 @@ def test_retrieve_unwraps_data(client):
 
 def test_update_merges_and_null_removes_a_key(client):
     created = client.ai.conversations.create(metadata={"keep": "1", "drop": "2"})
-    updated = client.ai.conversations.update(
-        created.id, metadata={"drop": None, "new": "3"}
-    )
+    updated = client.ai.conversations.update(created.id, metadata={"drop": None, "new": "3"})
     assert updated.data.metadata == {"keep": "1", "new": "3"}
     unchanged = client.ai.conversations.update(created.id, metadata={})
     assert unchanged.data.metadata == {"keep": "1", "new": "3"}
