@@ -158,6 +158,34 @@ def test_malformed_bodies_answer_fastapi_422(http, conversation, method, route, 
     assert not Message.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["metadata", "tool_calls", "tool_choice"])
+def test_non_finite_numbers_answer_422(http, conversation, field):
+    value = {
+        "metadata": '{"n": 1e400}',
+        "tool_calls": '[{"x": 1e400}]',
+        "tool_choice": '{"x": -1e400}',
+    }[field]
+    raw = f'{{"role": "user", "{field}": {value}}}'
+    response = http.call("POST", f"{BASE}/{conversation['id']}/message", raw=raw)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert not Message.objects.exists()
+
+
+def test_too_long_isolation_key_answers_422(http):
+    response = http.call("POST", BASE, {}, HTTP_X_MS_USER_ISOLATION_KEY="x" * 257)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json()["detail"][0]["loc"] == ["header", "x-ms-user-isolation-key"]
+    assert not Conversation.objects.exists()
+
+
+def test_chat_with_a_malformed_conversation_id_is_not_found(http):
+    path = "/telnyx/v2/ai/assistants/a1/chat"
+    for bad in ["nope", "x" * 500, str(uuid.uuid4())]:
+        response = http.call("POST", path, {"content": "hi", "conversation_id": bad})
+        assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
 def test_chat_body_errors_answer_422(http, conversation):
     path = "/telnyx/v2/ai/assistants/a1/chat"
     response = http.call("POST", path, {"content": "hi"})

@@ -163,6 +163,12 @@ def test_order_limit_and_offset(make, names):
         ("limit", "many"),
         ("limit", "1001"),
         ("offset", "-1"),
+        ("offset", "100000000000000000000"),
+        ("created_at", "eq.9999-12-31"),
+        ("created_at", "lt.0001-01-01T00:00:00+14:00"),
+        ("created_at", "gt.2025-02-30"),
+        ("or", "(" + "and(" * 20 + "name.eq.a" + ")" * 21),
+        ("metadata->k", "in.(" + ",".join(map(str, range(101))) + ")"),
     ],
 )
 def test_bad_filters_answer_422(make, names, param, value):
@@ -170,6 +176,17 @@ def test_bad_filters_answer_422(make, names, param, value):
     detail = names([(param, value)], expect=HTTPStatus.UNPROCESSABLE_ENTITY)
     assert detail[0]["loc"] == ["query", param]
     assert detail[0]["msg"] and detail[0]["type"]
+
+
+def test_list_query_count_does_not_grow_with_results(
+    make, client, api_key, django_assert_max_num_queries
+):
+    for index in range(30):
+        make(f"c{index}", {"k": "v"})
+    client.get(BASE, HTTP_AUTHORIZATION=f"Bearer {api_key}")  # key's last_used_at touched once
+    with django_assert_max_num_queries(2):  # the key, the conversations
+        response = client.get(f"{BASE}?metadata->k=eq.v", HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert len(response.json()["data"]) == 30
 
 
 def test_unknown_parameters_are_ignored(make, names):

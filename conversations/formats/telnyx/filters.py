@@ -51,6 +51,7 @@ from .postgrest import Condition, FilterSyntaxError, Group, parse_expression, pa
 from .postgrest import parse_order as parse_order_expression
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000
 DATETIME_COLUMNS = ("created_at", "last_message_at")
 ORDER_COLUMNS = ("id", "name", "created_at", "last_message_at")
 METADATA_PREFIXES = ("metadata->>", "metadata->")
@@ -144,17 +145,17 @@ def _parse_time(value: str) -> tuple[dt.datetime, dt.datetime | None]:
             return start, start + dt.timedelta(days=1)
         # A hand-typed "+00:00" arrives as " 00:00" after form decoding; be lenient.
         moment = parse_datetime(value) or parse_datetime(value.replace(" ", "+"))
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise FilterSyntaxError(
-            f"Invalid datetime {value!r}: expected ISO 8601, e.g. 2025-01-01 or "
-            "2025-01-01T12:00:00Z.",
-            code="datetime_parsing",
-        )
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment, None
+        if moment is not None:
+            if timezone.is_naive(moment):
+                moment = moment.replace(tzinfo=dt.UTC)
+            return moment.astimezone(dt.UTC), None
+    except (ValueError, OverflowError):
+        pass  # out-of-range parts or dates (9999-12-31 + 1 day) are bad values like any other
+    raise FilterSyntaxError(
+        f"Invalid datetime {value!r}: expected ISO 8601 between years 1 and 9999, e.g. "
+        "2025-01-01 or 2025-01-01T12:00:00Z.",
+        code="datetime_parsing",
+    )
 
 
 def _datetime_q(column: str, op: str, value: str) -> Q:
@@ -364,7 +365,7 @@ class ConversationFilterSet(django_filters.FilterSet):
     last_message_at = ExpressionFilter()
     order = OrderFilter(method="skip")
     limit = IntegerFilter(min_value=1, max_value=MAX_LIMIT, method="skip")
-    offset = IntegerFilter(min_value=0, method="skip")
+    offset = IntegerFilter(min_value=0, max_value=MAX_OFFSET, method="skip")
 
     class Meta:
         model = Conversation

@@ -21,6 +21,8 @@ OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is")
 _CONDITION = re.compile(
     r"^(?P<column>.+?)\.(?P<expr>(?:not\.)?(?:" + "|".join(OPERATORS) + r")\..*)$", re.DOTALL
 )
+MAX_DEPTH = 8
+MAX_ITEMS = 100
 ORDER_DIRECTIONS = ("asc", "desc")
 ORDER_NULLS = ("nullsfirst", "nullslast")
 
@@ -72,12 +74,19 @@ def parse_expression(column: str, expression: str) -> Condition:
                 f"Invalid 'in' filter {value!r}: expected a list in parentheses, e.g. in.(a,b)."
             )
         items = tuple(_unquote(item) for item in split_top_level(value[1:-1]))
+        if len(items) > MAX_ITEMS:
+            raise FilterSyntaxError(f"Too many 'in' values: at most {MAX_ITEMS}.")
         return Condition(column, op, values=items, negate=negate)
     return Condition(column, op, _unquote(value), negate=negate)
 
 
-def parse_logic(value: str, connector: str = "or") -> Group:
-    """Parse the value of an ``or=`` (or ``and=``) parameter: ``(cond,cond,and(cond,cond))``."""
+def parse_logic(value: str, connector: str = "or", depth: int = 0) -> Group:
+    """Parse the value of an ``or=`` (or ``and=``) parameter: ``(cond,cond,and(cond,cond))``.
+
+    Groups nest at most :data:`MAX_DEPTH` deep and hold at most :data:`MAX_ITEMS` items.
+    """
+    if depth >= MAX_DEPTH:
+        raise FilterSyntaxError(f"Logic groups nest at most {MAX_DEPTH} deep.")
     value = value.strip()
     if not (value.startswith("(") and value.endswith(")")) or len(value) < 3:
         raise FilterSyntaxError(
@@ -85,12 +94,15 @@ def parse_logic(value: str, connector: str = "or") -> Group:
             "(created_at.gte.2025-04-01,name.eq.x)."
         )
     items: list[Condition | Group] = []
-    for part in split_top_level(value[1:-1]):
+    parts = split_top_level(value[1:-1])
+    if len(parts) > MAX_ITEMS:
+        raise FilterSyntaxError(f"Too many conditions in one group: at most {MAX_ITEMS}.")
+    for part in parts:
         nested = re.match(r"^(not\.)?(and|or)(\(.*\))$", part, re.DOTALL)
         if nested:
             if nested.group(1):
                 raise FilterSyntaxError("Negated groups (not.and/not.or) are not supported.")
-            items.append(parse_logic(nested.group(3), nested.group(2)))
+            items.append(parse_logic(nested.group(3), nested.group(2), depth + 1))
             continue
         match = _CONDITION.match(part)
         if not match:

@@ -8,6 +8,7 @@ store's rows as the ``telnyx`` SDK's models expect: dashed UUIDs and ISO 8601 ti
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 
 from rest_framework import serializers
@@ -38,6 +39,14 @@ def validated(serializer_class, data) -> dict:
             [validation_item(("body",), "Input should be a valid dictionary", "dict_type")]
         )
     for name, value in data.items():
+        if not _finite(value):
+            raise TelnyxValidationError(
+                [
+                    validation_item(
+                        ("body", name), "Input should be a finite number", "finite_number"
+                    )
+                ]
+            )
         if contains_nul(name) or contains_nul(value):
             raise TelnyxValidationError(
                 [
@@ -52,6 +61,17 @@ def validated(serializer_class, data) -> dict:
     if not serializer.is_valid():
         raise TelnyxValidationError(serializer_error_items(serializer.errors))
     return serializer.validated_data
+
+
+def _finite(value) -> bool:
+    # JSON allows 1e400, which parses to inf; neither jsonb nor JSON can store it.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
 
 
 class StrictCharField(serializers.CharField):
@@ -144,7 +164,7 @@ class ChatInputSerializer(serializers.Serializer):
     which is also what the Python SDK parses."""
 
     content = StrictCharField(allow_blank=True, trim_whitespace=False)
-    conversation_id = StrictCharField(max_length=100)
+    conversation_id = StrictCharField()
     name = StrictCharField(
         required=False, allow_blank=True, allow_null=True, max_length=255, trim_whitespace=False
     )
