@@ -115,3 +115,20 @@ def test_responder_failure_stores_nothing(client, settings):
 
 def broken_responder(conversation, message):
     raise RuntimeError("model unavailable")
+
+
+def test_unimportable_responder_answers_501(client, settings):
+    settings.CONVSTORE_CHAT_RESPONDER = "conversations.no_such_module.reply"
+    conversation_id = client.ai.conversations.create().id
+    with pytest.raises(telnyx.APIStatusError) as info:
+        client.ai.assistants.chat("a", content="hi", conversation_id=conversation_id)
+    assert info.value.status_code == 501
+    assert "conversations.responders.echo" in info.value.body["errors"][0]["detail"]
+    assert not Message.objects.filter(conversation_id=conversation_id).exists()
+
+
+def test_ai_off_answers_400_even_without_a_responder(client, settings):
+    settings.CONVSTORE_CHAT_RESPONDER = ""
+    conversation_id = client.ai.conversations.create(metadata={"ai_disabled": "true"}).id
+    with pytest.raises(telnyx.BadRequestError):
+        client.ai.assistants.chat("a", content="hi", conversation_id=conversation_id)

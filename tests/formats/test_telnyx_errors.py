@@ -265,3 +265,36 @@ def test_updates_are_audited_as_telnyx(http, conversation):
         "merge",
         {"k": "v", "ai_disabled": "true"},
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "raw"),
+    [
+        ("POST", "", '{"name": "\\ud800"}'),
+        ("POST", "", '{"metadata": {"k": "\\ud800"}}'),
+        ("POST", "", '{"metadata": {"\\udfff": "v"}}'),
+        ("PUT", "/{id}", '{"metadata": {"k": "a\\ud800"}}'),
+        ("POST", "/{id}/message", '{"role": "user", "metadata": {"k": ["\\ud800"]}}'),
+        ("POST", "/{id}/message", '{"role": "user", "tool_choice": {"\\ud800": 1}}'),
+    ],
+)
+def test_lone_surrogates_answer_422(http, conversation, method, route, raw):
+    response = http.call(method, BASE + route.format(id=conversation["id"]), raw=raw)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY, response.content
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "metadata-%3Ea%00b=eq.x",
+        "or=(metadata->a%00b.eq.x)",
+        "name=eq.%ED%A0%80",
+        "metadata->k=eq.%FF%FE",
+        "order=%00",
+        "created_at=eq.%00",
+    ],
+)
+def test_hostile_list_queries_never_fail(http, conversation, query):
+    response = http.call("GET", f"{BASE}?{query}")
+    assert response.status_code in (HTTPStatus.OK, HTTPStatus.UNPROCESSABLE_ENTITY)

@@ -249,7 +249,7 @@ def condition_q(cond: Condition) -> Q:
             f"{', '.join(_OPERATORS[kind])}.",
             code="filter_operator",
         )
-    if any("\x00" in v for v in (cond.value, *cond.values)):
+    if any("\x00" in v for v in (cond.column, cond.value, *cond.values)):
         raise FilterSyntaxError("Filter values may not contain the NUL character.")
     if kind == "metadata":
         return _metadata_q(cond, key)

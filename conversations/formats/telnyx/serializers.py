@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 
 from rest_framework import serializers
@@ -20,6 +21,7 @@ from .errors import TelnyxValidationError, serializer_error_items, validation_it
 
 MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool")
 _SCALARS = (str, int, float, bool)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -51,9 +53,19 @@ def validated(serializer_class, data) -> dict:
             raise TelnyxValidationError(
                 [
                     validation_item(
-                        ("body", name.replace("\x00", "")),
+                        ("body", _printable(name)),
                         "Value error, the NUL character (\\u0000) is not allowed",
                         "value_error",
+                    )
+                ]
+            )
+        if _has_surrogate(name) or _has_surrogate(value):
+            raise TelnyxValidationError(
+                [
+                    validation_item(
+                        ("body", _printable(name)),
+                        "Surrogate characters are not allowed",
+                        "surrogate_characters_not_allowed",
                     )
                 ]
             )
@@ -61,6 +73,21 @@ def validated(serializer_class, data) -> dict:
     if not serializer.is_valid():
         raise TelnyxValidationError(serializer_error_items(serializer.errors))
     return serializer.validated_data
+
+
+def _printable(name: str) -> str:
+    return name.replace("\x00", "").encode("utf-8", "replace").decode()
+
+
+def _has_surrogate(value) -> bool:
+    # "\ud800" is valid JSON but not encodable as UTF-8: neither database can store it.
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    return False
 
 
 def _finite(value) -> bool:
