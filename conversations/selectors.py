@@ -83,3 +83,18 @@ def message_cursor_page(
     queryset = queryset.order_by("-id" if descending else "id")
     rows = list(queryset[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def message_number_page(
+    *, conversation: Conversation, page_number: int, page_size: int
+) -> tuple[list[Message], int]:
+    """Page ``page_number`` (from 1) of a conversation's messages, oldest first.
+
+    Returns ``(messages, total_results)``; a page past the end is empty. Serves Telnyx's
+    ``page[number]``/``page[size]`` pagination (``providers/telnyx-agentphone.md`` §A.4).
+    """
+    queryset = Message.objects.filter(conversation=conversation).order_by("id")
+    total = queryset.count()
+    start = (page_number - 1) * page_size
+    rows = list(queryset[start : start + page_size]) if start < total else []
+    return rows, total

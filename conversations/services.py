@@ -401,3 +401,64 @@ def message_delete(*, message: Message) -> None:
     Conversation.objects.filter(pk=conversation_id, message_count__gt=0).update(
         message_count=F("message_count") - 1
     )
+
+
+# --- AI replies (the AI switch) -------------------------------------------------------------
+
+
+class AIDisabled(Exception):
+    """The conversation's AI switch is off (``metadata["ai_disabled"] == "true"``)."""
+
+    def __init__(self, conversation: Conversation):
+        super().__init__(f"AI responses are disabled for conversation {conversation.pk}.")
+        self.conversation = conversation
+
+
+class ResponderNotConfigured(Exception):
+    """No chat responder is configured (``CONVSTORE_CHAT_RESPONDER``), or it cannot be loaded."""
+
+
+class ResponderFailed(Exception):
+    """The chat responder raised, or returned something other than a NUL-free string."""
+
+
+@transaction.atomic
+def conversation_ai_reply(
+    *,
+    conversation: Conversation | Any,
+    content: str,
+    responder: Any,
+    name: str = "",
+) -> tuple[Message, Message]:
+    """Store a user message and the AI reply ``responder`` writes for it, if AI is switched on.
+
+    The AI switch is checked under the conversation's row lock, so a reply is never produced
+    after a concurrent switch-off has committed; a switch-off that arrives while a reply is
+    being written waits for it. ``responder`` is a callable ``(conversation, message) -> str``
+    (see :mod:`conversations.responders`); it runs inside the transaction, so when it fails
+    nothing is stored. Returns ``(user_message, reply_message)``.
+
+    Raises:
+        AIDisabled: the switch is off; nothing is stored (``CONTRACT.md`` §The AI switch).
+        ResponderNotConfigured: ``responder`` is ``None``; nothing is stored.
+        ResponderFailed: the responder raised or returned a non-string; nothing is stored.
+        Conversation.DoesNotExist: the conversation is gone.
+    """
+    row = _locked(conversation)
+    if row.ai_disabled:
+        raise AIDisabled(row)
+    if responder is None:
+        raise ResponderNotConfigured("No chat responder is configured.")
+    (message,) = messages_create(
+        conversation=row, messages=[MessageInput(role="user", content=content, name=name)]
+    )
+    try:
+        reply = responder(row, message)
+    except Exception as exc:  # the responder is deployment code; report, never store
+        raise ResponderFailed(f"The chat responder failed: {exc!r}") from exc
+    if not isinstance(reply, str) or "\x00" in reply:
+        raise ResponderFailed(f"The chat responder returned {type(reply).__name__}, not text.")
+    (answer,) = messages_create(
+        conversation=row, messages=[MessageInput(role="assistant", content=reply)]
+    )
+    return message, answer

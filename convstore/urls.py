@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from conversations.formats.openai.urls import azure_urlpatterns, openai_urlpatterns
+from conversations.formats.telnyx.urls import telnyx_urlpatterns
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
@@ -12,4 +13,5 @@ urlpatterns = [
     path("openai/v1/", include(openai_urlpatterns)),
     path("azure/openai/v1/", include(azure_urlpatterns)),
     path("azure/openai/", include(azure_urlpatterns)),
+    path("telnyx/v2/", include(telnyx_urlpatterns)),
 ]

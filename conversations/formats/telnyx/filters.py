@@ -1,0 +1,171 @@
+"""The Telnyx list filters as a django-filter ``FilterSet`` (``GET /ai/conversations``).
+
+Query parameters (``providers/telnyx-agentphone.md`` §A.3; keys arrive URL-encoded and are
+decoded by Django):
+
+=====================================  ========================================================
+parameter                              operators (``not.`` negates any of them)
+=====================================  ========================================================
+``id``                                 ``eq``, ``neq``, ``in.(…)``; any accepted id form
+``name``                               ``eq``, ``neq``, ``gt``…``lte``, ``like``, ``ilike``,
+                                       ``in.(…)``
+``created_at``, ``last_message_at``    ``eq``, ``neq``, ``gt``, ``gte``, ``lt``, ``lte``; ISO
+                                       8601; a date-only value means midnight UTC, and with
+                                       ``eq``/``neq`` the whole day
+``metadata->KEY`` / ``metadata->>KEY`` ``eq``, ``neq``, ``like``, ``ilike``, ``in.(…)``,
+                                       ``is.null``, ``is.true``, ``is.false``; values compared
+                                       as text
+``or`` / ``and``                       ``(col.op.val,col.op.val,and(…))``
+``order``                              ``col.asc|desc[,…]`` on id, name, created_at,
+                                       last_message_at; default ``created_at.desc``
+``limit`` / ``offset``                 1–:data:`MAX_LIMIT` (default :data:`MAX_LIMIT`) / ≥ 0
+=====================================  ========================================================
+
+``like``/``ilike`` take SQL ``%`` and ``_`` wildcards, ``*`` as PostgREST's alias of ``%`` and
+``\\`` to escape. A metadata condition other than ``is.null`` only matches conversations
+that hold the key (SQL's NULL semantics), and its ``eq`` is a jsonb containment
+(``metadata @> '{"k": "v"}'``) on PostgreSQL, so the GIN index ``conv_metadata_gin_idx``
+serves it; ``has_key`` (``?``), also GIN-served, narrows the other operators. Repeated keys
+(``created_at=gte.X&created_at=lt.Y``) AND together. Other parameters are ignored, as FastAPI
+ignores unknown query parameters. Errors are ``ValidationError``s reported as a 422.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import F
+
+from ...models import Conversation
+from .conditions import METADATA_PREFIXES, condition_q, group_q
+from .postgrest import FilterSyntaxError, Group, parse_expression, parse_logic
+from .postgrest import parse_order as parse_order_expression
+
+MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000
+ORDER_COLUMNS = ("id", "name", "created_at", "last_message_at")
+
+
+class RepeatedParamWidget(forms.Widget):
+    """Read every value of a repeated query parameter (``created_at=gte.X&created_at=lt.Y``)."""
+
+    def value_from_datadict(self, data, files, name):
+        if hasattr(data, "getlist"):
+            return data.getlist(name)
+        return [] if data.get(name) is None else [data[name]]
+
+    def value_omitted_from_data(self, data, files, name):
+        return name not in data
+
+
+class ExpressionField(forms.Field):
+    """A form field that turns each raw expression of a parameter into a ``Q``.
+
+    ``parse`` is ``(raw) -> Condition | Group``; the cleaned value is a list of ``Q``.
+    """
+
+    widget = RepeatedParamWidget
+
+    def __init__(self, *, parse, **kwargs):
+        self.parse = parse
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value):
+        result = []
+        for raw in value or []:
+            if "\x00" in raw:
+                raise FilterSyntaxError("Filter values may not contain the NUL character.")
+            parsed = self.parse(raw)
+            result.append(group_q(parsed) if isinstance(parsed, Group) else condition_q(parsed))
+        return result
+
+
+class ExpressionFilter(django_filters.Filter):
+    """A filter on one column (its ``field_name``) whose values are PostgREST expressions."""
+
+    def __init__(self, *args, connector: str | None = None, **kwargs):
+        self.connector = connector
+        super().__init__(*args, **kwargs)
+
+    @property
+    def field(self):
+        if not hasattr(self, "_field"):
+            if self.connector:
+                self._field = ExpressionField(parse=lambda raw: parse_logic(raw, self.connector))
+            else:
+                column = self.field_name
+                self._field = ExpressionField(parse=lambda raw: parse_expression(column, raw))
+        return self._field
+
+    def filter(self, qs, value):
+        for q in value or []:
+            qs = qs.filter(q)
+        return qs
+
+
+class OrderField(forms.CharField):
+    """``order=col.asc,col2.desc`` → a list of ``order_by`` expressions."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return []
+        ordering = []
+        for column, descending in parse_order_expression(value):
+            if column not in ORDER_COLUMNS:
+                raise FilterSyntaxError(
+                    f"Cannot order by {column!r}: use one of {', '.join(ORDER_COLUMNS)}.",
+                    code="filter_column",
+                )
+            ordering.append(F(column).desc() if descending else F(column).asc())
+        return ordering
+
+
+class OrderFilter(django_filters.Filter):
+    field_class = OrderField
+
+
+class IntegerFilter(django_filters.Filter):
+    field_class = forms.IntegerField
+
+
+class ConversationFilterSet(django_filters.FilterSet):
+    """Filters, orders and limits a partition's conversations (see the module docstring).
+
+    Pass the request's ``QueryDict`` as ``data`` and the partition's queryset; check
+    :meth:`is_valid` (errors by parameter name in ``errors``) before reading ``qs``.
+    """
+
+    id = ExpressionFilter()
+    name = ExpressionFilter()
+    created_at = ExpressionFilter()
+    last_message_at = ExpressionFilter()
+    order = OrderFilter(method="skip")
+    limit = IntegerFilter(min_value=1, max_value=MAX_LIMIT, method="skip")
+    offset = IntegerFilter(min_value=0, max_value=MAX_OFFSET, method="skip")
+
+    class Meta:
+        model = Conversation
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, **kwargs):
+        super().__init__(data, queryset, **kwargs)
+        extra = {name: ExpressionFilter(connector=name) for name in ("or", "and")}
+        for name in self.data:
+            if name.startswith(METADATA_PREFIXES[1]):
+                extra[name] = ExpressionFilter(field_name=name)
+        for name, filter_ in extra.items():
+            filter_.model, filter_.parent = Conversation, self
+            self.filters[name] = filter_
+
+    def skip(self, queryset, name, value):
+        """``order``, ``limit`` and ``offset`` are applied last, in :meth:`filter_queryset`."""
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        ordering = data.get("order") or [F("created_at").desc()]
+        queryset = queryset.order_by(*ordering, "-pk")
+        offset = data.get("offset") or 0
+        return queryset[offset : offset + (data.get("limit") or MAX_LIMIT)]

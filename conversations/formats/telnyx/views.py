@@ -1,0 +1,187 @@
+"""Telnyx AI conversations viewsets (``providers/telnyx-agentphone.md`` §A.1, §A.7).
+
+Routes (relative to the SDK base URL ``http://HOST/telnyx/v2``):
+``GET·POST /ai/conversations``; ``GET·PUT·DELETE /ai/conversations/{id}``;
+``POST /ai/conversations/{id}/message``; ``GET /ai/conversations/{id}/messages``;
+``POST /ai/assistants/{assistant_id}/chat``.
+
+Wrapping follows the SDK: create answers the bare conversation, retrieve and update wrap it
+in ``{"data": …}``, list answers ``{"data": [...]}`` without ``meta``; delete and add-message
+answer 200 with an empty body (the SDK ignores it).
+
+Update semantics (undocumented by Telnyx; ours, ``CONTRACT.md`` §Metadata): ``PUT`` merges the
+sent keys, a ``null`` value removes a key, and ``{}``, ``null`` or no ``metadata`` change
+nothing. Reserved keys (``telnyx_*``, ``assistant_id``…) are ordinary metadata here.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from ... import selectors, services
+from ...models import Conversation
+from ...responders import get_responder
+from ..base import ISOLATION_HEADER, FormatViewMixin
+from . import serializers as s
+from .errors import TelnyxValidationError, form_error_items, render_error, validation_item
+from .filters import ConversationFilterSet
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+MAX_ISOLATION_KEY_LENGTH = Conversation._meta.get_field("isolation_key").max_length
+
+
+class TelnyxViewMixin(FormatViewMixin):
+    """Telnyx's auth, audit path and error shapes."""
+
+    source = "telnyx"
+    error_renderer = staticmethod(render_error)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        isolation_key = request.META.get(ISOLATION_HEADER, "")
+        if len(isolation_key) > MAX_ISOLATION_KEY_LENGTH:
+            raise TelnyxValidationError(
+                [
+                    validation_item(
+                        ("header", "x-ms-user-isolation-key"),
+                        f"String should have at most {MAX_ISOLATION_KEY_LENGTH} characters",
+                        "string_too_long",
+                    )
+                ]
+            )
+
+
+class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
+    """``/ai/conversations``, ``/ai/conversations/{conversation_id}[/message|/messages]``."""
+
+    def list(self, request):
+        filterset = ConversationFilterSet(
+            data=request.query_params,
+            queryset=selectors.conversation_queryset(partition=self.partition),
+        )
+        if not filterset.is_valid():
+            raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
+        return Response({"data": [s.ConversationOutputSerializer(c).data for c in filterset.qs]})
+
+    def create(self, request):
+        data = s.validated(s.ConversationCreateInputSerializer, request.data)
+        conversation = services.conversation_create(
+            project=self.partition.project,
+            isolation_key=self.partition.isolation_key,
+            metadata=data.get("metadata"),
+            name=data.get("name") or "",
+            actor=self.actor,
+        )
+        return Response(s.ConversationOutputSerializer(conversation).data)
+
+    def retrieve(self, request, conversation_id):
+        return Response({"data": s.ConversationOutputSerializer(self.get_conversation()).data})
+
+    def update(self, request, conversation_id):
+        data = s.validated(s.ConversationUpdateInputSerializer, request.data)
+        conversation = self.get_conversation()
+        metadata = data.get("metadata")
+        if metadata is not None and metadata != {}:
+            # A non-object ("", [], 7) reaches the core, which words the type error.
+            conversation = services.conversation_metadata_merge(
+                conversation=conversation, patch=metadata, actor=self.actor
+            )
+        return Response({"data": s.ConversationOutputSerializer(conversation).data})
+
+    def destroy(self, request, conversation_id):
+        services.conversation_delete(conversation=self.get_conversation())
+        return Response(status=200)
+
+    def add_message(self, request, conversation_id):
+        """Store one message whatever the AI switch says (a person taking over, §A.9)."""
+        message = s.message_input(s.validated(s.MessageCreateInputSerializer, request.data))
+        conversation = self.get_conversation()
+        services.messages_create(conversation=conversation, messages=[message])
+        return Response(status=200)
+
+    def messages(self, request, conversation_id):
+        """One page of messages, oldest first, with ``meta`` the SDK's auto-paging needs."""
+        params = request.query_params
+        number = _page_param(params.get("page[number]"), "page[number]", 1, 1, None)
+        size = _page_param(
+            params.get("page[size]"), "page[size]", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE
+        )
+        conversation = self.get_conversation()
+        rows, total = selectors.message_number_page(
+            conversation=conversation, page_number=number, page_size=size
+        )
+        return Response(
+            {
+                "data": [s.MessageOutputSerializer(row).data for row in rows],
+                "meta": {
+                    "page_number": number,
+                    "page_size": size,
+                    "total_pages": math.ceil(total / size),
+                    "total_results": total,
+                },
+            }
+        )
+
+
+class AssistantViewSet(TelnyxViewMixin, viewsets.ViewSet):
+    """``POST /ai/assistants/{assistant_id}/chat``.
+
+    The assistant id is accepted and not interpreted: convstore has no assistants, the
+    configured responder (``CONVSTORE_CHAT_RESPONDER``) writes every reply. With the
+    conversation's AI switch off this answers 400 (Telnyx envelope, code ``10015``) and
+    stores nothing; otherwise it stores the user message and the reply and answers
+    ``{"content": reply}``. No responder configured: 501.
+    """
+
+    def chat(self, request, assistant_id):
+        data = s.validated(s.ChatInputSerializer, request.data)
+        conversation = self.get_conversation(data["conversation_id"])
+        _, reply = services.conversation_ai_reply(
+            conversation=conversation,
+            content=data["content"],
+            name=data.get("name") or "",
+            responder=get_responder(),
+        )
+        return Response({"content": reply.content})
+
+
+def _page_param(raw: str | None, name: str, default: int, low: int, high: int | None) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise TelnyxValidationError(
+            [
+                validation_item(
+                    ("query", name),
+                    "Input should be a valid integer, unable to parse string as an integer",
+                    "int_parsing",
+                )
+            ]
+        ) from None
+    if value < low:
+        raise TelnyxValidationError(
+            [
+                validation_item(
+                    ("query", name),
+                    f"Input should be greater than or equal to {low}",
+                    "greater_than_equal",
+                )
+            ]
+        )
+    if high is not None and value > high:
+        raise TelnyxValidationError(
+            [
+                validation_item(
+                    ("query", name),
+                    f"Input should be less than or equal to {high}",
+                    "less_than_equal",
+                )
+            ]
+        )
+    return value
