@@ -225,7 +225,7 @@ def conversation_create(
     return conversation
 
 
-def _locked(conversation: Conversation | Any, scope: QuerySet | None) -> Conversation:
+def _locked(conversation: Conversation | Any, scope: QuerySet | None = None) -> Conversation:
     """Lock and re-read the row; ``scope`` (e.g. a partition's queryset) must contain it."""
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
     queryset = Conversation.objects.all() if scope is None else scope

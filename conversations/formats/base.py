@@ -42,6 +42,23 @@ class ResourceNotFound(exceptions.NotFound):
         self.resource_id = resource_id
 
 
+class InvalidIsolationKey(exceptions.APIException):
+    """The ``x-ms-user-isolation-key`` header is longer than the store keeps (256 characters).
+
+    Each format words it as a bad request in its own shape.
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_isolation_key"
+
+    def __init__(self, limit: int):
+        super().__init__(f"x-ms-user-isolation-key may hold at most {limit} characters.")
+        self.limit = limit
+
+
+MAX_ISOLATION_KEY_LENGTH = Conversation._meta.get_field("isolation_key").max_length
+
+
 class FormatViewMixin:
     """Mixin for a format's DRF views (put it before ``GenericViewSet``/``APIView``)."""
 
@@ -62,6 +79,8 @@ class FormatViewMixin:
         if too_big:
             raise PayloadTooLarge()
         super().initial(request, *args, **kwargs)
+        if len(request.META.get(ISOLATION_HEADER, "")) > MAX_ISOLATION_KEY_LENGTH:
+            raise InvalidIsolationKey(MAX_ISOLATION_KEY_LENGTH)
 
     @property
     def partition(self) -> Partition:

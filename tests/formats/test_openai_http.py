@@ -161,3 +161,26 @@ def test_bad_list_queries_answer_400(client, auth, query):
     response = client.get(f"{BASE}/conversations/{conv_id}/items?{query}", **auth)
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert error(response)["param"] in ("limit", "order", "after")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"metadata": {"k": "\\ud800"}}',
+        '{"items": [{"role": "user", "content": "\\udfff"}]}',
+        '{"items": [{"type": "function_call_output", "call_id": "c", "output": "x", "n": 1e400}]}',
+    ],
+)
+def test_unstorable_json_answers_400_and_stores_nothing(client, auth, body):
+    response = post(client, "/conversations", body, auth)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert Conversation.objects.count() == 0
+
+
+def test_over_long_isolation_key_answers_400(client, auth):
+    response = post(client, "/conversations", {}, auth, HTTP_X_MS_USER_ISOLATION_KEY="k" * 257)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert error(response)["param"] == "x-ms-user-isolation-key"
+    assert Conversation.objects.count() == 0
+    ok = post(client, "/conversations", {}, auth, HTTP_X_MS_USER_ISOLATION_KEY="k" * 256)
+    assert ok.status_code == HTTPStatus.OK

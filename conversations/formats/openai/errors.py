@@ -11,7 +11,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ...metadata import MetadataError
-from ..base import PayloadTooLarge, ResourceNotFound
+from ...parsers import UnstorableJSON
+from ..base import InvalidIsolationKey, PayloadTooLarge, ResourceNotFound
 
 NO_KEY_MESSAGE = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -152,12 +153,21 @@ def render_error(exc, request) -> Response | None:
             "create an API key with `python manage.py create_api_key --project NAME`.",
             code="invalid_api_key",
         )
+    if isinstance(exc, UnstorableJSON):
+        param = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in exc.path
+        ).lstrip(".")
+        return error_response(400, exc.message, param=param or None, code="invalid_value")
     if isinstance(exc, exceptions.ParseError):
         return error_response(
             400,
             "We could not parse the JSON body of your request. (HINT: This likely means you "
             "aren't using your HTTP library correctly. The API expects a JSON payload, but what "
             "was sent was not valid JSON.)",
+        )
+    if isinstance(exc, InvalidIsolationKey):
+        return error_response(
+            400, str(exc.detail), param="x-ms-user-isolation-key", code="invalid_value"
         )
     if isinstance(exc, PayloadTooLarge):
         return error_response(413, "Request body too large.", code="payload_too_large")

@@ -21,9 +21,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ...metadata import MetadataError
+from ...parsers import UnstorableJSON
 from ...responders import HOW_TO_CONFIGURE
 from ...services import AIDisabled, ResponderFailed, ResponderNotConfigured
-from ..base import PayloadTooLarge, ResourceNotFound
+from ..base import InvalidIsolationKey, PayloadTooLarge, ResourceNotFound
 
 AUTH_DETAIL = (
     "The required authentication headers were either invalid or not included in the request. "
@@ -142,6 +143,9 @@ def render_error(exc, request) -> Response | None:
         return envelope(501, "10007", "Not implemented", f"{exc} {HOW_TO_CONFIGURE}")
     if isinstance(exc, ResponderFailed):
         return envelope(502, "10007", "Unexpected error", str(exc))
+    if isinstance(exc, UnstorableJSON):
+        loc = ("body", *exc.path[:1])
+        return Response({"detail": [validation_item(loc, exc.message, "value_error")]}, status=422)
     if isinstance(exc, exceptions.ParseError):
         return Response(
             {"detail": [validation_item(("body", 0), "JSON decode error", "json_invalid")]},
@@ -158,6 +162,13 @@ def render_error(exc, request) -> Response | None:
             },
             status=422,
         )
+    if isinstance(exc, InvalidIsolationKey):
+        item = validation_item(
+            ("header", "x-ms-user-isolation-key"),
+            f"String should have at most {exc.limit} characters",
+            "string_too_long",
+        )
+        return Response({"detail": [item]}, status=422)
     if isinstance(exc, PayloadTooLarge):
         return envelope(413, "10015", "Bad Request", "Request body too large.")
     if isinstance(exc, exceptions.MethodNotAllowed):

@@ -22,16 +22,14 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from ... import selectors, services
-from ...models import Conversation
 from ...responders import get_responder
-from ..base import ISOLATION_HEADER, FormatViewMixin
+from ..base import FormatViewMixin
 from . import serializers as s
 from .errors import TelnyxValidationError, form_error_items, render_error, validation_item
 from .filters import ConversationFilterSet
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-MAX_ISOLATION_KEY_LENGTH = Conversation._meta.get_field("isolation_key").max_length
 
 
 class TelnyxViewMixin(FormatViewMixin):
@@ -39,20 +37,6 @@ class TelnyxViewMixin(FormatViewMixin):
 
     source = "telnyx"
     error_renderer = staticmethod(render_error)
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        isolation_key = request.META.get(ISOLATION_HEADER, "")
-        if len(isolation_key) > MAX_ISOLATION_KEY_LENGTH:
-            raise TelnyxValidationError(
-                [
-                    validation_item(
-                        ("header", "x-ms-user-isolation-key"),
-                        f"String should have at most {MAX_ISOLATION_KEY_LENGTH} characters",
-                        "string_too_long",
-                    )
-                ]
-            )
 
 
 class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
