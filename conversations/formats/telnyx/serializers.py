@@ -8,7 +8,6 @@ store's rows as the ``telnyx`` SDK's models expect: dashed UUIDs and ISO 8601 ti
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping
 
@@ -41,14 +40,6 @@ def validated(serializer_class, data) -> dict:
             [validation_item(("body",), "Input should be a valid dictionary", "dict_type")]
         )
     for name, value in data.items():
-        if not _finite(value):
-            raise TelnyxValidationError(
-                [
-                    validation_item(
-                        ("body", name), "Input should be a finite number", "finite_number"
-                    )
-                ]
-            )
         if contains_nul(name) or contains_nul(value):
             raise TelnyxValidationError(
                 [
@@ -56,16 +47,6 @@ def validated(serializer_class, data) -> dict:
                         ("body", _printable(name)),
                         "Value error, the NUL character (\\u0000) is not allowed",
                         "value_error",
-                    )
-                ]
-            )
-        if _has_surrogate(name) or _has_surrogate(value):
-            raise TelnyxValidationError(
-                [
-                    validation_item(
-                        ("body", _printable(name)),
-                        "Surrogate characters are not allowed",
-                        "surrogate_characters_not_allowed",
                     )
                 ]
             )
@@ -77,28 +58,6 @@ def validated(serializer_class, data) -> dict:
 
 def _printable(name: str) -> str:
     return name.replace("\x00", "").encode("utf-8", "replace").decode()
-
-
-def _has_surrogate(value) -> bool:
-    # "\ud800" is valid JSON but not encodable as UTF-8: neither database can store it.
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, Mapping):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(item) for item in value)
-    return False
-
-
-def _finite(value) -> bool:
-    # JSON allows 1e400, which parses to inf; neither jsonb nor JSON can store it.
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, Mapping):
-        return all(_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_finite(item) for item in value)
-    return True
 
 
 class StrictCharField(serializers.CharField):
