@@ -8,7 +8,6 @@ store's rows as the ``telnyx`` SDK's models expect: dashed UUIDs and ISO 8601 ti
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 
 from rest_framework import serializers
@@ -20,7 +19,6 @@ from .errors import TelnyxValidationError, serializer_error_items, validation_it
 
 MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool")
 _SCALARS = (str, int, float, bool)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def iso(value: dt.datetime | None) -> str | None:
