@@ -7,6 +7,7 @@ Writes go through :mod:`conversations.services`; reads that filter or page throu
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
@@ -279,6 +280,23 @@ class MetadataChange(models.Model):
 
 # --- webhooks (AgentPhone-style signed deliveries; see conversations.webhooks) ---------------
 
+#: Event names an endpoint can subscribe to. ``agent.message`` is AgentPhone's own;
+#: ``agent.conversation_updated`` (a metadata change) is ours, named in AgentPhone's style.
+WEBHOOK_EVENTS = ("agent.message", "agent.conversation_updated")
+
+
+def validate_webhook_events(value) -> None:
+    """``events`` must be a list of names from :data:`WEBHOOK_EVENTS` (empty means all)."""
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError("Events must be a list of event names.", code="invalid_events")
+    unknown = sorted(set(value) - set(WEBHOOK_EVENTS))
+    if unknown:
+        raise ValidationError(
+            "Unknown events: %(unknown)s. Known: %(known)s.",
+            code="unknown_events",
+            params={"unknown": ", ".join(unknown), "known": ", ".join(WEBHOOK_EVENTS)},
+        )
+
 
 class WebhookEndpoint(models.Model):
     """A URL of a project that receives signed events, as AgentPhone's webhook settings.
@@ -302,6 +320,7 @@ class WebhookEndpoint(models.Model):
         "events",
         default=list,
         blank=True,
+        validators=[validate_webhook_events],
         help_text="Subscribed event names; empty means every event.",
     )
     context_limit = models.PositiveSmallIntegerField(
