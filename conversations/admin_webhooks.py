@@ -12,6 +12,7 @@ from .webhooks.endpoints import generate_secret, webhook_event_retry
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
     events = forms.MultipleChoiceField(
         choices=[(name, name) for name in WEBHOOK_EVENTS],
         widget=forms.CheckboxSelectMultiple,
