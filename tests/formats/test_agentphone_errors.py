@@ -140,6 +140,20 @@ def test_message_limit_above_100_answers_422(client, auth, conversation):
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
 
 
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00%2B05:00", "2025-02-30"]
+)
+def test_out_of_range_cursor_answers_422(client, auth, conversation, value):
+    response = client.get(f"{BASE}/{conversation.id.hex}/messages?after={value}", **auth)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+def test_cursor_with_unencoded_plus_offset_is_accepted(client, auth, conversation):
+    url = f"{BASE}/{conversation.id.hex}/messages?after=2000-01-01T00:00:00+05:00"
+    response = client.get(url, **auth)
+    assert response.status_code == HTTPStatus.OK
+
+
 def test_date_only_cursor_is_accepted(client, auth, conversation):
     response = client.get(f"{BASE}/{conversation.id.hex}/messages?before=2999-01-01", **auth)
     assert response.status_code == HTTPStatus.OK

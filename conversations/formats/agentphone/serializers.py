@@ -60,23 +60,24 @@ def datetime_param(params: Mapping, name: str) -> dt.datetime | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    value = None
-    try:
-        value = parse_datetime(raw)
-        if value is None:
-            day = parse_date(raw)
-            value = dt.datetime.combine(day, dt.time()) if day else None
-    except ValueError:
-        value = None
-    if value is None:
-        raise ValidationFailed(
-            ["query", name],
-            "Input should be a valid datetime or date",
-            "datetime_from_date_parsing",
-        )
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=dt.UTC)
-    return value
+    # A hand-typed "+05:00" arrives as " 05:00" under form decoding; the SDK sends %2B.
+    for text in dict.fromkeys([raw, raw.replace(" ", "+")]):
+        try:
+            value = parse_datetime(text)
+            if value is None:
+                day = parse_date(text)
+                value = dt.datetime.combine(day, dt.time()) if day else None
+            if value is not None:
+                if timezone.is_naive(value):
+                    value = value.replace(tzinfo=dt.UTC)
+                return value.astimezone(dt.UTC)  # OverflowError near year 1 or 9999
+        except (ValueError, OverflowError):
+            continue
+    raise ValidationFailed(
+        ["query", name],
+        "Input should be a valid datetime or date",
+        "datetime_from_date_parsing",
+    )
 
 
 class ConversationUpdateInputSerializer(serializers.BaseSerializer):

@@ -1,6 +1,7 @@
 """``python manage.py deliver_webhooks [--once] [--batch N] [--poll-interval S]``."""
 
 import signal
+import threading
 import time
 from datetime import timedelta
 
@@ -33,8 +34,9 @@ class Command(BaseCommand):
         if poll_interval < 0 or (lease is not None and lease <= 0):
             raise CommandError("--poll-interval must be ≥ 0 and --lease > 0.")
         self.stopping = False
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
         worker = worker_name()
         lease_delta = timedelta(seconds=lease) if lease else None
         totals = {"delivered": 0, "retrying": 0, "failed": 0}
