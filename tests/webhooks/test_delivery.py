@@ -273,3 +273,17 @@ def test_admin_generates_a_secret_and_shows_attempts(admin_client, project, rece
     assert response.status_code == HTTPStatus.FOUND
     event.refresh_from_db()
     assert event.next_attempt_at <= timezone.now()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_stops_cleanly_on_sigterm(project, endpoint, receiver):
+    add_messages(project, "before stop")
+    argv, env = worker_command("--poll-interval", "0.2")
+    worker = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert receiver.arrived.wait(60)
+    finally:
+        worker.terminate()
+    out, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0
+    assert "done: 1 delivered" in out

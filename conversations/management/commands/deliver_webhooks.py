@@ -34,9 +34,22 @@ class Command(BaseCommand):
         if poll_interval < 0 or (lease is not None and lease <= 0):
             raise CommandError("--poll-interval must be ≥ 0 and --lease > 0.")
         self.stopping = False
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self.stop)
-            signal.signal(signal.SIGINT, self.stop)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, self.stop)
+        try:
+            totals = self.deliver_loop(once=once, batch=batch, poll_interval=poll_interval, lease=lease)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        self.stdout.write(
+            f"done: {totals['delivered']} delivered, {totals['retrying']} to retry, "
+            f"{totals['failed']} failed"
+        )
+
+    def deliver_loop(self, *, once, batch, poll_interval, lease) -> dict[str, int]:
+        """Deliver batches until stopped (or, with ``once``, until nothing is due)."""
         worker = worker_name()
         lease_delta = timedelta(seconds=lease) if lease else None
         totals = {"delivered": 0, "retrying": 0, "failed": 0}
@@ -53,10 +66,7 @@ class Command(BaseCommand):
             if once:
                 break
             time.sleep(poll_interval)
-        self.stdout.write(
-            f"done: {totals['delivered']} delivered, {totals['retrying']} to retry, "
-            f"{totals['failed']} failed"
-        )
+        return totals
 
     def stop(self, signum, frame):
         """Finish the current batch, then exit (SIGTERM/SIGINT)."""
