@@ -39,7 +39,9 @@ class Command(BaseCommand):
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, self.stop)
         try:
-            totals = self.deliver_loop(once=once, batch=batch, poll_interval=poll_interval, lease=lease)
+            totals = self.deliver_loop(
+                once=once, batch=batch, poll_interval=poll_interval, lease=lease
+            )
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
