@@ -92,15 +92,16 @@ def claim_due(
     *, worker: str, batch: int, lease: timedelta, now: datetime | None = None
 ) -> list[int]:
     """Lease up to ``batch`` due pending events to ``worker``; returns their ids, oldest due
-    first. Rows leased by a live worker are skipped (PostgreSQL ``SKIP LOCKED``)."""
+    first. Rows leased by a live worker are skipped (PostgreSQL ``SKIP LOCKED``), and so are
+    events of a deactivated endpoint (they wait, pending, until it is active again)."""
     now = now or timezone.now()
     with transaction.atomic():
         due = (
             WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
-            .filter(next_attempt_at__lte=now)
+            .filter(next_attempt_at__lte=now, endpoint__is_active=True)
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
             .order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, of=("self",))
         )
         ids = list(due.values_list("id", flat=True)[:batch])
         if ids:

@@ -38,6 +38,19 @@ def test_unknown_id_answers_404_detail(client, auth):
     assert response.json() == {"detail": "Conversation not found"}
 
 
+def test_other_projects_conversation_answers_404(client, other_api_key, conversation):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {other_api_key}"}
+    for response in (
+        client.get(f"{BASE}/{conversation.id.hex}", **auth),
+        client.get(f"{BASE}/{conversation.id.hex}/messages", **auth),
+        patch(client, f"{BASE}/{conversation.id.hex}", '{"metadata": {}}', auth),
+    ):
+        assert response.status_code == HTTPStatus.NOT_FOUND
+        assert response.json() == {"detail": "Conversation not found"}
+    conversation.refresh_from_db()
+    assert conversation.metadata == {"a": "1"}
+
+
 def test_unknown_path_answers_404_not_found(client, auth):
     response = client.get("/agentphone/v1/nothing/here", **auth)
     assert response.status_code == HTTPStatus.NOT_FOUND

@@ -273,6 +273,16 @@ def test_admin_generates_a_secret_and_shows_attempts(admin_client, project, rece
     assert response.status_code == HTTPStatus.FOUND
     event.refresh_from_db()
     assert event.next_attempt_at <= timezone.now()
+    for changelist in ("webhookendpoint", "webhookevent"):
+        assert admin_client.get(f"/admin/conversations/{changelist}/").status_code == 200
+
+
+def test_events_of_a_deleted_conversation_are_still_delivered(project, endpoint, receiver):
+    conversation = add_messages(project, "last words")
+    services.conversation_delete(conversation=conversation)
+    assert WebhookEvent.objects.get().conversation is None
+    assert len(deliver_due().delivered) == 1
+    assert verify(*receiver.requests[0]).data.message == "last words"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -287,3 +297,13 @@ def test_worker_stops_cleanly_on_sigterm(project, endpoint, receiver):
     out, _ = worker.communicate(timeout=60)
     assert worker.returncode == 0
     assert "done: 1 delivered" in out
+
+
+def test_deactivated_endpoint_gets_nothing_until_reactivated(project, endpoint, receiver):
+    add_messages(project, "queued")
+    endpoint.is_active = False
+    endpoint.save(update_fields=["is_active"])
+    assert deliver_due().claimed == []
+    endpoint.is_active = True
+    endpoint.save(update_fields=["is_active"])
+    assert len(deliver_due().delivered) == 1
