@@ -24,7 +24,7 @@ from . import EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
 
 def iso(value: dt.datetime) -> str:
     """An aware datetime as ISO 8601 UTC with a ``Z`` suffix."""
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def history_item(message: Message, conversation: Conversation) -> dict:

@@ -28,7 +28,7 @@ def iso(value: dt.datetime | None) -> str | None:
     """An aware datetime as ISO 8601 UTC with a ``Z`` suffix (``None`` stays ``None``)."""
     if value is None:
         return None
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def int_param(params: Mapping, name: str, *, default: int, low: int, high: int) -> int:
