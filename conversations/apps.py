@@ -7,3 +7,8 @@ class ConversationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "conversations"
     verbose_name = "Conversations"
+
+    def ready(self):
+        # Connect the webhook outbox to the domain events and register its admin pages.
+        from . import admin_webhooks  # noqa: F401
+        from .webhooks import outbox  # noqa: F401

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import QuerySet
 
@@ -98,3 +99,53 @@ def message_number_page(
     start = (page_number - 1) * page_size
     rows = list(queryset[start : start + page_size]) if start < total else []
     return rows, total
+
+
+def conversation_activity_page(
+    *, partition: Partition, limit: int, offset: int
+) -> tuple[list[Conversation], int]:
+    """One offset page of a partition's conversations, most recent activity first.
+
+    Ordered by ``last_message_at`` desc, then id (a stable order for equal times). Returns
+    ``(conversations, total)``. Serves AgentPhone's ``GET /v1/conversations`` (``limit``,
+    ``offset``; "Sorted by most recent activity (lastMessageAt desc)").
+    """
+    queryset = conversation_queryset(partition=partition).order_by("-last_message_at", "-id")
+    return list(queryset[offset : offset + limit]), queryset.count()
+
+
+def message_time_page(
+    *,
+    conversation: Conversation,
+    limit: int,
+    before: datetime | None = None,
+    after: datetime | None = None,
+) -> tuple[list[Message], bool]:
+    """One page of a conversation's messages between exclusive ``created_at`` bounds.
+
+    Newest first, except when only ``after`` is given: then oldest first, so a client paging
+    forward from ``after`` sees every message. Returns ``(messages, has_more)``. Serves
+    AgentPhone's ``GET /v1/conversations/{id}/messages`` (``before``/``after`` cursors).
+    """
+    queryset = Message.objects.filter(conversation=conversation)
+    if before is not None:
+        queryset = queryset.filter(created_at__lt=before)
+    if after is not None:
+        queryset = queryset.filter(created_at__gt=after)
+    ascending = after is not None and before is None
+    order = ("created_at", "id") if ascending else ("-created_at", "-id")
+    rows = list(queryset.order_by(*order)[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def message_recent(
+    *, conversation: Conversation, limit: int, before_id: int | None = None
+) -> list[Message]:
+    """The ``limit`` latest messages of a conversation (optionally older than ``before_id``),
+    oldest first. Serves webhook ``recentHistory`` context."""
+    if limit <= 0:
+        return []
+    queryset = Message.objects.filter(conversation=conversation)
+    if before_id is not None:
+        queryset = queryset.filter(id__lt=before_id)
+    return list(reversed(queryset.order_by("-id")[:limit]))

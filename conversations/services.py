@@ -350,7 +350,7 @@ def messages_create(
     """
     now = timezone.now()
     rows = []
-    for item in messages:
+    for index, item in enumerate(messages):
         row = Message(
             conversation=conversation,
             item_type=item.item_type,
@@ -369,7 +369,9 @@ def messages_create(
             to_number=item.to_number,
             media_urls=item.media_urls,
             sent_at=item.sent_at,
-            created_at=now,
+            # One microsecond apart, so a batch keeps a strict time order and timestamp
+            # cursors (AgentPhone's before/after) never split a tie.
+            created_at=now + timedelta(microseconds=index),
         )
         rows.append(row)
     if not rows:
@@ -379,7 +381,7 @@ def messages_create(
     preview = next((r.content for r in reversed(rows) if r.content), "")
     updates: dict[str, Any] = {
         "message_count": F("message_count") + len(rows),
-        "last_message_at": now,
+        "last_message_at": rows[-1].created_at,
         "updated_at": now,
     }
     if preview:

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from conversations.formats.agentphone.urls import agentphone_urlpatterns
 from conversations.formats.openai.urls import azure_urlpatterns, openai_urlpatterns
 from conversations.formats.telnyx.urls import telnyx_urlpatterns
 
@@ -14,4 +15,5 @@ urlpatterns = [
     path("azure/openai/v1/", include(azure_urlpatterns)),
     path("azure/openai/", include(azure_urlpatterns)),
     path("telnyx/v2/", include(telnyx_urlpatterns)),
+    path("agentphone/", include(agentphone_urlpatterns)),
 ]

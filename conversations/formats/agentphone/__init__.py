@@ -1,0 +1,2 @@
+"""The AgentPhone conversations wire format (``/agentphone/v1``), ``providers/telnyx-agentphone.md``
+Part B."""

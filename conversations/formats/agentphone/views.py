@@ -1,0 +1,106 @@
+"""AgentPhone conversation viewsets (``providers/telnyx-agentphone.md`` §B.1, §B.3, §B.4).
+
+Routes (relative to ``/agentphone``; the SDK appends ``/v1``):
+``GET /v1/conversations`` (``limit`` 1–100, default 20; ``offset`` ≥ 0; newest activity first;
+``{data, hasMore, total}``), ``GET /v1/conversations/{id}`` (``message_limit`` 0–100, default
+50), ``PATCH /v1/conversations/{id}`` and ``GET /v1/conversations/{id}/messages`` (``limit``
+1–200, default 50; ``before``/``after`` ISO 8601, exclusive; ``{data, hasMore}``).
+
+PATCH replaces the metadata (documented: "Replaces the stored object"); ``"metadata": null``
+clears it; a body without ``metadata`` leaves it untouched, which is what the Python SDK sends
+for ``update(id)`` / ``update(id, metadata=None)``.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+from ... import selectors, services
+from ..base import FormatViewMixin
+from . import serializers as s
+from .errors import render_error
+
+CONVERSATIONS_DEFAULT, CONVERSATIONS_MAX = 20, 100
+DETAIL_MESSAGES_DEFAULT, DETAIL_MESSAGES_MAX = 50, 100
+MESSAGES_DEFAULT, MESSAGES_MAX = 50, 200
+
+
+class AgentPhoneViewMixin(FormatViewMixin):
+    """AgentPhone's auth, audit path (``agentphone``) and ``{"detail": …}`` errors."""
+
+    source = "agentphone"
+    error_renderer = staticmethod(render_error)
+
+    def detail_payload(self, conversation, message_limit: int = DETAIL_MESSAGES_DEFAULT) -> dict:
+        """A ``ConversationDetail`` with the ``message_limit`` most recent messages, newest
+        first."""
+        messages, _ = selectors.message_time_page(conversation=conversation, limit=message_limit)
+        return s.ConversationOutputSerializer(conversation, context={"messages": messages}).data
+
+
+class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
+    """``/v1/conversations`` and ``/v1/conversations/{conversation_id}``."""
+
+    def list(self, request):
+        params = request.query_params
+        limit = s.int_param(
+            params, "limit", default=CONVERSATIONS_DEFAULT, low=1, high=CONVERSATIONS_MAX
+        )
+        offset = s.int_param(params, "offset", default=0, low=0, high=2**31 - 1)
+        rows, total = selectors.conversation_activity_page(
+            partition=self.partition, limit=limit, offset=offset
+        )
+        return Response(
+            {
+                "data": [s.ConversationOutputSerializer(row).data for row in rows],
+                "hasMore": offset + len(rows) < total,
+                "total": total,
+            }
+        )
+
+    def retrieve(self, request, conversation_id):
+        message_limit = s.int_param(
+            request.query_params,
+            "message_limit",
+            default=DETAIL_MESSAGES_DEFAULT,
+            low=0,
+            high=DETAIL_MESSAGES_MAX,
+        )
+        return Response(self.detail_payload(self.get_conversation(), message_limit))
+
+    def partial_update(self, request, conversation_id):
+        data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
+        conversation = self.get_conversation()
+        with transaction.atomic():
+            if "metadata" in data:
+                conversation = services.conversation_metadata_replace(
+                    conversation=conversation, metadata=data["metadata"], actor=self.actor
+                )
+            if "group_name" in data and data["group_name"] != conversation.group_name:
+                conversation = services.conversation_update_fields(
+                    conversation=conversation, group_name=data["group_name"]
+                )
+        return Response(self.detail_payload(conversation))
+
+
+class MessageViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
+    """``/v1/conversations/{conversation_id}/messages``."""
+
+    def list(self, request, conversation_id):
+        params = request.query_params
+        limit = s.int_param(params, "limit", default=MESSAGES_DEFAULT, low=1, high=MESSAGES_MAX)
+        before = s.datetime_param(params, "before")
+        after = s.datetime_param(params, "after")
+        conversation = self.get_conversation()
+        rows, has_more = selectors.message_time_page(
+            conversation=conversation, limit=limit, before=before, after=after
+        )
+        context = {"conversation": conversation}
+        return Response(
+            {
+                "data": [s.MessageOutputSerializer(row, context=context).data for row in rows],
+                "hasMore": has_more,
+            }
+        )

@@ -1,0 +1,75 @@
+"""``python manage.py deliver_webhooks [--once] [--batch N] [--poll-interval S]``."""
+
+import signal
+import threading
+import time
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from conversations.webhooks.delivery import deliver_due, worker_name
+
+
+class Command(BaseCommand):
+    help = "Send pending webhook events, retrying failures; safe to run as several processes."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--once", action="store_true", help="Send everything due now, then exit."
+        )
+        parser.add_argument("--batch", type=int, default=10, help="Events claimed at a time.")
+        parser.add_argument(
+            "--poll-interval", type=float, default=2.0, help="Seconds to sleep when idle."
+        )
+        parser.add_argument(
+            "--lease",
+            type=float,
+            default=None,
+            help="Seconds a claimed batch stays reserved (default: batch × timeout + 30).",
+        )
+
+    def handle(self, *args, once, batch, poll_interval, lease, **options):
+        if batch < 1:
+            raise CommandError("--batch must be at least 1.")
+        if poll_interval < 0 or (lease is not None and lease <= 0):
+            raise CommandError("--poll-interval must be ≥ 0 and --lease > 0.")
+        self.stopping = False
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, self.stop)
+        try:
+            totals = self.deliver_loop(
+                once=once, batch=batch, poll_interval=poll_interval, lease=lease
+            )
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        self.stdout.write(
+            f"done: {totals['delivered']} delivered, {totals['retrying']} to retry, "
+            f"{totals['failed']} failed"
+        )
+
+    def deliver_loop(self, *, once, batch, poll_interval, lease) -> dict[str, int]:
+        """Deliver batches until stopped (or, with ``once``, until nothing is due)."""
+        worker = worker_name()
+        lease_delta = timedelta(seconds=lease) if lease else None
+        totals = {"delivered": 0, "retrying": 0, "failed": 0}
+        while not self.stopping:
+            report = deliver_due(batch=batch, worker=worker, lease=lease_delta)
+            for name in totals:
+                totals[name] += len(getattr(report, name))
+            if report.claimed:
+                self.stdout.write(
+                    f"{len(report.delivered)} delivered, {len(report.retrying)} to retry, "
+                    f"{len(report.failed)} failed"
+                )
+                continue
+            if once:
+                break
+            time.sleep(poll_interval)
+        return totals
+
+    def stop(self, signum, frame):
+        """Finish the current batch, then exit (SIGTERM/SIGINT)."""
+        self.stopping = True

@@ -1,0 +1,61 @@
+"""Registering webhook endpoints: the one write path for the admin and ``create_webhook``."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from ..models import Project, WebhookEndpoint, WebhookEvent
+
+SECRET_PREFIX = "whsec_"
+
+
+def generate_secret() -> str:
+    """A new signing secret, ``whsec_`` + 48 hex characters (AgentPhone's ``whsec_…`` form)."""
+    return SECRET_PREFIX + secrets.token_hex(24)
+
+
+def webhook_endpoint_create(
+    *,
+    project: Project,
+    url: str,
+    secret: str = "",
+    events: Iterable[str] = (),
+    context_limit: int = 10,
+    is_active: bool = True,
+    description: str = "",
+) -> WebhookEndpoint:
+    """Register an endpoint of ``project``; a blank ``secret`` gets a generated one.
+
+    ``events`` empty means every event. Raises Django's ``ValidationError`` for a bad URL,
+    an unknown event name or a ``context_limit`` outside 0–50.
+    """
+    endpoint = WebhookEndpoint(
+        project=project,
+        url=url,
+        secret=secret or generate_secret(),
+        events=list(events),
+        context_limit=context_limit,
+        is_active=is_active,
+        description=description,
+    )
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def webhook_event_retry(*, event: WebhookEvent) -> bool:
+    """Queue a failed (or pending) event for an attempt now; ``False`` if it was delivered.
+
+    The attempt history stays; a failed event gets one more attempt.
+    """
+    if event.status == WebhookEvent.Status.DELIVERED:
+        return False
+    event.status = WebhookEvent.Status.PENDING
+    event.next_attempt_at = timezone.now()
+    event.locked_until = None
+    event.locked_by = ""
+    event.save(update_fields=["status", "next_attempt_at", "locked_until", "locked_by"])
+    return True

@@ -1,0 +1,89 @@
+"""The outbox: one :class:`WebhookEvent` per subscribed endpoint, written with the change.
+
+The receivers run inside the service's transaction (``conversations.events``), so an event
+row exists exactly when the change it reports committed. Only active endpoints of the
+conversation's project that subscribe to the event get a row. Connected in
+``ConversationsConfig.ready``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.dispatch import receiver
+
+from .. import events, selectors
+from ..models import Conversation, Message, MetadataChange, WebhookEndpoint, WebhookEvent
+from . import EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
+from .envelope import message_envelope, metadata_envelope
+
+
+def subscribed_endpoints(conversation: Conversation, event_type: str) -> list[WebhookEndpoint]:
+    """Active endpoints of the conversation's project that want ``event_type``."""
+    endpoints = WebhookEndpoint.objects.filter(project_id=conversation.project_id, is_active=True)
+    return [endpoint for endpoint in endpoints if endpoint.wants(event_type)]
+
+
+def _enqueue(conversation, event_type, endpoints, build) -> list[WebhookEvent]:
+    """Write one event per endpoint; ``build(history)`` renders the payload, and the history
+    is read once at the largest context limit."""
+    deepest = max(endpoint.context_limit for endpoint in endpoints)
+    history = build.history(deepest)
+    rows = [
+        WebhookEvent(
+            endpoint=endpoint,
+            conversation=conversation,
+            webhook_id="evt_" + uuid.uuid4().hex,
+            event_type=event_type,
+            payload=build(history[-endpoint.context_limit :] if endpoint.context_limit else []),
+        )
+        for endpoint in endpoints
+    ]
+    return WebhookEvent.objects.bulk_create(rows)
+
+
+class _MessageBuild:
+    def __init__(self, conversation: Conversation, message: Message):
+        self.conversation, self.message = conversation, message
+        # The row may be stale (the message path does not lock it): read the state now.
+        self.state = (
+            Conversation.objects.filter(pk=conversation.pk)
+            .values_list("metadata", flat=True)
+            .first()
+        )
+
+    def history(self, limit: int) -> list[Message]:
+        return selectors.message_recent(
+            conversation=self.conversation, limit=limit, before_id=self.message.id
+        )
+
+    def __call__(self, history: list[Message]) -> dict:
+        return message_envelope(self.conversation, self.message, state=self.state, history=history)
+
+
+class _MetadataBuild:
+    def __init__(self, conversation: Conversation, change: MetadataChange):
+        self.conversation, self.change = conversation, change
+
+    def history(self, limit: int) -> list[Message]:
+        return selectors.message_recent(conversation=self.conversation, limit=limit)
+
+    def __call__(self, history: list[Message]) -> dict:
+        return metadata_envelope(self.conversation, self.change, history=history)
+
+
+@receiver(events.message_added, dispatch_uid="webhooks.outbox.message_added")
+def on_message_added(sender, conversation: Conversation, message: Message, **kwargs):
+    """``agent.message`` for every stored message, whichever format stored it."""
+    endpoints = subscribed_endpoints(conversation, EVENT_MESSAGE)
+    if endpoints:
+        _enqueue(conversation, EVENT_MESSAGE, endpoints, _MessageBuild(conversation, message))
+
+
+@receiver(events.metadata_changed, dispatch_uid="webhooks.outbox.metadata_changed")
+def on_metadata_changed(sender, conversation: Conversation, change: MetadataChange, **kwargs):
+    """``agent.conversation_updated`` for every audited metadata change, whatever the path."""
+    endpoints = subscribed_endpoints(conversation, EVENT_CONVERSATION_UPDATED)
+    if endpoints:
+        build = _MetadataBuild(conversation, change)
+        _enqueue(conversation, EVENT_CONVERSATION_UPDATED, endpoints, build)
