@@ -44,7 +44,9 @@ def test_staff_edits_metadata_as_rows_and_the_audit_names_the_user(
 
     response = admin_client.post(
         change_url(conversation),
-        metadata_post([("customer_name", "Jane Doe"), ("topic", "billing", True), ("tier", "gold")]),
+        metadata_post(
+            [("customer_name", "Jane Doe"), ("topic", "billing", True), ("tier", "gold")]
+        ),
     )
 
     assert response.status_code == HTTPStatus.FOUND, response.content[:2000]

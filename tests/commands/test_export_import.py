@@ -1,4 +1,4 @@
-"""``export_conversations`` / ``import_conversations``: a byte-exact round trip and a safe import."""
+"""``export_conversations`` and ``import_conversations``: byte-exact round trip, safe import."""
 
 import json
 import uuid
