@@ -14,8 +14,9 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 
 from . import services
 from .admin_support import (
@@ -49,8 +50,8 @@ class ConversationAdmin(admin.ModelAdmin):
     list_display = (
         "conversation_id",
         "project",
-        "created_at",
-        "last_message_at",
+        "created",
+        "last_activity",
         "ai_switch",
         "metadata_summary",
     )
@@ -61,6 +62,7 @@ class ConversationAdmin(admin.ModelAdmin):
     ordering = ("-last_message_at",)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # Facet counts would COUNT the table per choice.
     list_per_page = 100
     actions = ("turn_ai_off", "turn_ai_on")
     fieldsets = (
@@ -109,6 +111,14 @@ class ConversationAdmin(admin.ModelAdmin):
     def conversation_id(self, obj):
         return prefixed(obj.pk, "conv")
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return f"{obj.created_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="last activity", ordering="last_message_at")
+    def last_activity(self, obj):
+        return f"{obj.last_message_at:%Y-%m-%d %H:%M}"
+
     @admin.display(description="AI")
     def ai_switch(self, obj):
         """The switch's state and a one-click POST button that flips it (CSRF-protected)."""
@@ -134,11 +144,13 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="metadata")
     def metadata_summary(self, obj):
+        """Up to four pairs, one a line, long values cut; ``null`` for cleared metadata."""
         items = list((obj.metadata or {}).items())
-        text = ", ".join(f"{k}={v if len(v) <= 40 else v[:39] + '…'}" for k, v in items[:4])
+        pairs = [(k, v if len(v) <= 40 else v[:39] + "…") for k, v in items[:4]]
+        html = format_html_join(mark_safe("<br>"), "{}={}", pairs)
         if len(items) > 4:
-            text += f", … (+{len(items) - 4})"
-        return text or ("null" if obj.metadata is None else "—")
+            html = format_html("{}<br>… (+{} more)", html, len(items) - 4)
+        return html or ("null" if obj.metadata is None else "—")
 
     def get_search_results(self, request, queryset, search_term):
         return search_conversations(queryset, search_term), False
