@@ -68,6 +68,11 @@ def _estimated_rows(queryset: QuerySet) -> int | None:
     return int(row[0]) if row and row[0] and row[0] > 0 else None
 
 
+def count_noun(number: int, noun: str = "conversation") -> str:
+    """``1 conversation``, ``3 conversations``: for admin messages."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 SEARCH_HELP = (
     "An id in any form (conv_<32 hex>, 32 hex, dashed UUID); KEY=VALUE for a metadata pair; "
     "or a metadata value, matched exactly (case-sensitive) under any key."

@@ -188,3 +188,20 @@ def test_import_updates_in_place_and_audits_the_metadata_change(run, make_conver
 def test_import_of_a_missing_file_is_a_command_error(run, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         run("import_conversations", str(tmp_path / "nope.jsonl"))
+
+
+@pytest.mark.django_db
+def test_a_database_conflict_rolls_back_the_whole_import(run, tmp_path):
+    message_id = str(uuid.uuid4())
+    lines = [
+        good_line(messages=[{"id": message_id, "role": "user", "content": "a"}]),
+        good_line(messages=[{"id": message_id, "role": "user", "content": "b"}]),
+    ]
+    path = tmp_path / "conflict.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with pytest.raises(CommandError, match="nothing was written"):
+        run("import_conversations", str(path), "--chunk-size", "1")
+
+    assert Conversation.objects.count() == 0
+    assert Message.objects.count() == 0
