@@ -403,11 +403,14 @@ class ConversationImport:
 
 
 @transaction.atomic
-def conversations_import(*, records: list[ConversationImport], actor: Actor) -> tuple[int, int]:
-    """Upsert a chunk of conversations by id; returns ``(created, updated)``.
+def conversations_import(
+    *, records: list[ConversationImport], actor: Actor
+) -> tuple[int, int, int]:
+    """Upsert a chunk of conversations by id; returns ``(created, updated, unchanged)``.
 
-    Idempotent: importing the same records again changes nothing visible (messages given are
-    stored again under their public ids). New rows default missing times to now. A changed
+    Idempotent: importing the same records again writes nothing (only rows and fields that
+    differ are updated; a message list is replaced only when it differs from the stored
+    thread). New rows default missing times to now. A changed
     metadata object is audited (``create`` for a new conversation, ``replace``/``clear``
     otherwise) with ``actor``; the rows are bulk-written, so no ``events`` signals fire: an
     import is a restore, not live activity.
@@ -416,7 +419,7 @@ def conversations_import(*, records: list[ConversationImport], actor: Actor) -> 
         django.db.IntegrityError: a message id already belongs to another conversation.
     """
     if not records:
-        return 0, 0
+        return 0, 0, 0
     projects = {name: project_get_or_create(name=name) for name in {r.project for r in records}}
     existing = Conversation.objects.select_for_update().in_bulk([r.id for r in records])
     now = timezone.now()
@@ -457,27 +460,64 @@ def conversations_import(*, records: list[ConversationImport], actor: Actor) -> 
                 audit(row, MetadataChange.Action.CREATE, None, row.metadata)
             continue
         before = row.metadata
-        for name, value in values.items():
-            setattr(row, name, value)
-        update_fields.update(values)
-        updated.append(row)
-        if "metadata" in values and before != row.metadata:
+        changed = {
+            name
+            for name, value in values.items()
+            if (row.project_id != value.pk if name == "project" else getattr(row, name) != value)
+        }
+        for name in changed:
+            setattr(row, name, values[name])
+        if changed:
+            update_fields.update(changed)
+            updated.append(row)
+        if "metadata" in changed:
             action = MetadataChange.Action.REPLACE if row.metadata else MetadataChange.Action.CLEAR
             audit(row, action, before, row.metadata)
 
     Conversation.objects.bulk_create(created)
-    if updated and update_fields:
-        Conversation.objects.bulk_update(updated, sorted(update_fields))
-    with_messages = [r for r in records if r.messages is not None]
-    if with_messages:
-        Message.objects.filter(conversation_id__in=[r.id for r in with_messages]).delete()
-        Message.objects.bulk_create(
-            Message(conversation_id=r.id, **{"created_at": now, **m})
-            for r in with_messages
-            for m in r.messages
-        )
+    if updated:
+        # Only rows and fields that differ: bulk_update's CASE per field gets slow when wide.
+        Conversation.objects.bulk_update(updated, sorted(update_fields), batch_size=100)
+    _import_messages(records, existing, now)
     MetadataChange.objects.bulk_create(audits)
-    return len(created), len(updated)
+    return len(created), len(updated), len(records) - len(created) - len(updated)
+
+
+_MESSAGE_FIELDS = [
+    f.name for f in Message._meta.concrete_fields if f.name not in ("id", "conversation")
+]
+
+
+def _message_defaults() -> dict[str, Any]:
+    return {
+        f.name: f.get_default() for f in Message._meta.concrete_fields if f.name in _MESSAGE_FIELDS
+    }
+
+
+def _import_messages(records, existing: dict, now: datetime) -> None:
+    """Replace the messages of records that carry ``messages``, skipping identical threads."""
+    given = {r.id: r.messages for r in records if r.messages is not None}
+    if not given:
+        return
+    stored: dict[Any, list[dict]] = {pk: [] for pk in given if pk in existing}
+    for row in (
+        Message.objects.filter(conversation_id__in=list(stored))
+        .order_by("conversation_id", "id")
+        .values("conversation_id", *_MESSAGE_FIELDS)
+    ):
+        stored[row.pop("conversation_id")].append(row)
+    defaults = _message_defaults()
+    replace = {}
+    for pk, messages in given.items():
+        full = [{**defaults, "created_at": now, **m} for m in messages]
+        if stored.get(pk) != full:
+            replace[pk] = full
+    if not replace:
+        return
+    Message.objects.filter(conversation_id__in=[pk for pk in replace if pk in stored]).delete()
+    Message.objects.bulk_create(
+        Message(conversation_id=pk, **m) for pk, full in replace.items() for m in full
+    )
 
 
 def conversations_purge(

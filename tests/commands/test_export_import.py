@@ -74,7 +74,7 @@ def test_export_wipe_import_export_round_trips_byte_for_byte(run, project, tmp_p
     out, _ = run("import_conversations", str(first))
     run("export_conversations", "--output", str(second))
 
-    assert f"Imported {N} conversations: {N} created, 0 updated." in out
+    assert f"Imported {N} conversations: {N} created, 0 updated, 0 unchanged." in out
     assert first.read_bytes() == second.read_bytes()
     lines = first.read_text(encoding="utf-8").splitlines()
     assert len(lines) == N
@@ -93,13 +93,15 @@ def test_importing_the_same_file_twice_changes_nothing(run, project, tmp_path):
     run("export_conversations", "--output", str(path))
     before = path.read_bytes()
     audits = MetadataChange.objects.count()
+    message_rows = list(Message.objects.order_by("id").values_list("id", flat=True))
 
     out, _ = run("import_conversations", str(path))
     run("export_conversations", "--output", str(path))
 
-    assert "0 created, 30 updated" in out
+    assert "0 created, 0 updated, 30 unchanged" in out
     assert path.read_bytes() == before
     assert MetadataChange.objects.count() == audits
+    assert list(Message.objects.order_by("id").values_list("id", flat=True)) == message_rows
 
 
 @pytest.mark.django_db
@@ -177,7 +179,7 @@ def test_import_updates_in_place_and_audits_the_metadata_change(run, make_conver
     out, _ = run("import_conversations", str(path))
 
     conversation.refresh_from_db()
-    assert "0 created, 1 updated" in out
+    assert "0 created, 1 updated, 0 unchanged" in out
     assert conversation.metadata == {"a": "2"}
     assert conversation.messages.get().content == "keep me"  # no "messages" key: kept
     change = MetadataChange.objects.get(actor="import_conversations")
@@ -205,3 +207,28 @@ def test_a_database_conflict_rolls_back_the_whole_import(run, tmp_path):
 
     assert Conversation.objects.count() == 0
     assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_import_with_messages_replaces_the_thread(run, make_conversation, tmp_path):
+    conversation = make_conversation({"a": "1"}, messages=[("user", "old")])
+    record = {
+        "id": str(conversation.pk),
+        "project": "acme",
+        "messages": [
+            {"role": "user", "content": "new question"},
+            {"role": "assistant", "content": "new answer", "direction": "outbound"},
+        ],
+    }
+    path = tmp_path / "thread.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+    run("import_conversations", str(path))
+
+    conversation.refresh_from_db()
+    assert [m.content for m in conversation.messages.order_by("id")] == [
+        "new question",
+        "new answer",
+    ]
+    assert conversation.message_count == 2
+    assert conversation.metadata == {"a": "1"}

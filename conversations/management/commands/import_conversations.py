@@ -34,19 +34,21 @@ class Command(BaseCommand):
             self.stdout.write(f"{file}: {total} conversations, all lines valid. Nothing written.")
             return
         actor = Actor.for_command("import_conversations")
-        created = updated = 0
+        created = updated = unchanged = 0
         records = (record for _, record in self._records(file))
         try:
             # One transaction for the whole file: a database error leaves nothing behind.
             with transaction.atomic():
                 while chunk := list(islice(records, chunk_size)):
-                    c, u = conversations_import(records=chunk, actor=actor)
+                    c, u, n = conversations_import(records=chunk, actor=actor)
                     created += c
                     updated += u
+                    unchanged += n
         except DatabaseError as exc:
             raise CommandError(f"Import failed, nothing was written: {exc}") from None
         self.stdout.write(
-            f"Imported {created + updated} conversations: {created} created, {updated} updated."
+            f"Imported {created + updated + unchanged} conversations: {created} created, "
+            f"{updated} updated, {unchanged} unchanged."
         )
 
     def _records(self, file):
