@@ -66,4 +66,4 @@ class Command(BaseCommand):
             if not to_stdout:
                 stream.close()
         if not to_stdout:
-            self.stderr.write(f"Exported {count} conversations to {output}.")
+            self.stderr.write(f"Exported {count} conversations to {output}.", self.style.SUCCESS)
