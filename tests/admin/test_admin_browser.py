@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from conversations.models import Conversation, MetadataChange
 
@@ -40,6 +41,9 @@ def browser_page():
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # ORM calls made while Playwright runs happen in a context with its own connection;
+        # close it so the test database can be dropped.
+        connections.close_all()
 
 
 @pytest.fixture
