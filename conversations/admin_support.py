@@ -308,8 +308,12 @@ MetadataRowFormSet = forms.formset_factory(
 class ConversationAdminForm(forms.ModelForm):
     """The conversation change form: ``name`` plus the metadata rows (prefix ``meta``).
 
-    The form is invalid while any metadata row is, so the admin saves nothing at all.
+    The form is invalid while any metadata row is, so the admin saves nothing at all. It is
+    also invalid when the stored metadata changed after the page was loaded (an API client
+    wrote meanwhile): saving would silently undo that write, so staff reload instead.
     """
+
+    metadata_loaded = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Conversation
@@ -317,6 +321,7 @@ class ConversationAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["metadata_loaded"].initial = json.dumps(self.instance.metadata)
         self.metadata_rows = MetadataRowFormSet(
             data=self.data if self.is_bound else None,
             initial=BaseMetadataRowFormSet.initial_rows(self.instance.metadata),
@@ -329,6 +334,21 @@ class ConversationAdminForm(forms.ModelForm):
             raise forms.ValidationError(
                 "The metadata was not saved: correct the rows marked below.", code="metadata"
             )
+        loaded = cleaned.get("metadata_loaded")
+        if loaded and self.instance.pk is not None:
+            current = Conversation.objects.values_list("metadata", flat=True).get(
+                pk=self.instance.pk
+            )
+            try:
+                unchanged = json.loads(loaded) == current
+            except ValueError:
+                unchanged = False
+            if not unchanged:
+                raise forms.ValidationError(
+                    "The metadata changed since this page was opened (saved by someone else or "
+                    "through the API). Nothing was saved: reload the page and edit again.",
+                    code="conflict",
+                )
         return cleaned
 
     def has_changed(self):

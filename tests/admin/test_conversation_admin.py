@@ -270,3 +270,23 @@ def test_list_page_queries_are_bounded_whatever_the_page_size(
         response = admin_client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == rows
     assert response.context["cl"].full_result_count is None
+
+
+@pytest.mark.django_db
+def test_saving_over_a_change_made_meanwhile_is_refused(admin_client, make_conversation):
+    conversation = make_conversation({"a": "1"})
+    page = admin_client.get(change_url(conversation))
+    loaded = page.context["adminform"].form["metadata_loaded"].value()
+    conversation_metadata_merge(
+        conversation=conversation, patch={"b": "from the API"}, actor=Actor.for_command("t")
+    )
+
+    response = admin_client.post(
+        change_url(conversation),
+        {**metadata_post([("a", "staff edit")]), "metadata_loaded": loaded},
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert "changed since this page was opened" in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.metadata == {"a": "1", "b": "from the API"}
