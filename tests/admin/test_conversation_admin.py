@@ -290,3 +290,35 @@ def test_saving_over_a_change_made_meanwhile_is_refused(admin_client, make_conve
     assert "changed since this page was opened" in response.content.decode()
     conversation.refresh_from_db()
     assert conversation.metadata == {"a": "1", "b": "from the API"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "="},
+        {"q": "a=b=c"},
+        {"q": "conv_zz"},
+        {"q": "x" * 5000},
+        {"q": '"\\\u2028'},
+        {"has_key": "\u00e9\u00e8 ' \""},
+        {"ai": "maybe", "channel": "fax", "activity": "soon"},
+        {"project": "not-a-number"},
+        {"p": "99999"},
+        {"o": "9.-3"},
+        {"all": ""},
+    ],
+)
+@pytest.mark.django_db
+def test_odd_list_parameters_never_fail(admin_client, make_conversation, params):
+    make_conversation({"a": "b"})
+
+    response = admin_client.get(CHANGELIST, params)
+
+    assert response.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)
+
+
+@pytest.mark.django_db
+def test_ai_switch_for_unknown_or_malformed_id_is_not_found(admin_client):
+    for object_id in ("conv_" + "0" * 32, "00000000-0000-0000-0000-000000000000", "junk"):
+        url = reverse("admin:conversations_conversation_ai", args=[object_id, "off"])
+        assert admin_client.post(url).status_code == HTTPStatus.NOT_FOUND
