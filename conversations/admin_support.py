@@ -88,7 +88,7 @@ def search_conversations(queryset: QuerySet, term: str) -> QuerySet:
     - Anything else matches conversations with a metadata value equal to the term under any
       key: ``metadata @? '$.* ? (@ == "term")'`` on PostgreSQL, also served by the GIN index.
 
-    On SQLite (development) the same matches use ``JSON_EXTRACT`` / ``JSON_EACH`` scans.
+    On SQLite (development) both metadata matches scan with ``json_each``.
     """
     term = term.strip()
     if not term:
