@@ -26,6 +26,7 @@ run: install
 
 ## Set up and run every check and the whole test suite (DATABASE_URL picks the database).
 test: install
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff check .
 	$(PY) -m pytest

@@ -11,10 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from .ids import parse_id
-from .models import Conversation, Message, Project
+from .models import ApiKey, Conversation, Message, Project
 
 
 @dataclass(frozen=True)
@@ -149,3 +149,56 @@ def message_recent(
     if before_id is not None:
         queryset = queryset.filter(id__lt=before_id)
     return list(reversed(queryset.order_by("-id")[:limit]))
+
+
+def conversation_export_iterator(*, project: Project | None = None, chunk_size: int = 500):
+    """Every conversation (optionally of one project) by id, with its messages oldest first.
+
+    Streams: ``iterator(chunk_size=…)`` reads ``chunk_size`` conversations at a time (a
+    server-side cursor on PostgreSQL) and prefetches each chunk's messages in one query, so
+    memory stays flat whatever the table size.
+    """
+    queryset = (
+        Conversation.objects.select_related("project")
+        .prefetch_related(Prefetch("messages", queryset=Message.objects.order_by("id")))
+        .order_by("pk")
+    )
+    if project is not None:
+        queryset = queryset.filter(project=project)
+    return queryset.iterator(chunk_size=chunk_size)
+
+
+def conversation_idle_queryset(*, idle_before, project: Project | None = None):
+    """Conversations whose last activity (``last_message_at``) is before ``idle_before``."""
+    queryset = Conversation.objects.filter(last_message_at__lt=idle_before)
+    if project is not None:
+        queryset = queryset.filter(project=project)
+    return queryset
+
+
+def api_key_list(*, project_name: str | None = None) -> QuerySet[ApiKey]:
+    """API keys with their project, newest first; only ``project_name``'s when given."""
+    queryset = ApiKey.objects.select_related("project").order_by("project__name", "-created_at")
+    if project_name is not None:
+        queryset = queryset.filter(project__name=project_name)
+    return queryset
+
+
+def api_key_find(*, reference: str) -> list[ApiKey]:
+    """Keys matching ``reference``: a numeric id, a whole raw key, or the start of a prefix.
+
+    Returns every match (the caller refuses to act on more than one).
+    """
+    from .services import hash_api_key  # The digest lives with the key writes.
+
+    reference = reference.strip().rstrip("…").rstrip(".")
+    if not reference:
+        return []
+    if reference.isdigit():
+        return list(ApiKey.objects.select_related("project").filter(pk=int(reference)))
+    by_hash = list(
+        ApiKey.objects.select_related("project").filter(key_hash=hash_api_key(reference))
+    )
+    if by_hash:
+        return by_hash
+    return list(ApiKey.objects.select_related("project").filter(prefix__startswith=reference)[:20])

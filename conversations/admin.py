@@ -1,0 +1,299 @@
+"""The staff admin: conversations (AI switch, metadata rows, thread, audit), projects, API keys.
+
+Every write goes through :mod:`conversations.services` with ``Actor.for_staff(user)``, so the
+admin obeys the same metadata rules and writes the same audit trail as the API. The list is
+built for a million conversations: see :mod:`conversations.admin_support`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+
+from . import services
+from .admin_projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
+from .admin_support import (
+    SEARCH_HELP,
+    AiSwitchFilter,
+    ChannelFilter,
+    ConversationAdminForm,
+    EstimatedCountPaginator,
+    LastActivityFilter,
+    MetadataKeyFilter,
+    count_noun,
+    search_conversations,
+)
+from .ids import prefixed
+from .metadata import RESERVED_KEYS, MetadataError
+from .models import Conversation, Message, MetadataChange
+
+THREAD_LIMIT = 200
+AUDIT_LIMIT = 100
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Support staff's daily tool: find a conversation, flip its AI switch, fix its metadata."""
+
+    form = ConversationAdminForm
+    list_display = (
+        "conversation_id",
+        "project",
+        "created",
+        "last_activity",
+        "ai_switch",
+        "metadata_summary",
+    )
+    list_select_related = ("project",)
+    list_filter = ("project", AiSwitchFilter, ChannelFilter, MetadataKeyFilter, LastActivityFilter)
+    search_fields = ("id",)  # Shows the search box; get_search_results does the matching.
+    search_help_text = SEARCH_HELP
+    ordering = ("-last_message_at",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # Facet counts would COUNT the table per choice.
+    list_per_page = 100
+    actions = ("turn_ai_off", "turn_ai_on")
+    fieldsets = (
+        (None, {"fields": ("conversation_id", "project", "isolation_key", "name", "ai_state")}),
+        (
+            "Activity",
+            {"fields": ("created_at", "last_message_at", "updated_at", "message_count")},
+        ),
+        (
+            "Channel",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "channel",
+                    "agent_id",
+                    "phone_number_id",
+                    "phone_number",
+                    "participant",
+                    "is_group",
+                    "group_name",
+                ),
+            },
+        ),
+    )
+    readonly_fields = (
+        "conversation_id",
+        "project",
+        "isolation_key",
+        "ai_state",
+        "created_at",
+        "last_message_at",
+        "updated_at",
+        "message_count",
+        "channel",
+        "agent_id",
+        "phone_number_id",
+        "phone_number",
+        "participant",
+        "is_group",
+        "group_name",
+    )
+
+    # --- list -------------------------------------------------------------------------------
+
+    @admin.display(description="id", ordering="pk")
+    def conversation_id(self, obj):
+        return prefixed(obj.pk, "conv")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return f"{obj.created_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="last activity", ordering="last_message_at")
+    def last_activity(self, obj):
+        return f"{obj.last_message_at:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="AI")
+    def ai_switch(self, obj):
+        """The switch's state and a one-click POST button that flips it (CSRF-protected)."""
+        turn_off = not obj.ai_disabled
+        url = reverse(
+            "admin:conversations_conversation_ai",
+            args=[obj.pk, "off" if turn_off else "on"],
+        )
+        return format_html(
+            '<span class="ai-state" data-ai="{}">{}</span> '
+            '<button type="submit" class="button ai-toggle" formaction="{}" formmethod="post" '
+            'data-conversation="{}">{}</button>',
+            "off" if obj.ai_disabled else "on",
+            "AI off" if obj.ai_disabled else "AI on",
+            url,
+            obj.pk.hex,
+            "Turn AI off" if turn_off else "Turn AI on",
+        )
+
+    @admin.display(description="AI switch")
+    def ai_state(self, obj):
+        return "AI off (ai_disabled=true)" if obj.ai_disabled else "AI on"
+
+    @admin.display(description="metadata")
+    def metadata_summary(self, obj):
+        """Up to four pairs, one a line, long values cut; ``null`` for cleared metadata."""
+        items = list((obj.metadata or {}).items())
+        pairs = [(k, v if len(v) <= 40 else v[:39] + "…") for k, v in items[:4]]
+        html = format_html_join(mark_safe("<br>"), "{}={}", pairs)
+        if len(items) > 4:
+            html = format_html("{}<br>… (+{} more)", html, len(items) - 4)
+        return html or ("null" if obj.metadata is None else "—")
+
+    def get_search_results(self, request, queryset, search_term):
+        return search_conversations(queryset, search_term), False
+
+    def has_add_permission(self, request):
+        return False  # Conversations come from the API formats.
+
+    # --- the AI switch ----------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/ai/<str:state>/",
+                self.admin_site.admin_view(self.ai_switch_view),
+                name="conversations_conversation_ai",
+            ),
+            *super().get_urls(),
+        ]
+
+    def ai_switch_view(self, request, object_id, state):
+        """POST ``…/<id>/ai/off/`` or ``…/ai/on/``: flip one conversation's switch, go back."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if state not in ("off", "on"):
+            raise Http404("Unknown AI switch state.")
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("Conversation not found.")
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        label = prefixed(obj.pk, "conv")
+        try:
+            _, changed = services.conversation_ai_set(
+                conversation=obj,
+                disabled=state == "off",
+                actor=services.Actor.for_staff(request.user),
+            )
+        except MetadataError as exc:
+            self.message_user(request, f"{label}: {exc.message}", messages.ERROR)
+        else:
+            text = (
+                f"AI turned {state} for {label}."
+                if changed
+                else f"AI was already {state} for {label}."
+            )
+            self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
+        back = request.headers.get("referer", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = reverse("admin:conversations_conversation_changelist")
+        return HttpResponseRedirect(back)
+
+    @admin.action(description="Turn AI off for the selected conversations")
+    def turn_ai_off(self, request, queryset):
+        self._set_ai(request, queryset, disabled=True)
+
+    @admin.action(description="Turn AI on for the selected conversations")
+    def turn_ai_on(self, request, queryset):
+        self._set_ai(request, queryset, disabled=False)
+
+    def _set_ai(self, request, queryset, *, disabled):
+        state = "off" if disabled else "on"
+        actor = services.Actor.for_staff(request.user)
+        changed = unchanged = 0
+        failed = []
+        for pk in queryset.order_by().values_list("pk", flat=True).iterator():
+            try:
+                _, did = services.conversation_ai_set(
+                    conversation=pk, disabled=disabled, actor=actor
+                )
+            except Conversation.DoesNotExist:
+                continue
+            except MetadataError as exc:
+                failed.append(f"{prefixed(pk, 'conv')} ({exc.message})")
+                continue
+            changed += did
+            unchanged += not did
+        text = f"AI turned {state} for {count_noun(changed)}"
+        if unchanged:
+            text += f"; {unchanged} {'was' if unchanged == 1 else 'were'} already {state}"
+        self.message_user(request, text + ".", messages.SUCCESS)
+        if failed:
+            self.message_user(
+                request,
+                f"Could not turn AI {state} for {count_noun(len(failed))}: "
+                + "; ".join(failed[:10]),
+                messages.ERROR,
+            )
+
+    # --- change page: metadata rows, thread, audit -------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        """Write through the services: name with update_fields, metadata by replace."""
+        if "name" in form.changed_data:
+            services.conversation_update_fields(conversation=obj, name=obj.name)
+        new = form.metadata_rows.metadata
+        stored = Conversation.objects.values_list("metadata", flat=True).get(pk=obj.pk)
+        if new != stored and not (stored is None and not new):  # A cleared object stays null.
+            services.conversation_metadata_replace(
+                conversation=obj, metadata=new, actor=services.Actor.for_staff(request.user)
+            )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            newest = list(Message.objects.filter(conversation=obj).order_by("-id")[:THREAD_LIMIT])
+            audit = list(
+                MetadataChange.objects.filter(conversation=obj).order_by("-changed_at", "-id")[
+                    :AUDIT_LIMIT
+                ]
+            )
+            for change_row in audit:
+                change_row.before_json = json.dumps(change_row.before, ensure_ascii=False)
+                change_row.after_json = json.dumps(change_row.after, ensure_ascii=False)
+            context.update(
+                thread=newest[::-1],
+                thread_limited=len(newest) == THREAD_LIMIT,
+                audit=audit,
+                audit_limit=AUDIT_LIMIT,
+                metadata_rows=context["adminform"].form.metadata_rows,
+                reserved_keys=RESERVED_KEYS.items(),
+                ai_switch_url=reverse(
+                    "admin:conversations_conversation_ai",
+                    args=[obj.pk, "on" if obj.ai_disabled else "off"],
+                ),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+@admin.register(MetadataChange)
+class MetadataChangeAdmin(admin.ModelAdmin):
+    """The audit trail, read-only."""
+
+    list_display = ("changed_at", "conversation", "actor_type", "actor", "source", "action")
+    list_filter = ("actor_type", "source", "action")
+    list_select_related = ("conversation",)
+    ordering = ("-id",)  # Insertion order on the primary key index; no sort of the table.
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    raw_id_fields = ("conversation", "api_key", "user")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

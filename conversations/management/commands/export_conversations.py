@@ -1,0 +1,69 @@
+"""``python manage.py export_conversations [--output FILE]``: every conversation as JSONL."""
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from conversations.jsonl import conversation_to_record, dumps
+from conversations.models import Conversation, Project
+from conversations.selectors import conversation_export_iterator
+
+
+class Command(BaseCommand):
+    help = (
+        "Write every conversation, with its messages, as one JSON object per line (schema in "
+        "README, 'Commands'); streams with flat memory."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--output", "-o", default="-", help="File to write (default stdout).")
+        parser.add_argument("--project", help="Only this project's conversations.")
+        parser.add_argument(
+            "--chunk-size", type=int, default=500, help="Conversations read per query (500)."
+        )
+        parser.add_argument(
+            "--no-progress", action="store_true", help="No progress bar, even on a terminal."
+        )
+
+    def handle(self, *args, output, project, chunk_size, no_progress, **options):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1.")
+        project_obj = None
+        if project is not None:
+            project_obj = Project.objects.filter(name=project).first()
+            if project_obj is None:
+                raise CommandError(f"No project named '{project}'.")
+        to_stdout = output == "-"
+        # The bar goes to stderr, and only to a terminal that is not also showing the data.
+        show_bar = (
+            not no_progress
+            and sys.stderr.isatty()
+            and not (to_stdout and getattr(self.stdout, "isatty", lambda: False)())
+        )
+        try:
+            stream = (
+                self.stdout if to_stdout else open(output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            )
+        except OSError as exc:
+            raise CommandError(f"Cannot write {output}: {exc.strerror}.") from None
+        try:
+            total = None
+            if show_bar:
+                queryset = Conversation.objects.all()
+                if project_obj is not None:
+                    queryset = queryset.filter(project=project_obj)
+                total = queryset.count()
+            rows = conversation_export_iterator(project=project_obj, chunk_size=chunk_size)
+            count = 0
+            with tqdm(total=total, disable=not show_bar, unit="conv", file=sys.stderr) as bar:
+                for conversation in rows:
+                    line = dumps(conversation_to_record(conversation, conversation.messages.all()))
+                    stream.write(line + "\n")
+                    count += 1
+                    bar.update()
+        finally:
+            if not to_stdout:
+                stream.close()
+        if not to_stdout:
+            self.stderr.write(f"Exported {count} conversations to {output}.", self.style.SUCCESS)

@@ -1,0 +1,99 @@
+"""``python manage.py import_conversations FILE``: upsert conversations from JSONL by id."""
+
+from itertools import islice
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, transaction
+
+from conversations.jsonl import RecordError, parse_line
+from conversations.services import Actor, conversations_import
+
+MAX_LISTED = 20
+
+
+class Command(BaseCommand):
+    help = (
+        "Import conversations from a JSONL file (export_conversations' schema), upserting by "
+        "id. Every line is checked first; any bad line means nothing is written."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="JSONL file, one conversation per line.")
+        parser.add_argument(
+            "--chunk-size", type=int, default=500, help="Conversations written per batch (500)."
+        )
+        parser.add_argument(
+            "--check", action="store_true", help="Only check the file; write nothing."
+        )
+
+    def handle(self, *args, file, chunk_size, check, **options):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1.")
+        total = self._check(file)
+        if check:
+            self.stdout.write(f"{file}: {total} conversations, all lines valid. Nothing written.")
+            return
+        actor = Actor.for_command("import_conversations")
+        created = updated = unchanged = 0
+        records = (record for _, record in self._records(file))
+        try:
+            # One transaction for the whole file: a database error leaves nothing behind.
+            with transaction.atomic():
+                while chunk := list(islice(records, chunk_size)):
+                    c, u, n = conversations_import(records=chunk, actor=actor)
+                    created += c
+                    updated += u
+                    unchanged += n
+        except DatabaseError as exc:
+            raise CommandError(f"Import failed, nothing was written: {exc}") from None
+        self.stdout.write(
+            f"Imported {created + updated + unchanged} conversations: {created} created, "
+            f"{updated} updated, {unchanged} unchanged."
+        )
+
+    def _records(self, file):
+        """Yield ``(line number, parsed record or RecordError)`` for each non-blank line."""
+        try:
+            handle = open(file, "rb")  # noqa: SIM115 - closed in finally
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
+        try:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield number, RecordError("not UTF-8 text.")
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    yield number, parse_line(line)
+                except RecordError as exc:
+                    yield number, exc
+        finally:
+            handle.close()
+
+    def _check(self, file) -> int:
+        """Check every line; raise CommandError naming each bad line. Returns the line count."""
+        bad: list[tuple[int, str]] = []
+        seen: dict[bytes, int] = {}
+        total = 0
+        for number, record in self._records(file):
+            total += 1
+            if isinstance(record, RecordError):
+                bad.append((number, str(record)))
+                continue
+            first = seen.setdefault(record.id.bytes, number)
+            if first != number:
+                bad.append((number, f"id {record.id} already appears on line {first}."))
+        if bad:
+            for number, message in bad[:MAX_LISTED]:
+                self.stderr.write(f"{file}:{number}: {message}")
+            if len(bad) > MAX_LISTED:
+                self.stderr.write(f"… and {len(bad) - MAX_LISTED} more bad lines.")
+            numbers = ", ".join(str(n) for n, _ in bad[:1000])
+            more = " …" if len(bad) > 1000 else ""
+            raise CommandError(
+                f"{len(bad)} bad line(s) in {file}, nothing was written. Line(s): {numbers}{more}"
+            )
+        return total

@@ -1,0 +1,43 @@
+"""``python manage.py list_api_keys [--project NAME]``: the keys, their use and status."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from conversations.models import Project
+from conversations.selectors import api_key_list
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+class Command(BaseCommand):
+    help = "List API keys (prefix, id, project, name, created, last used, status); never the keys."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", help="Only this project's keys.")
+
+    def handle(self, *args, project, **options):
+        if project is not None and not Project.objects.filter(name=project).exists():
+            raise CommandError(f"No project named '{project}'.")
+        rows = [
+            (
+                f"{k.prefix}…",
+                str(k.pk),
+                k.project.name,
+                k.name,
+                _when(k.created_at),
+                _when(k.last_used_at),
+                "active" if k.is_active else f"revoked {_when(k.revoked_at)}",
+            )
+            for k in api_key_list(project_name=project)
+        ]
+        header = ("PREFIX", "ID", "PROJECT", "NAME", "CREATED", "LAST USED", "STATUS")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            self.stdout.write(
+                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            )
+        if not rows:
+            self.stderr.write(
+                "No API keys. Create one with: manage.py create_api_key --project NAME"
+            )

@@ -1,0 +1,116 @@
+"""The admin in a real browser: Playwright driving Debian's chromium against a live server.
+
+Screenshots land in ``test-artifacts/`` (gitignored).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from conversations.models import Conversation, MetadataChange
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls made here by the
+# test itself are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "staff-pass-123456"
+
+
+@pytest.fixture
+def browser_page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does this)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+        # ORM calls made while Playwright runs happen in a context with its own connection;
+        # close it so the test database can be dropped.
+        connections.close_all()
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        "support", password=PASSWORD, is_staff=True, is_superuser=True
+    )
+
+
+def log_in(page, live_server):
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", "support")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_searches_flips_the_switch_and_edits_metadata_in_a_browser(
+    live_server, browser_page, staff_user, make_conversation
+):
+    page = browser_page
+    jane = make_conversation({"customer_name": "Jane Doe", "order_id": "ORD-1"})
+    make_conversation({"customer_name": "Omar"})
+
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/conversations/conversation/")
+    page.fill("#searchbar", "Jane Doe")
+    page.press("#searchbar", "Enter")
+    page.wait_for_selector(f"button[data-conversation='{jane.pk.hex}']")
+    assert page.locator("#result_list tbody tr").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "admin-search.png"), full_page=True)
+
+    page.click(f"button[data-conversation='{jane.pk.hex}']")
+    page.wait_for_selector("ul.messagelist")
+    assert "AI turned off" in page.inner_text("ul.messagelist")
+    assert "AI off" in page.inner_text("#result_list")
+    assert "q=Jane" in page.url  # back on the same search
+    page.screenshot(path=str(ARTIFACTS / "admin-ai-flipped.png"), full_page=True)
+    jane.refresh_from_db()
+    assert jane.ai_disabled is True
+
+    page.goto(f"{live_server.url}/admin/conversations/conversation/{jane.pk}/change/")
+    page.fill("input[name='meta-3-key']", "k" * 80)
+    page.fill("input[name='meta-3-value']", "too long a key")
+    page.click("input[name='_save']")
+    page.wait_for_selector(".metadata-row.errors")
+    assert "too long" in page.inner_text(".metadata-row.errors")
+    page.screenshot(path=str(ARTIFACTS / "admin-metadata-row-error.png"), full_page=True)
+    jane.refresh_from_db()
+    assert "k" * 80 not in jane.metadata
+
+    page.fill("input[name='meta-3-key']", "tier")
+    page.fill("input[name='meta-3-value']", "gold")
+    order_row = page.locator(".metadata-row", has=page.locator("input[value='order_id']"))
+    order_row.locator("input[type=checkbox]").check()
+    page.click("input[name='_save']")
+    page.wait_for_selector("ul.messagelist")
+    page.screenshot(path=str(ARTIFACTS / "admin-metadata-saved.png"), full_page=True)
+
+    jane.refresh_from_db()
+    assert jane.metadata == {"customer_name": "Jane Doe", "ai_disabled": "true", "tier": "gold"}
+    changes = MetadataChange.objects.filter(conversation=jane, source="admin").order_by("id")
+    assert [(c.action, c.user_id) for c in changes] == [
+        ("ai_switch", staff_user.pk),
+        ("replace", staff_user.pk),
+    ]
+    page.goto(f"{live_server.url}/admin/conversations/conversation/{jane.pk}/change/")
+    assert page.locator("#audit .audit-row").count() == 3  # create + the two staff changes
+    assert Conversation.objects.get(pk=jane.pk).ai_disabled is True
