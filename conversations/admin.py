@@ -39,6 +39,18 @@ THREAD_LIMIT = 200
 AUDIT_LIMIT = 100
 
 
+#: Telephony context: set by the formats that know it, shown read-only to staff.
+CHANNEL_FIELDS = (
+    "channel",
+    "agent_id",
+    "phone_number_id",
+    "phone_number",
+    "participant",
+    "is_group",
+    "group_name",
+)
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     """Support staff's daily tool: find a conversation, flip its AI switch, fix its metadata."""
@@ -72,15 +84,7 @@ class ConversationAdmin(admin.ModelAdmin):
             "Channel",
             {
                 "classes": ("collapse",),
-                "fields": (
-                    "channel",
-                    "agent_id",
-                    "phone_number_id",
-                    "phone_number",
-                    "participant",
-                    "is_group",
-                    "group_name",
-                ),
+                "fields": CHANNEL_FIELDS,
             },
         ),
     )
@@ -93,13 +97,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "last_message_at",
         "updated_at",
         "message_count",
-        "channel",
-        "agent_id",
-        "phone_number_id",
-        "phone_number",
-        "participant",
-        "is_group",
-        "group_name",
+        *CHANNEL_FIELDS,
     )
 
     # --- list -------------------------------------------------------------------------------

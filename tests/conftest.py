@@ -6,7 +6,13 @@ The suite runs against whatever ``DATABASE_URL`` names (PostgreSQL in CI, SQLite
 import openai
 import pytest
 
-from conversations.services import api_key_create, project_get_or_create
+from conversations.services import (
+    Actor,
+    MessageInput,
+    api_key_create,
+    conversation_create,
+    project_get_or_create,
+)
 
 
 @pytest.fixture
@@ -46,6 +52,23 @@ def azure_client_factory(live_server, api_key):
             api_version="preview",
             default_headers=headers,
             max_retries=0,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_conversation(project):
+    """``make(metadata=None, messages=((role, text), …), **context)``: a conversation in
+    ``acme`` created through the service, as a command would."""
+
+    def make(metadata=None, messages=(), **context):
+        return conversation_create(
+            project=project,
+            actor=Actor.for_command("tests"),
+            metadata=metadata or {},
+            messages=[MessageInput(role=r, content=c) for r, c in messages],
+            **context,
         )
 
     return make

@@ -5,8 +5,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from conversations.services import Actor, MessageInput, conversation_create
-
 
 @pytest.fixture
 def run():
@@ -18,17 +16,3 @@ def run():
         return out.getvalue(), err.getvalue()
 
     return run
-
-
-@pytest.fixture
-def make_conversation(project):
-    def make(metadata=None, messages=(), **context):
-        return conversation_create(
-            project=project,
-            actor=Actor.for_command("tests"),
-            metadata=metadata or {},
-            messages=[MessageInput(role=r, content=c) for r, c in messages],
-            **context,
-        )
-
-    return make

@@ -198,7 +198,7 @@ def test_unknown_parameters_are_ignored(make, names):
 def test_metadata_eq_filter_is_served_by_the_gin_index(project):
     services.conversation_create(project=project, metadata={"k": "wanted"}, actor=services.SYSTEM)
     Conversation.objects.bulk_create(
-        Conversation(project=project, metadata={"k": f"v{i}", "n": str(i)}) for i in range(2000)
+        Conversation(project=project, metadata={"k": f"v{i}", "n": str(i)}) for i in range(20000)
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE conversations_conversation")
