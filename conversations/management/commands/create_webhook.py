@@ -3,7 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations.models import WEBHOOK_EVENTS, Project
+from conversations.management.projects import project_by_name
+from conversations.models import WEBHOOK_EVENTS
 from conversations.webhooks.endpoints import webhook_endpoint_create
 
 
@@ -28,10 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="", help="A note shown in the admin.")
 
     def handle(self, *args, **options):
-        try:
-            project = Project.objects.get(name=options["project"])
-        except Project.DoesNotExist:
-            raise CommandError(f"No project named {options['project']!r}.") from None
+        project = project_by_name(options["project"])
         try:
             endpoint = webhook_endpoint_create(
                 project=project,

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from conversations.jsonl import conversation_to_record, dumps
-from conversations.models import Conversation, Project
+from conversations.management.projects import project_by_name
+from conversations.models import Conversation
 from conversations.selectors import conversation_export_iterator
 
 
@@ -29,11 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, output, project, chunk_size, no_progress, **options):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
-        project_obj = None
-        if project is not None:
-            project_obj = Project.objects.filter(name=project).first()
-            if project_obj is None:
-                raise CommandError(f"No project named '{project}'.")
+        project_obj = None if project is None else project_by_name(project)
         to_stdout = output == "-"
         # The bar goes to stderr, and only to a terminal that is not also showing the data.
         show_bar = (

@@ -1,8 +1,8 @@
 """``python manage.py list_api_keys [--project NAME]``: the keys, their use and status."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from conversations.models import Project
+from conversations.management.projects import project_by_name
 from conversations.selectors import api_key_list
 
 
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--project", help="Only this project's keys.")
 
     def handle(self, *args, project, **options):
-        if project is not None and not Project.objects.filter(name=project).exists():
-            raise CommandError(f"No project named '{project}'.")
+        if project is not None:
+            project_by_name(project)
         rows = [
             (
                 f"{k.prefix}…",

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from conversations.models import Project
+from conversations.management.projects import project_by_name
 from conversations.selectors import conversation_idle_queryset
 from conversations.services import conversations_purge
 
@@ -28,11 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args, days, project, dry_run, **options):
         if days < 1:
             raise CommandError("--days must be at least 1.")
-        project_obj = None
-        if project is not None:
-            project_obj = Project.objects.filter(name=project).first()
-            if project_obj is None:
-                raise CommandError(f"No project named '{project}'.")
+        project_obj = None if project is None else project_by_name(project)
         cutoff = timezone.now() - timedelta(days=days)
         scope = f"idle more than {days} days (last activity before {cutoff:%Y-%m-%d %H:%M} UTC)"
         if dry_run:
