@@ -1,0 +1,68 @@
+"""Every write to the store. The API formats, the admin and the commands all call these.
+
+One module per entity: :mod:`.conversations` (metadata, the AI switch, AI replies),
+:mod:`.messages`, :mod:`.api_keys`, :mod:`.bulk` (import, purge); :mod:`.actors` names who
+writes. Everything public is re-exported here, so callers write
+``from conversations.services import conversation_metadata_merge``.
+
+Each metadata write runs in one transaction that locks the conversation row
+(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its database write lock at ``BEGIN``
+because the connection uses ``IMMEDIATE`` transactions), re-reads the stored metadata,
+applies the change, validates the *result* with :mod:`conversations.metadata`, writes it and
+the audit row, and raises :mod:`conversations.events` signals. So two merges at once never
+lose a key and no race pushes a conversation past 16 pairs.
+"""
+
+from .actors import SYSTEM, Actor
+from .api_keys import (
+    API_KEY_PREFIX,
+    API_KEY_TOUCH_INTERVAL,
+    api_key_authenticate,
+    api_key_create,
+    api_key_revoke,
+    hash_api_key,
+    project_get_or_create,
+)
+from .bulk import ConversationImport, conversations_import, conversations_purge
+from .conversations import (
+    AIDisabled,
+    ResponderFailed,
+    ResponderNotConfigured,
+    conversation_ai_reply,
+    conversation_ai_set,
+    conversation_create,
+    conversation_delete,
+    conversation_metadata_merge,
+    conversation_metadata_replace,
+    conversation_update_fields,
+)
+from .messages import PREVIEW_LENGTH, MessageInput, message_delete, messages_create
+
+__all__ = [
+    "API_KEY_PREFIX",
+    "API_KEY_TOUCH_INTERVAL",
+    "PREVIEW_LENGTH",
+    "SYSTEM",
+    "AIDisabled",
+    "Actor",
+    "ConversationImport",
+    "MessageInput",
+    "ResponderFailed",
+    "ResponderNotConfigured",
+    "api_key_authenticate",
+    "api_key_create",
+    "api_key_revoke",
+    "conversation_ai_reply",
+    "conversation_ai_set",
+    "conversation_create",
+    "conversation_delete",
+    "conversation_metadata_merge",
+    "conversation_metadata_replace",
+    "conversation_update_fields",
+    "conversations_import",
+    "conversations_purge",
+    "hash_api_key",
+    "message_delete",
+    "messages_create",
+    "project_get_or_create",
+]

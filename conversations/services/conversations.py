@@ -1,0 +1,263 @@
+"""Conversation writes: create, metadata merge/replace, the AI switch, AI replies, delete.
+
+Each metadata write runs in one transaction that locks the conversation row
+(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its database write lock at ``BEGIN``
+because the connection uses ``IMMEDIATE`` transactions), re-reads the stored metadata,
+applies the change, validates the *result* with :mod:`conversations.metadata`, writes it and
+the audit row, and raises :mod:`conversations.events` signals. So two merges at once never
+lose a key and no race pushes a conversation past 16 pairs.
+
+``conversation`` may be a row or a primary key. The metadata writers take an optional
+``scope`` queryset (a request's partition) that the row must belong to: callers that only
+hold an id skip a separate visibility lookup, and an id outside the scope raises
+``Conversation.DoesNotExist`` exactly like an unknown one.
+
+Errors raised:
+
+- :class:`conversations.metadata.MetadataError` for a broken metadata rule (nothing written);
+- ``Conversation.DoesNotExist`` when the conversation vanished before the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .. import events
+from .. import metadata as rules
+from ..models import Conversation, Message, MetadataChange, Project
+from .actors import Actor
+from .messages import MessageInput, messages_create
+
+
+def _audit(
+    conversation: Conversation, *, actor: Actor, action: str, before, after
+) -> MetadataChange:
+    change = MetadataChange.objects.create(
+        conversation=conversation,
+        actor_type=actor.kind,
+        actor=actor.label[:255],
+        api_key=actor.api_key,
+        user=actor.user,
+        source=actor.source,
+        action=action,
+        before=before,
+        after=after,
+        request_id=actor.request_id,
+    )
+    events.metadata_changed.send(sender=Conversation, conversation=conversation, change=change)
+    return change
+
+
+@transaction.atomic
+def conversation_create(
+    *,
+    project: Project,
+    actor: Actor,
+    isolation_key: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    name: str = "",
+    messages: Iterable[MessageInput] = (),
+    **context: Any,
+) -> Conversation:
+    """Create a conversation in the partition ``(project, isolation_key)``.
+
+    ``metadata`` is validated as a whole (``None`` means ``{}``); ``context`` sets the
+    telephony fields of :class:`Conversation` (``channel``, ``agent_id``, ``phone_number``,
+    ``participant``, …). Initial ``messages`` are stored in order. Non-empty metadata is
+    audited as a ``create`` change.
+
+    Raises:
+        MetadataError: invalid metadata; nothing is written.
+    """
+    clean = rules.validate_metadata(metadata if metadata is not None else {})
+    now = timezone.now()
+    conversation = Conversation.objects.create(
+        project=project,
+        isolation_key=isolation_key,
+        name=name,
+        metadata=clean,
+        ai_disabled=rules.is_ai_disabled(clean),
+        created_at=now,
+        last_message_at=now,
+        updated_at=now,
+        **context,
+    )
+    if clean:
+        _audit(
+            conversation, actor=actor, action=MetadataChange.Action.CREATE, before=None, after=clean
+        )
+    messages = list(messages)
+    if messages:
+        messages_create(conversation=conversation, messages=messages)
+    return conversation
+
+
+def _locked(conversation: Conversation | Any, scope: QuerySet | None = None) -> Conversation:
+    """Lock and re-read the row; ``scope`` (e.g. a partition's queryset) must contain it."""
+    pk = conversation.pk if isinstance(conversation, Conversation) else conversation
+    queryset = Conversation.objects.all() if scope is None else scope
+    return queryset.select_for_update().get(pk=pk)
+
+
+def _write_metadata(
+    conversation: Conversation, new: dict | None, *, actor: Actor, action: str
+) -> Conversation:
+    """Store ``new`` on a locked row and audit it; a no-op when nothing changes."""
+    before = conversation.metadata
+    if new == before:
+        return conversation
+    conversation.metadata = new
+    conversation.ai_disabled = rules.is_ai_disabled(new)
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["metadata", "ai_disabled", "updated_at"])
+    _audit(conversation, actor=actor, action=action, before=before, after=new)
+    return conversation
+
+
+@transaction.atomic
+def conversation_metadata_merge(
+    *,
+    conversation: Conversation | Any,
+    patch: Mapping[str, Any],
+    actor: Actor,
+    scope: QuerySet | None = None,
+) -> Conversation:
+    """Shallow-merge ``patch`` into the stored metadata; a ``None`` value removes its key.
+
+    The OpenAI/Azure ``POST /conversations/{id}`` and Telnyx ``PUT`` semantics. Returns the
+    conversation as stored after the merge.
+
+    Raises:
+        MetadataError: the patch, or the merged result (more than 16 pairs), breaks a rule.
+        Conversation.DoesNotExist: the conversation is gone.
+    """
+    clean_patch = rules.validate_patch(patch)
+    row = _locked(conversation, scope)
+    merged = rules.merge(row.metadata, clean_patch)
+    return _write_metadata(row, merged, actor=actor, action=MetadataChange.Action.MERGE)
+
+
+@transaction.atomic
+def conversation_metadata_replace(
+    *,
+    conversation: Conversation | Any,
+    metadata: Mapping[str, Any] | None,
+    actor: Actor,
+    scope: QuerySet | None = None,
+) -> Conversation:
+    """Replace the whole metadata object; ``None`` clears it (stored as null), ``{}`` empties it.
+
+    The AgentPhone ``PATCH`` semantics, the OpenAI ``"metadata": null`` clear, and the admin's
+    key/value editor.
+
+    Raises:
+        MetadataError: the new object breaks a rule; nothing is written.
+        Conversation.DoesNotExist: the conversation is gone.
+    """
+    clean = None if metadata is None else rules.validate_metadata(metadata)
+    row = _locked(conversation, scope)
+    action = MetadataChange.Action.REPLACE if clean else MetadataChange.Action.CLEAR
+    return _write_metadata(row, clean, actor=actor, action=action)
+
+
+@transaction.atomic
+def conversation_ai_set(
+    *,
+    conversation: Conversation | Any,
+    disabled: bool,
+    actor: Actor,
+    scope: QuerySet | None = None,
+) -> tuple[Conversation, bool]:
+    """Flip the AI switch: set ``metadata["ai_disabled"]`` to ``"true"`` or ``"false"``.
+
+    A no-op (nothing written, nothing audited) when the switch is already in that state.
+    Returns ``(conversation, changed)``.
+
+    Raises:
+        MetadataError: turning AI off would add a 17th pair.
+    """
+    row = _locked(conversation, scope)
+    if row.ai_disabled == disabled:
+        return row, False
+    new = rules.with_ai_disabled(row.metadata, disabled)
+    return _write_metadata(row, new, actor=actor, action=MetadataChange.Action.AI_SWITCH), True
+
+
+def conversation_update_fields(*, conversation: Conversation, **values: Any) -> Conversation:
+    """Set non-metadata fields (``name``, ``group_name``, …) with ``update_fields``."""
+    for name, value in values.items():
+        setattr(conversation, name, value)
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=[*values, "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete a conversation with its messages and audit trail."""
+    conversation.delete()
+
+
+# --- AI replies (the AI switch) -------------------------------------------------------------
+
+
+class AIDisabled(Exception):
+    """The conversation's AI switch is off (``metadata["ai_disabled"] == "true"``)."""
+
+    def __init__(self, conversation: Conversation):
+        super().__init__(f"AI responses are disabled for conversation {conversation.pk}.")
+        self.conversation = conversation
+
+
+class ResponderNotConfigured(Exception):
+    """No chat responder is configured (``CONVSTORE_CHAT_RESPONDER``), or it cannot be loaded."""
+
+
+class ResponderFailed(Exception):
+    """The chat responder raised, or returned something other than a NUL-free string."""
+
+
+@transaction.atomic
+def conversation_ai_reply(
+    *,
+    conversation: Conversation | Any,
+    content: str,
+    responder: Any,
+    name: str = "",
+) -> tuple[Message, Message]:
+    """Store a user message and the AI reply ``responder`` writes for it, if AI is switched on.
+
+    The AI switch is checked under the conversation's row lock, so a reply is never produced
+    after a concurrent switch-off has committed; a switch-off that arrives while a reply is
+    being written waits for it. ``responder`` is a callable ``(conversation, message) -> str``
+    (see :mod:`conversations.responders`); it runs inside the transaction, so when it fails
+    nothing is stored. Returns ``(user_message, reply_message)``.
+
+    Raises:
+        AIDisabled: the switch is off; nothing is stored (``CONTRACT.md`` §The AI switch).
+        ResponderNotConfigured: ``responder`` is ``None``; nothing is stored.
+        ResponderFailed: the responder raised or returned a non-string; nothing is stored.
+        Conversation.DoesNotExist: the conversation is gone.
+    """
+    row = _locked(conversation)
+    if row.ai_disabled:
+        raise AIDisabled(row)
+    if responder is None:
+        raise ResponderNotConfigured("No chat responder is configured.")
+    (message,) = messages_create(
+        conversation=row, messages=[MessageInput(role="user", content=content, name=name)]
+    )
+    try:
+        reply = responder(row, message)
+    except Exception as exc:  # the responder is deployment code; report, never store
+        raise ResponderFailed(f"The chat responder failed: {exc!r}") from exc
+    if not isinstance(reply, str) or "\x00" in reply:
+        raise ResponderFailed(f"The chat responder returned {type(reply).__name__}, not text.")
+    (answer,) = messages_create(
+        conversation=row, messages=[MessageInput(role="assistant", content=reply)]
+    )
+    return message, answer

@@ -1,0 +1,115 @@
+"""Messages: append to a conversation (bumping its activity) and delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .. import events
+from ..models import Conversation, Message
+
+PREVIEW_LENGTH = 200
+
+
+@dataclass
+class MessageInput:
+    """A message to store, in the core's terms (formats translate their wire shape to this).
+
+    Times are aware datetimes; ``direction`` defaults from ``role`` (``user`` → inbound,
+    anything else → outbound) when left empty.
+    """
+
+    role: str = ""
+    content: str = ""
+    item_type: str = "message"
+    status: str = "completed"
+    content_parts: list | None = None
+    payload: dict | None = None
+    name: str = ""
+    tool_calls: list | None = None
+    tool_call_id: str = ""
+    metadata: dict | None = None
+    direction: str = ""
+    channel: str = ""
+    from_number: str = ""
+    to_number: str = ""
+    media_urls: list = field(default_factory=list)
+    sent_at: datetime | None = None
+
+
+def _default_direction(role: str) -> str:
+    return "inbound" if role == "user" else "outbound"
+
+
+@transaction.atomic
+def messages_create(
+    *, conversation: Conversation, messages: Iterable[MessageInput]
+) -> list[Message]:
+    """Append messages to a conversation in order and bump its activity.
+
+    Sets ``last_message_at`` to now (or to the newest ``sent_at`` if later), adds to
+    ``message_count`` atomically, and stores a preview of the last text. Messages by people
+    are stored whatever the AI switch says (the contract's human takeover).
+    Sends ``events.message_added`` for each message. Returns the stored rows.
+    """
+    now = timezone.now()
+    rows = []
+    for index, item in enumerate(messages):
+        row = Message(
+            conversation=conversation,
+            item_type=item.item_type,
+            role=item.role,
+            status=item.status,
+            content=item.content,
+            content_parts=item.content_parts,
+            payload=item.payload,
+            name=item.name,
+            tool_calls=item.tool_calls,
+            tool_call_id=item.tool_call_id,
+            metadata=item.metadata,
+            direction=item.direction or _default_direction(item.role),
+            channel=item.channel or conversation.channel,
+            from_number=item.from_number,
+            to_number=item.to_number,
+            media_urls=item.media_urls,
+            sent_at=item.sent_at,
+            # One microsecond apart, so a batch keeps a strict time order and timestamp
+            # cursors (AgentPhone's before/after) never split a tie.
+            created_at=now + timedelta(microseconds=index),
+        )
+        rows.append(row)
+    if not rows:
+        return rows
+    # bulk_create returns primary keys on PostgreSQL and SQLite ≥ 3.35 alike.
+    Message.objects.bulk_create(rows)
+    preview = next((r.content for r in reversed(rows) if r.content), "")
+    updates: dict[str, Any] = {
+        "message_count": F("message_count") + len(rows),
+        "last_message_at": rows[-1].created_at,
+        "updated_at": now,
+    }
+    if preview:
+        updates["last_message_preview"] = preview[:PREVIEW_LENGTH]
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    conversation.refresh_from_db(
+        fields=["message_count", "last_message_at", "last_message_preview", "updated_at"]
+    )
+    for row in rows:
+        events.message_added.send(sender=Conversation, conversation=conversation, message=row)
+    return rows
+
+
+@transaction.atomic
+def message_delete(*, message: Message) -> None:
+    """Delete one message and keep the conversation's message count right."""
+    conversation_id = message.conversation_id
+    message.delete()
+    Conversation.objects.filter(pk=conversation_id, message_count__gt=0).update(
+        message_count=F("message_count") - 1
+    )
