@@ -1,6 +1,8 @@
-"""Derived views of a message that several formats and the webhooks share."""
+"""Derived views of stored values that several formats and the webhooks share."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from .models import Conversation, Message
 
@@ -17,3 +19,14 @@ def message_parties(message: Message, conversation: Conversation) -> tuple[str, 
     else:
         ours, theirs = conversation.phone_number, conversation.participant
     return message.from_number or ours, message.to_number or theirs
+
+
+def iso_utc(value: dt.datetime | None, *, timespec: str = "microseconds") -> str | None:
+    """An aware datetime as ISO 8601 in UTC with a ``Z`` suffix; ``None`` stays ``None``.
+
+    ``timespec`` as :meth:`datetime.isoformat`: AgentPhone and its webhooks always show
+    microseconds (``2025-01-15T12:00:00.000000Z``); Telnyx uses ``"auto"``.
+    """
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

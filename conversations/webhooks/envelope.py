@@ -14,17 +14,11 @@ this one. ``agent.conversation_updated`` (ours, for a metadata change) ``data``:
 
 from __future__ import annotations
 
-import datetime as dt
-
 from ..ids import prefixed
+from ..messaging import iso_utc as iso
 from ..messaging import message_parties
 from ..models import Conversation, Message, MetadataChange
 from . import EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
-
-
-def iso(value: dt.datetime) -> str:
-    """An aware datetime as ISO 8601 UTC with a ``Z`` suffix."""
-    return value.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def history_item(message: Message, conversation: Conversation) -> dict:

@@ -17,18 +17,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
 from ...ids import prefixed
+from ...messaging import iso_utc as iso
 from ...messaging import message_parties
 from ...models import Conversation, Message
 from .errors import ValidationFailed
 
 GROUP_NAME_MAX_LENGTH = 255
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    """An aware datetime as ISO 8601 UTC with a ``Z`` suffix (``None`` stays ``None``)."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def int_param(params: Mapping, name: str, *, default: int, low: int, high: int) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from ...messaging import iso_utc
 from ...metadata import contains_nul
 from ...models import Conversation, Message
 from ...services import MessageInput
@@ -23,9 +24,7 @@ _SCALARS = (str, int, float, bool)
 
 def iso(value: dt.datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z`` suffix, e.g. ``2025-04-15T13:07:28.764000Z``."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(value, timespec="auto")
 
 
 def validated(serializer_class, data) -> dict:
