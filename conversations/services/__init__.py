@@ -5,12 +5,7 @@ One module per entity: :mod:`.conversations` (metadata, the AI switch, AI replie
 writes. Everything public is re-exported here, so callers write
 ``from conversations.services import conversation_metadata_merge``.
 
-Each metadata write runs in one transaction that locks the conversation row
-(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its database write lock at ``BEGIN``
-because the connection uses ``IMMEDIATE`` transactions), re-reads the stored metadata,
-applies the change, validates the *result* with :mod:`conversations.metadata`, writes it and
-the audit row, and raises :mod:`conversations.events` signals. So two merges at once never
-lose a key and no race pushes a conversation past 16 pairs.
+How metadata writes lock, validate and audit is told once, in :mod:`.conversations`.
 """
 
 from .actors import SYSTEM, Actor
