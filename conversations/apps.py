@@ -10,5 +10,5 @@ class ConversationsConfig(AppConfig):
 
     def ready(self):
         # Connect the webhook outbox to the domain events and register its admin pages.
-        from . import admin_webhooks  # noqa: F401
+        from . import admin  # noqa: F401
         from .webhooks import outbox  # noqa: F401

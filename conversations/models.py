@@ -134,6 +134,12 @@ class Conversation(models.Model):
     last_message_preview = models.CharField(
         "last message preview", max_length=200, blank=True, default=""
     )
+    version = models.PositiveBigIntegerField(
+        "version",
+        default=1,
+        editable=False,
+        help_text="Bumped by every write to the conversation (metadata, fields, messages).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

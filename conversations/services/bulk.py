@@ -96,6 +96,8 @@ def conversations_import(
         for name in changed:
             setattr(row, name, values[name])
         if changed:
+            row.version += 1
+            changed.add("version")
             update_fields.update(changed)
             updated.append(row)
         if "metadata" in changed:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .. import events
@@ -114,7 +114,8 @@ def _write_metadata(
     conversation.metadata = new
     conversation.ai_disabled = rules.is_ai_disabled(new)
     conversation.updated_at = timezone.now()
-    conversation.save(update_fields=["metadata", "ai_disabled", "updated_at"])
+    conversation.version += 1
+    conversation.save(update_fields=["metadata", "ai_disabled", "updated_at", "version"])
     _audit(conversation, actor=actor, action=action, before=before, after=new)
     return conversation
 
@@ -194,6 +195,8 @@ def conversation_update_fields(*, conversation: Conversation, **values: Any) -> 
         setattr(conversation, name, value)
     conversation.updated_at = timezone.now()
     conversation.save(update_fields=[*values, "updated_at"])
+    Conversation.objects.filter(pk=conversation.pk).update(version=F("version") + 1)
+    conversation.refresh_from_db(fields=["version"])
     return conversation
 
 

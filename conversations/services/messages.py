@@ -93,12 +93,13 @@ def messages_create(
         "message_count": F("message_count") + len(rows),
         "last_message_at": rows[-1].created_at,
         "updated_at": now,
+        "version": F("version") + 1,
     }
     if preview:
         updates["last_message_preview"] = preview[:PREVIEW_LENGTH]
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
     conversation.refresh_from_db(
-        fields=["message_count", "last_message_at", "last_message_preview", "updated_at"]
+        fields=["message_count", "last_message_at", "last_message_preview", "updated_at", "version"]
     )
     for row in rows:
         events.message_added.send(sender=Conversation, conversation=conversation, message=row)
@@ -111,5 +112,5 @@ def message_delete(*, message: Message) -> None:
     conversation_id = message.conversation_id
     message.delete()
     Conversation.objects.filter(pk=conversation_id, message_count__gt=0).update(
-        message_count=F("message_count") - 1
+        message_count=F("message_count") - 1, version=F("version") + 1
     )

@@ -3,8 +3,8 @@
 import pytest
 from django.db import connection
 
-from conversations import admin_support
-from conversations.admin_support import EstimatedCountPaginator
+from conversations.admin import support as admin_support
+from conversations.admin.support import EstimatedCountPaginator
 from conversations.models import Conversation
 
 

@@ -22,9 +22,9 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from . import metadata as rules
-from .ids import parse_id
-from .models import ApiKey, Conversation
+from .. import metadata as rules
+from ..ids import parse_id
+from ..models import ApiKey, Conversation
 
 #: Largest exact count the admin runs; past it the list says "10000" and offers narrower filters.
 COUNT_CAP = 10_000

@@ -2,9 +2,9 @@
 
 from django.contrib import admin, messages
 
-from . import services
-from .admin_support import ApiKeyAddForm, count_noun
-from .models import ApiKey, Project
+from .. import services
+from ..models import ApiKey, Project
+from .support import ApiKeyAddForm, count_noun
 
 
 class ApiKeyInline(admin.TabularInline):

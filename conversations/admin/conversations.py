@@ -2,7 +2,7 @@
 
 Every write goes through :mod:`conversations.services` with ``Actor.for_staff(user)``, so the
 admin obeys the same metadata rules and writes the same audit trail as the API. The list is
-built for a million conversations: see :mod:`conversations.admin_support`.
+built for a million conversations: see :mod:`conversations.admin.support`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 
-from . import services
-from .admin_projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
-from .admin_support import (
+from .. import services
+from ..ids import prefixed
+from ..metadata import RESERVED_KEYS, MetadataError
+from ..models import Conversation, Message, MetadataChange
+from .projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
+from .support import (
     SEARCH_HELP,
     AiSwitchFilter,
     ChannelFilter,
@@ -31,9 +34,6 @@ from .admin_support import (
     count_noun,
     search_conversations,
 )
-from .ids import prefixed
-from .metadata import RESERVED_KEYS, MetadataError
-from .models import Conversation, Message, MetadataChange
 
 THREAD_LIMIT = 200
 AUDIT_LIMIT = 100

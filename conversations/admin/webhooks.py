@@ -7,8 +7,8 @@ Registered from ``ConversationsConfig.ready``. Writes go through
 from django import forms
 from django.contrib import admin
 
-from .models import WEBHOOK_EVENTS, WebhookAttempt, WebhookEndpoint, WebhookEvent
-from .webhooks.endpoints import generate_secret, webhook_event_retry
+from ..models import WEBHOOK_EVENTS, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from ..webhooks.endpoints import generate_secret, webhook_event_retry
 
 
 class WebhookEndpointForm(forms.ModelForm):
