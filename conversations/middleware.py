@@ -1,6 +1,10 @@
 """Request-scoped plumbing shared by every route."""
 
+import io
 import uuid
+
+from django.conf import settings
+from django.http import HttpResponse
 
 
 class RequestIdMiddleware:
@@ -18,3 +22,64 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["x-request-id"] = request.request_id
         return response
+
+
+class ChunkedBodyMiddleware:
+    """Never drop a chunked request body: read it under the body limit, or refuse it.
+
+    A body sent with ``Transfer-Encoding: chunked`` and no ``Content-Length`` has, for
+    Django, a length of 0: left alone, a create would store an empty conversation and an
+    update change nothing. WSGI servers differ here (PEP 3333 leaves it open):
+
+    - gunicorn de-chunks the body and says so with ``wsgi.input_terminated`` (the input
+      ends at the body's end). The body is read here, at most ``CONVSTORE_MAX_BODY_BYTES``
+      + 1 bytes, and handed on as a normal body with its ``CONTENT_LENGTH``; one byte more
+      marks the request ``body_refusal = "too_large"`` (the format answers 413).
+    - Django's ``runserver`` hands the application the raw socket limited to zero bytes, so
+      the body cannot be read: the request is marked ``body_refusal = "length_required"``
+      (the format answers 411).
+
+    API views (:class:`conversations.formats.base.FormatViewMixin`) word the refusal in
+    their format's shape; any other view (the admin) gets a plain-text 413 or 411.
+    """
+
+    READ_SIZE = 64 * 1024
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not meta.get("CONTENT_LENGTH"):
+            if meta.get("wsgi.input_terminated"):
+                self._read(request)
+            else:
+                request.body_refusal = "length_required"
+        return self.get_response(request)
+
+    def _read(self, request) -> None:
+        limit = settings.CONVSTORE_MAX_BODY_BYTES
+        stream = request.META["wsgi.input"]
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = stream.read(min(self.READ_SIZE, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            request.body_refusal = "too_large"
+            return
+        body = b"".join(chunks)
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        request._stream = io.BytesIO(body)
+        request._read_started = False
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        refusal = getattr(request, "body_refusal", None)
+        if refusal and getattr(view_func, "cls", None) is None:  # not a DRF view
+            if refusal == "too_large":
+                return HttpResponse("Request body too large.\n", status=413)
+            return HttpResponse("Send a Content-Length header.\n", status=411)
+        return None

@@ -207,6 +207,12 @@ class Message(models.Model):
     reactions = models.JSONField("reactions", default=list, blank=True)
     sent_at = models.DateTimeField("sent", null=True, blank=True)
     created_at = models.DateTimeField("created", default=timezone.now)
+    size_bytes = models.PositiveIntegerField(
+        "stored size (bytes)",
+        default=0,
+        editable=False,
+        help_text="conversations.limits.message_size of the row; response budgets count it.",
+    )
 
     class Meta:
         ordering = ["id"]

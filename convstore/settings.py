@@ -11,6 +11,9 @@ Variables (all optional):
 - ``ALLOWED_HOSTS``: comma-separated host names (default ``localhost,127.0.0.1,[::1]``).
 - ``CONVSTORE_MAX_BODY_BYTES``: largest request body the API accepts (default 1 MiB); bigger
   bodies answer 413 in the calling format's error shape.
+- ``CONVSTORE_MAX_JSON_DEPTH``, ``CONVSTORE_MAX_MESSAGE_BYTES``,
+  ``CONVSTORE_MAX_RESPONSE_BYTES``, ``CONVSTORE_STATEMENT_TIMEOUT_MS``,
+  ``CONVSTORE_DB_RETRY_AFTER``: request limits (README "Security and limits").
 - ``CONVSTORE_CHAT_RESPONDER``: dotted path of the callable that writes AI replies for the
   Telnyx chat endpoint (see ``conversations.formats.telnyx``).
 """
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "conversations.middleware.RequestIdMiddleware",
+    "conversations.middleware.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,6 +157,20 @@ REST_FRAMEWORK = {
 CONVSTORE_MAX_BODY_BYTES = int(os.environ.get("CONVSTORE_MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONVSTORE_MAX_BODY_BYTES
 CONVSTORE_CHAT_RESPONDER = os.environ.get("CONVSTORE_CHAT_RESPONDER", "")
+
+# Limits on one request's work (README "Security and limits"). JSON bodies nest at most this
+# many levels; a message's stored size is at most CONVSTORE_MAX_MESSAGE_BYTES (UTF-8 JSON
+# bytes); a response's items add up to at most CONVSTORE_MAX_RESPONSE_BYTES (pages stop
+# early and say there is more); an API request's SQL statements run at most
+# CONVSTORE_STATEMENT_TIMEOUT_MS milliseconds on PostgreSQL (0 = no limit); a refused or
+# dropped database answers 503 with Retry-After CONVSTORE_DB_RETRY_AFTER seconds.
+CONVSTORE_MAX_JSON_DEPTH = int(os.environ.get("CONVSTORE_MAX_JSON_DEPTH", "32"))
+CONVSTORE_MAX_MESSAGE_BYTES = int(os.environ.get("CONVSTORE_MAX_MESSAGE_BYTES", str(256 * 1024)))
+CONVSTORE_MAX_RESPONSE_BYTES = int(
+    os.environ.get("CONVSTORE_MAX_RESPONSE_BYTES", str(4 * 1024 * 1024))
+)
+CONVSTORE_STATEMENT_TIMEOUT_MS = int(os.environ.get("CONVSTORE_STATEMENT_TIMEOUT_MS", "5000"))
+CONVSTORE_DB_RETRY_AFTER = int(os.environ.get("CONVSTORE_DB_RETRY_AFTER", "1"))
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from .. import db
 from ..auth import ApiKeyAuthentication
 from ..ids import parse_id
 from ..models import Conversation
@@ -27,6 +28,48 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large."
     default_code = "payload_too_large"
+
+
+class LengthRequired(exceptions.APIException):
+    """A chunked body the server cannot read (RFC 9110 §15.5.12); answered 411.
+
+    Raised when a request carries ``Transfer-Encoding: chunked`` and no ``Content-Length``
+    under a WSGI server that does not de-chunk bodies for the application (Django's
+    ``runserver``; see :class:`conversations.middleware.ChunkedBodyMiddleware`). gunicorn
+    de-chunks, and there such bodies are read under the body limit instead.
+    """
+
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = (
+        "A chunked request body cannot be read by this server: send a Content-Length header."
+    )
+    default_code = "length_required"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database timed out or dropped the connection; answered 503 with ``Retry-After``.
+
+    ``kind`` is ``"timeout"`` (the statement ran past ``CONVSTORE_STATEMENT_TIMEOUT_MS`` or
+    waited that long for a lock) or ``"unavailable"`` (refused or dropped connection).
+    ``retry_after`` is in seconds (``CONVSTORE_DB_RETRY_AFTER``). The official SDKs retry a
+    503 and honour ``Retry-After``.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+
+    def __init__(self, kind: str):
+        if kind == "timeout":
+            detail = (
+                "The request took longer than the server allows "
+                f"({settings.CONVSTORE_STATEMENT_TIMEOUT_MS} ms of database time); retry, or "
+                "narrow the request."
+            )
+        else:
+            detail = "The database is unavailable; retry shortly."
+        super().__init__(detail)
+        self.kind = kind
+        self.retry_after = settings.CONVSTORE_DB_RETRY_AFTER
 
 
 class ResourceNotFound(exceptions.NotFound):
@@ -71,6 +114,11 @@ class FormatViewMixin:
         return None
 
     def initial(self, request, *args, **kwargs):
+        refusal = getattr(request._request, "body_refusal", None)
+        if refusal == "too_large":
+            raise PayloadTooLarge()
+        if refusal == "length_required":
+            raise LengthRequired()
         length = request.META.get("CONTENT_LENGTH") or "0"
         try:
             too_big = int(length) > settings.CONVSTORE_MAX_BODY_BYTES
@@ -78,6 +126,7 @@ class FormatViewMixin:
             too_big = False
         if too_big:
             raise PayloadTooLarge()
+        db.apply_statement_timeout()
         super().initial(request, *args, **kwargs)
         if len(request.META.get(ISOLATION_HEADER, "")) > MAX_ISOLATION_KEY_LENGTH:
             raise InvalidIsolationKey(MAX_ISOLATION_KEY_LENGTH)
@@ -124,6 +173,9 @@ class FormatViewMixin:
         renderer = type(self).error_renderer
 
         def handler(exc, context):
+            failure = db.database_failure(exc)
+            if failure:
+                exc = DatabaseUnavailable(failure)
             if isinstance(exc, Conversation.DoesNotExist):
                 exc = ResourceNotFound("conversation", self.kwargs.get("conversation_id", ""))
             elif isinstance(exc, ObjectDoesNotExist):
@@ -131,6 +183,8 @@ class FormatViewMixin:
             response = renderer(exc, context["request"])
             if response is not None and getattr(exc, "auth_header", None):
                 response["WWW-Authenticate"] = exc.auth_header
+            if response is not None and isinstance(exc, DatabaseUnavailable):
+                response["Retry-After"] = str(exc.retry_after)
             return response
 
         return handler

@@ -31,7 +31,14 @@ from .conversations import (
     conversation_metadata_replace,
     conversation_update_fields,
 )
-from .messages import PREVIEW_LENGTH, MessageInput, message_delete, messages_create
+from .messages import (
+    PREVIEW_LENGTH,
+    MessageInput,
+    MessageInvalid,
+    message_delete,
+    messages_check,
+    messages_create,
+)
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -42,6 +49,7 @@ __all__ = [
     "Actor",
     "ConversationImport",
     "MessageInput",
+    "MessageInvalid",
     "ResponderFailed",
     "ResponderNotConfigured",
     "api_key_authenticate",
@@ -58,6 +66,7 @@ __all__ = [
     "conversations_purge",
     "hash_api_key",
     "message_delete",
+    "messages_check",
     "messages_create",
     "project_get_or_create",
 ]

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import metadata as rules
+from ..limits import message_size
 from ..models import Conversation, Message, MetadataChange, Project
 from .actors import Actor
 from .api_keys import project_get_or_create
@@ -146,7 +147,9 @@ def _import_messages(records, existing: dict, now: datetime) -> None:
         return
     Message.objects.filter(conversation_id__in=[pk for pk in replace if pk in stored]).delete()
     Message.objects.bulk_create(
-        Message(conversation_id=pk, **m) for pk, full in replace.items() for m in full
+        Message(conversation_id=pk, size_bytes=message_size(**m), **m)
+        for pk, full in replace.items()
+        for m in full
     )
 
 

@@ -31,7 +31,7 @@ from .. import events
 from .. import metadata as rules
 from ..models import Conversation, Message, MetadataChange, Project
 from .actors import Actor
-from .messages import MessageInput, messages_create
+from .messages import MessageInput, MessageInvalid, messages_check, messages_create
 
 
 def _audit(
@@ -73,8 +73,11 @@ def conversation_create(
 
     Raises:
         MetadataError: invalid metadata; nothing is written.
+        MessageInvalid: a message the store cannot keep; nothing is written.
     """
     clean = rules.validate_metadata(metadata if metadata is not None else {})
+    messages = list(messages)
+    messages_check(messages)
     now = timezone.now()
     conversation = Conversation.objects.create(
         project=project,
@@ -91,7 +94,6 @@ def conversation_create(
         _audit(
             conversation, actor=actor, action=MetadataChange.Action.CREATE, before=None, after=clean
         )
-    messages = list(messages)
     if messages:
         messages_create(conversation=conversation, messages=messages)
     return conversation
@@ -200,9 +202,18 @@ def conversation_update_fields(*, conversation: Conversation, **values: Any) -> 
     return conversation
 
 
-def conversation_delete(*, conversation: Conversation) -> None:
-    """Delete a conversation with its messages and audit trail."""
-    conversation.delete()
+@transaction.atomic
+def conversation_delete(*, conversation: Conversation | Any, scope: QuerySet | None = None) -> None:
+    """Delete a conversation with its messages and audit trail.
+
+    Locks the row first, so a message being added meanwhile either commits before the
+    delete (and goes with it) or finds the conversation gone (``messages_create`` locks the
+    same row); neither side fails on a foreign key.
+
+    Raises:
+        Conversation.DoesNotExist: the conversation is already gone (or outside ``scope``).
+    """
+    _locked(conversation, scope).delete()
 
 
 # --- AI replies (the AI switch) -------------------------------------------------------------
@@ -260,7 +271,10 @@ def conversation_ai_reply(
         raise ResponderFailed(f"The chat responder failed: {exc!r}") from exc
     if not isinstance(reply, str) or "\x00" in reply:
         raise ResponderFailed(f"The chat responder returned {type(reply).__name__}, not text.")
-    (answer,) = messages_create(
-        conversation=row, messages=[MessageInput(role="assistant", content=reply)]
-    )
+    try:
+        (answer,) = messages_create(
+            conversation=row, messages=[MessageInput(role="assistant", content=reply)]
+        )
+    except MessageInvalid as exc:
+        raise ResponderFailed(f"The chat responder's reply cannot be stored: {exc}") from exc
     return message, answer

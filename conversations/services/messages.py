@@ -12,9 +12,31 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import events
+from ..limits import max_message_bytes, message_size
 from ..models import Conversation, Message
 
 PREVIEW_LENGTH = 200
+
+#: The string fields of :class:`MessageInput` stored in a bounded ``CharField`` (each is
+#: checked against its column's ``max_length``).
+_BOUNDED_FIELDS = ("item_type", "role", "status", "name", "tool_call_id", "direction")
+_BOUNDED_FIELDS += ("channel", "from_number", "to_number")
+
+
+class MessageInvalid(Exception):
+    """A message the store cannot keep; nothing is written.
+
+    ``field`` names the :class:`MessageInput` field at fault (``"size"`` for the whole
+    message), ``index`` its position in the batch, ``code`` is ``"too_long"`` (``length`` >
+    ``limit`` characters, the column's ``max_length``) or ``"too_large"`` (stored size
+    ``length`` > ``limit`` bytes, ``CONVSTORE_MAX_MESSAGE_BYTES``). Each format words it.
+    """
+
+    def __init__(self, *, field: str, index: int, code: str, limit: int, length: int):
+        unit = "bytes" if code == "too_large" else "characters"
+        super().__init__(f"Message {index}: {field} has {length} {unit}, at most {limit}.")
+        self.field, self.index, self.code = field, index, code
+        self.limit, self.length = limit, length
 
 
 @dataclass
@@ -47,6 +69,34 @@ def _default_direction(role: str) -> str:
     return "inbound" if role == "user" else "outbound"
 
 
+def messages_check(messages: Iterable[MessageInput]) -> list[int]:
+    """Check each message against the store's columns and the size limit, before any write.
+
+    Returns each message's stored size (:func:`conversations.limits.message_size`).
+
+    Raises:
+        MessageInvalid: a string longer than its column, or a message over
+            ``CONVSTORE_MAX_MESSAGE_BYTES``.
+    """
+    sizes = []
+    limit = max_message_bytes()
+    for index, item in enumerate(messages):
+        for name in _BOUNDED_FIELDS:
+            value = getattr(item, name)
+            max_length = Message._meta.get_field(name).max_length
+            if isinstance(value, str) and len(value) > max_length:
+                raise MessageInvalid(
+                    field=name, index=index, code="too_long", limit=max_length, length=len(value)
+                )
+        size = message_size(**vars(item))
+        if size > limit:
+            raise MessageInvalid(
+                field="size", index=index, code="too_large", limit=limit, length=size
+            )
+        sizes.append(size)
+    return sizes
+
+
 @transaction.atomic
 def messages_create(
     *, conversation: Conversation, messages: Iterable[MessageInput]
@@ -57,7 +107,17 @@ def messages_create(
     ``message_count`` atomically, and stores a preview of the last text. Messages by people
     are stored whatever the AI switch says (the contract's human takeover).
     Sends ``events.message_added`` for each message. Returns the stored rows.
+
+    Raises:
+        MessageInvalid: a message breaks a column length or the size limit; nothing is
+            written.
+        Conversation.DoesNotExist: the conversation was deleted meanwhile.
     """
+    messages = list(messages)
+    sizes = messages_check(messages)
+    # Lock the conversation first: a concurrent delete then waits for this batch, or this
+    # batch finds the conversation gone (DoesNotExist) instead of failing on the foreign key.
+    Conversation.objects.select_for_update().only("pk").get(pk=conversation.pk)
     now = timezone.now()
     rows = []
     for index, item in enumerate(messages):
@@ -82,6 +142,7 @@ def messages_create(
             # One microsecond apart, so a batch keeps a strict time order and timestamp
             # cursors (AgentPhone's before/after) never split a tie.
             created_at=now + timedelta(microseconds=index),
+            size_bytes=sizes[index],
         )
         rows.append(row)
     if not rows:

@@ -15,6 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ...metadata import MetadataError
+from ...parsers import JSONTooDeep
 from ..base import PayloadTooLarge, ResourceNotFound
 
 NOT_FOUND = "Conversation not found"
@@ -71,6 +72,13 @@ def render_error(exc, request) -> Response | None:
         return Response({"detail": "Not authenticated"}, status=401)
     if isinstance(exc, exceptions.AuthenticationFailed):
         return Response({"detail": "Invalid API key"}, status=401)
+    if isinstance(exc, JSONTooDeep):
+        item = {
+            "loc": ["body", 0],
+            "msg": f"JSON decode error: {exc.message}",
+            "type": "json_invalid",
+        }
+        return Response({"detail": [item]}, status=422)
     if isinstance(exc, exceptions.ParseError):
         item = {"loc": ["body", 0], "msg": "JSON decode error", "type": "json_invalid"}
         return Response({"detail": [item]}, status=422)

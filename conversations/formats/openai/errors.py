@@ -11,8 +11,18 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ...metadata import MetadataError
-from ...parsers import UnstorableJSON
-from ..base import InvalidIsolationKey, PayloadTooLarge, ResourceNotFound
+from ...parsers import JSONTooDeep, UnstorableJSON
+from ...services import MessageInvalid
+from ..base import (
+    DatabaseUnavailable,
+    InvalidIsolationKey,
+    LengthRequired,
+    PayloadTooLarge,
+    ResourceNotFound,
+)
+
+#: MessageInput fields → the OpenAI item property they come from.
+_ITEM_PARAMS = {"item_type": "type", "tool_call_id": "call_id"}
 
 NO_KEY_MESSAGE = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -135,10 +145,40 @@ def metadata_error(error: MetadataError, param_root: str = "metadata") -> Respon
     )
 
 
+def message_error(error: MessageInvalid) -> Response:
+    """Word a :class:`MessageInvalid` as OpenAI's 400 on ``items[i]`` or ``items[i].<field>``."""
+    item = f"items[{error.index}]"
+    if error.code == "too_large":
+        return error_response(
+            400,
+            f"Invalid '{item}': item too large. Expected an item of at most {error.limit} bytes, "
+            f"but got {error.length} bytes instead.",
+            param=item,
+            code="invalid_value",
+        )
+    param = f"{item}.{_ITEM_PARAMS.get(error.field, error.field)}"
+    return error_response(
+        400,
+        f"Invalid '{param}': string too long. Expected a string with maximum length "
+        f"{error.limit}, but got a string with length {error.length} instead.",
+        param=param,
+        code="string_above_max_length",
+    )
+
+
 def render_error(exc, request) -> Response | None:
     """Word any exception raised in an OpenAI-format view; ``None`` leaves it to Django (500)."""
     if isinstance(exc, MetadataError):
         return metadata_error(exc)
+    if isinstance(exc, MessageInvalid):
+        return message_error(exc)
+    if isinstance(exc, DatabaseUnavailable):
+        code = "database_timeout" if exc.kind == "timeout" else "service_unavailable"
+        return error_response(503, str(exc.detail), code=code, type_="server_error")
+    if isinstance(exc, LengthRequired):
+        return error_response(411, str(exc.detail), code="length_required")
+    if isinstance(exc, JSONTooDeep):
+        return error_response(400, exc.message, code="invalid_value")
     if isinstance(exc, OpenAIParamError):
         return error_response(400, exc.message, param=exc.param, code=exc.error_code)
     if isinstance(exc, ResourceNotFound):

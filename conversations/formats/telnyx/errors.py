@@ -21,10 +21,16 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ...metadata import MetadataError
-from ...parsers import UnstorableJSON
+from ...parsers import JSONTooDeep, UnstorableJSON
 from ...responders import HOW_TO_CONFIGURE
-from ...services import AIDisabled, ResponderFailed, ResponderNotConfigured
-from ..base import InvalidIsolationKey, PayloadTooLarge, ResourceNotFound
+from ...services import AIDisabled, MessageInvalid, ResponderFailed, ResponderNotConfigured
+from ..base import (
+    DatabaseUnavailable,
+    InvalidIsolationKey,
+    LengthRequired,
+    PayloadTooLarge,
+    ResourceNotFound,
+)
 
 AUTH_DETAIL = (
     "The required authentication headers were either invalid or not included in the request. "
@@ -127,10 +133,34 @@ def form_error_items(errors: Mapping[str, list[ValidationError]], root="query") 
     return items
 
 
+def message_error_item(error: MessageInvalid) -> dict:
+    """Word a :class:`MessageInvalid` as a FastAPI item on the body field at fault."""
+    if error.code == "too_large":
+        return validation_item(
+            ("body", "content"),
+            f"Message should be at most {error.limit} bytes, not {error.length}",
+            "too_long",
+        )
+    return validation_item(
+        ("body", error.field),
+        f"String should have at most {error.limit} characters",
+        "string_too_long",
+    )
+
+
 def render_error(exc, request) -> Response | None:
     """Word any exception raised in a Telnyx view; ``None`` leaves it to Django (a 500)."""
     if isinstance(exc, TelnyxValidationError):
         return Response({"detail": exc.errors}, status=422)
+    if isinstance(exc, MessageInvalid):
+        return Response({"detail": [message_error_item(exc)]}, status=422)
+    if isinstance(exc, DatabaseUnavailable):
+        return envelope(503, "10007", "Service Unavailable", str(exc.detail))
+    if isinstance(exc, LengthRequired):
+        return envelope(411, "10015", "Length Required", str(exc.detail))
+    if isinstance(exc, JSONTooDeep):
+        item = validation_item(("body", 0), f"JSON decode error: {exc.message}", "json_invalid")
+        return Response({"detail": [item]}, status=422)
     if isinstance(exc, MetadataError):
         return Response({"detail": [metadata_error_item(exc)]}, status=422)
     if isinstance(exc, ResourceNotFound):

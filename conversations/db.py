@@ -1,0 +1,52 @@
+"""Database guards for API requests: a statement timeout, and naming a database failure.
+
+- :func:`apply_statement_timeout` gives the request's PostgreSQL connection
+  ``statement_timeout = CONVSTORE_STATEMENT_TIMEOUT_MS`` (default 5000 ms; ``0`` turns it off).
+  It is set once per connection (one ``SET`` when a connection is new or the setting
+  changed), only by API requests: management commands (imports, exports, purges,
+  migrations) run without it. A statement that runs longer, or waits longer for a row lock,
+  is cancelled by PostgreSQL (SQLSTATE ``57014``).
+- :func:`database_failure` tells such a cancellation, and a refused or dropped connection,
+  from other database errors. The API formats answer both 503 with ``Retry-After``
+  (``CONVSTORE_DB_RETRY_AFTER`` seconds), which the official SDKs retry.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+
+QUERY_CANCELED = "57014"  # statement_timeout fired (PostgreSQL errcodes)
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout fired
+
+
+def apply_statement_timeout() -> None:
+    """Set the API's statement timeout on the current PostgreSQL connection (a no-op on
+    SQLite, or when this connection already has it)."""
+    if connection.vendor != "postgresql":
+        return
+    timeout = int(settings.CONVSTORE_STATEMENT_TIMEOUT_MS)
+    connection.ensure_connection()
+    marker = (id(connection.connection), timeout)
+    if getattr(connection, "_convstore_statement_timeout", None) == marker:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET statement_timeout = {timeout}")
+    connection._convstore_statement_timeout = marker
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """``"timeout"`` for a statement cancelled by its timeout, ``"unavailable"`` for a
+    database that refused or dropped the connection, ``None`` for anything else (a bug)."""
+    if not isinstance(exc, DatabaseError):
+        return None
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate in (QUERY_CANCELED, LOCK_NOT_AVAILABLE):
+        return "timeout"
+    if isinstance(exc, InterfaceError):
+        return "unavailable"
+    if isinstance(exc, OperationalError):
+        # Connection failures (class 08, admin shutdown 57P01…) and SQLite's "database is
+        # locked" are all worth a retry.
+        return "unavailable"
+    return None
