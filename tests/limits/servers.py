@@ -45,6 +45,7 @@ def gunicorn(*, workers: int = 1, threads: int = 1, env: dict | None = None):
     server_env.update(
         DATABASE_URL=test_database_url(),
         CONVSTORE_CHAT_RESPONDER="conversations.responders.echo",
+        PYTHONWARNINGS="ignore::UserWarning",  # whitenoise: no collectstatic in tests
         **(env or {}),
     )
     cmd = [

@@ -1,0 +1,252 @@
+"""A slow or vanished database answers 503 with ``Retry-After`` in the caller's format.
+
+- Statement timeout (PostgreSQL): API requests run with ``statement_timeout =
+  CONVSTORE_STATEMENT_TIMEOUT_MS``. Tested with a request that waits for a row another
+  connection holds locked, and with an expensive real filter under a tiny timeout.
+- Dropped connections: a live gunicorn under load has its backends killed with
+  ``pg_terminate_backend``; every answer is a 200 or a format-shaped 503 with Retry-After, the
+  next requests succeed, and the ``openai`` SDK's retry of such a 503 succeeds.
+
+Before: no statement timeout existed, and a dropped connection answered Django's HTML 500.
+"""
+
+import json
+import threading
+import time
+
+import openai
+import psycopg
+import pytest
+from django.db import connection
+
+from conversations.ids import prefixed
+from conversations.models import Conversation
+from conversations.services import SYSTEM, conversation_create
+
+from .routes import assert_error_shape, auth_headers, fill
+from .servers import APPLICATION_NAME, gunicorn, request
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="statement_timeout and pg_terminate_backend"
+    ),
+]
+
+# Writes that lock the conversation row: (format, method, path template, body).
+LOCKING_WRITES = [
+    ("openai", "POST", "/openai/v1/conversations/{conv}", {"metadata": {"k": "v"}}),
+    ("azure", "POST", "/azure/openai/v1/conversations/{conv}/items",
+     {"items": [{"role": "user", "content": "hi"}]}),
+    ("telnyx", "PUT", "/telnyx/v2/ai/conversations/{uuid}", {"metadata": {"k": "v"}}),
+    ("telnyx", "POST", "/telnyx/v2/ai/conversations/{uuid}/message",
+     {"role": "user", "content": "hi"}),
+    ("agentphone", "PATCH", "/agentphone/v1/conversations/{conv}", {"metadata": {"k": "v"}}),
+]  # fmt: skip
+
+
+def raw_connection():
+    """A second PostgreSQL session on the test database (not Django's)."""
+    s = connection.settings_dict
+    return psycopg.connect(
+        host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"] or "postgres",
+        dbname=s["NAME"],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def locked_row(project):
+    """A committed conversation whose row another session holds ``FOR UPDATE``."""
+    conversation = conversation_create(project=project, metadata={"keep": "me"}, actor=SYSTEM)
+    locker = raw_connection()
+    locker.execute(
+        "SELECT 1 FROM conversations_conversation WHERE id = %s FOR UPDATE", [conversation.id]
+    )
+    yield conversation
+    locker.rollback()
+    locker.close()
+
+
+@pytest.fixture
+def tiny_timeout(settings):
+    settings.CONVSTORE_STATEMENT_TIMEOUT_MS = 300
+    yield
+    with connection.cursor() as cursor:  # leave the test connection as it was
+        cursor.execute("SET statement_timeout = 0")
+    connection._convstore_statement_timeout = None
+
+
+def django_headers(fmt, key):
+    return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in auth_headers(fmt, key).items()}
+
+
+@pytest.mark.parametrize(("fmt", "method", "template", "body"), LOCKING_WRITES)
+def test_a_request_waiting_on_a_lock_times_out_with_503(
+    client, api_key, locked_row, tiny_timeout, fmt, method, template, body
+):
+    started = time.monotonic()
+    response = client.generic(
+        method, fill(template, locked_row), json.dumps(body), content_type="application/json",
+        **django_headers(fmt, api_key),
+    )  # fmt: skip
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "1"
+    assert_error_shape(fmt, 503, response.json())
+    assert "300 ms" in response.content.decode()
+    locked_row.refresh_from_db()
+    assert locked_row.metadata == {"keep": "me"}
+
+
+def test_an_expensive_filter_times_out_with_503_in_telnyx_shape(
+    client, api_key, project, settings, tiny_timeout
+):
+    rows = [
+        Conversation(project=project, metadata={f"k{i % 50}": "abababababababababab" * 20})
+        for i in range(3000)
+    ]
+    Conversation.objects.bulk_create(rows)
+    settings.CONVSTORE_STATEMENT_TIMEOUT_MS = 1
+    conditions = ",".join(f"metadata->k{i}.ilike.*a*a*a*a*a*a*c" for i in range(50))
+    response = client.get(
+        "/telnyx/v2/ai/conversations", {"or": f"({conditions})"},
+        **django_headers("telnyx", api_key),
+    )  # fmt: skip
+    assert response.status_code == 503, response.content[:300]
+    assert response["Retry-After"] == "1"
+    assert_error_shape("telnyx", 503, response.json())
+    # The same request with the default timeout completes.
+    settings.CONVSTORE_STATEMENT_TIMEOUT_MS = 5000
+    response = client.get(
+        "/telnyx/v2/ai/conversations", {"or": f"({conditions})"},
+        **django_headers("telnyx", api_key),
+    )  # fmt: skip
+    assert response.status_code == 200
+
+
+def terminate_server_backends() -> int:
+    """Kill every PostgreSQL session of the test gunicorn; returns how many."""
+    with raw_connection() as admin:
+        admin.autocommit = True
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            [APPLICATION_NAME],
+        ).fetchall()
+    return len(rows)
+
+
+@pytest.fixture
+def server(project):
+    with gunicorn(workers=2, threads=4) as address:
+        yield address
+
+
+LOAD_ROUTES = [
+    ("openai", "POST", "/openai/v1/conversations/{conv}", lambda i: {"metadata": {"n": str(i)}}),
+    ("openai", "GET", "/openai/v1/conversations/{conv}/items", None),
+    ("azure", "GET", "/azure/openai/v1/conversations/{conv}", None),
+    ("telnyx", "PUT", "/telnyx/v2/ai/conversations/{uuid}", lambda i: {"metadata": {"n": str(i)}}),
+    ("telnyx", "GET", "/telnyx/v2/ai/conversations?metadata->keep=eq.me", None),
+    ("agentphone", "GET", "/agentphone/v1/conversations/{conv}", None),
+    ("agentphone", "PATCH", "/agentphone/v1/conversations/{conv}",
+     lambda i: {"metadata": {"n": str(i)}}),
+]  # fmt: skip
+
+
+def test_dropped_connections_under_load_answer_503_and_recover(server, project, api_key):
+    conversation = conversation_create(project=project, metadata={"keep": "me"}, actor=SYSTEM)
+    answers, failures = [], []
+    stop = threading.Event()
+
+    def client_loop(worker: int):
+        i = 0
+        while not stop.is_set() and i < 400:
+            fmt, method, template, make_body = LOAD_ROUTES[(worker + i) % len(LOAD_ROUTES)]
+            body = json.dumps(make_body(i)).encode() if make_body else None
+            try:
+                status, headers, payload = request(
+                    *server, method, fill(template, conversation), body=body,
+                    headers=auth_headers(fmt, api_key), timeout=20,
+                )  # fmt: skip
+            except Exception as exc:  # a transport failure is a failure too
+                failures.append(repr(exc))
+                break
+            answers.append((fmt, status, headers, payload))
+            i += 1
+
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while len(answers) < 30 and time.monotonic() < deadline:  # warm up: requests in flight
+        time.sleep(0.05)
+    killed, answered_before = 0, len(answers)
+    for _ in range(10):
+        killed += terminate_server_backends()
+        time.sleep(0.3)
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert killed > 0
+    assert len(answers) > answered_before + 10  # requests went on while backends were killed
+    statuses = {status for _, status, _, _ in answers}
+    assert statuses <= {200, 503}, statuses
+    unavailable = [a for a in answers if a[1] == 503]
+    for fmt, status, headers, payload in unavailable:
+        assert headers.get("Retry-After") == "1", headers
+        assert_error_shape(fmt, status, payload)
+    # Recovery: the next request of every route succeeds.
+    for fmt, method, template, make_body in LOAD_ROUTES:
+        body = json.dumps(make_body(0)).encode() if make_body else None
+        status, _, payload = request(
+            *server, method, fill(template, conversation), body=body,
+            headers=auth_headers(fmt, api_key),
+        )  # fmt: skip
+        assert status == 200, (template, payload)
+    print(f"{len(answers)} answers, {len(unavailable)} 503s, {killed} backends terminated")
+
+
+def test_openai_sdk_retries_a_dropped_connection_and_succeeds(server, project, api_key):
+    conversation = conversation_create(project=project, metadata={"keep": "me"}, actor=SYSTEM)
+    host, port = server
+    client = openai.OpenAI(
+        base_url=f"http://{host}:{port}/openai/v1", api_key=api_key, max_retries=2
+    )
+    locker = raw_connection()
+    locker.execute(
+        "SELECT 1 FROM conversations_conversation WHERE id = %s FOR UPDATE", [conversation.id]
+    )
+    result = {}
+
+    def update():
+        result["raw"] = client.conversations.with_raw_response.update(
+            prefixed(conversation.id, "conv"), metadata={"k": "v"}
+        )
+
+    thread = threading.Thread(target=update)
+    thread.start()
+    try:
+        # Wait until the server's session waits for our lock, then kill it mid-request.
+        with raw_connection() as watcher:
+            watcher.autocommit = True
+            for _ in range(100):
+                waiting = watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                    "AND wait_event_type = 'Lock'",
+                    [APPLICATION_NAME],
+                ).fetchall()
+                if waiting:
+                    break
+                time.sleep(0.05)
+            assert waiting, "the update never waited for the lock"
+            watcher.execute("SELECT pg_terminate_backend(%s)", [waiting[0][0]])
+    finally:
+        locker.rollback()
+        locker.close()
+    thread.join(timeout=30)
+    raw = result["raw"]
+    assert raw.retries_taken >= 1
+    assert raw.parse().metadata == {"keep": "me", "k": "v"}
