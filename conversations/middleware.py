@@ -4,7 +4,7 @@ import io
 import uuid
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 
 
 class RequestIdMiddleware:
@@ -82,4 +82,30 @@ class ChunkedBodyMiddleware:
             if refusal == "too_large":
                 return HttpResponse("Request body too large.\n", status=413)
             return HttpResponse("Send a Content-Length header.\n", status=411)
+        return None
+
+
+class NulQueryMiddleware:
+    """Refuse a NUL character (``%00``) in the query string of any non-API page with 400.
+
+    PostgreSQL text cannot hold NUL, so such a value reaching a query (the admin's search
+    box, a list filter, ordering, a lookup) raised a database error and answered 500. The API
+    formats check their own parameters and word the error in their shape; every other view
+    (the admin) is guarded here, once, for every parameter name and value.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "cls", None) is not None:  # a DRF view: its format answers
+            return None
+        if any("\x00" in name or "\x00" in value for name, value in request.GET.items()):
+            return HttpResponseBadRequest(
+                "A NUL character (%00) is not allowed in a query parameter.\n",
+                content_type="text/plain",
+            )
         return None

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "conversations.middleware.RequestIdMiddleware",
     "conversations.middleware.ChunkedBodyMiddleware",
+    "conversations.middleware.NulQueryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
