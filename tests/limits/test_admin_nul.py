@@ -1,8 +1,9 @@
 """A NUL character (``%00``) in any admin list parameter never answers 500.
 
 Before: ``?q=%00`` (and NUL in filter values) reached PostgreSQL, which cannot hold NUL in
-text, and answered 500. Now every non-API page answers 400 (``NulQueryMiddleware``). Every registered model's change list, every filter parameter, the
-search box, ordering and paging are tried, logged in as staff.
+text, and answered 500. Now every non-API page answers 400 (``NulQueryMiddleware``). Every
+registered model's change list, every filter parameter, the search box, ordering and paging
+are tried, logged in as staff.
 """
 
 import pytest
