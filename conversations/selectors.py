@@ -11,9 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet
 
 from .ids import parse_id
+from .limits import ITEM_OVERHEAD_BYTES, response_budget, take_within_budget
 from .models import ApiKey, Conversation, Message, Project
 
 
@@ -73,32 +74,55 @@ def message_cursor_page(
 ) -> tuple[list[Message], bool]:
     """One page of a conversation's messages in insertion order, after a cursor message.
 
-    Returns ``(messages, has_more)``. Serves OpenAI's cursor pagination (``after``, ``limit``
-    1–100, ``order`` asc|desc).
+    Returns ``(messages, has_more)``; the page stops early (``has_more`` true) where the next
+    message would pass the response budget. Serves OpenAI's cursor pagination (``after``,
+    ``limit`` 1–100, ``order`` asc|desc).
     """
     queryset = Message.objects.filter(conversation=conversation)
     if after is not None:
         queryset = (
             queryset.filter(id__lt=after.id) if descending else queryset.filter(id__gt=after.id)
         )
-    queryset = queryset.order_by("-id" if descending else "id")
-    rows = list(queryset[: limit + 1])
-    return rows[:limit], len(rows) > limit
+    return _budget_page(queryset.order_by("-id" if descending else "id"), limit)
+
+
+def _budget_page(queryset: QuerySet[Message], limit: int, budget: int | None = None):
+    """Up to ``limit`` rows of an ordered message queryset that fit the response budget.
+
+    Reads ``(id, size_bytes)`` of ``limit + 1`` rows first, keeps the leading rows that fit
+    (:func:`conversations.limits.take_within_budget`), then loads only those, so a page of
+    large messages never sits in memory to be cut afterwards. Returns ``(rows, has_more)``;
+    ``has_more`` is also true when the budget stopped the page early.
+    """
+    sized = list(queryset.values_list("id", "size_bytes")[: limit + 1])
+    taken = take_within_budget((size for _, size in sized[:limit]), budget)
+    ids = [pk for pk, _ in sized[:taken]]
+    rows = {row.id: row for row in Message.objects.filter(id__in=ids)}
+    return [rows[pk] for pk in ids if pk in rows], len(sized) > taken
 
 
 def message_number_page(
     *, conversation: Conversation, page_number: int, page_size: int
-) -> tuple[list[Message], int]:
+) -> tuple[list[Message], int, int]:
     """Page ``page_number`` (from 1) of a conversation's messages, oldest first.
 
-    Returns ``(messages, total_results)``; a page past the end is empty. Serves Telnyx's
-    ``page[number]``/``page[size]`` pagination (``providers/telnyx-agentphone.md`` §A.4).
+    Returns ``(messages, total_results, page_size)``; a page past the end is empty. Serves
+    Telnyx's ``page[number]``/``page[size]`` pagination (``providers/telnyx-agentphone.md``
+    §A.4).
+
+    A numbered page cannot stop early without shifting every later page, so the response
+    budget shrinks the page instead: the page size used is ``page_size``, or fewer, so that a
+    page of the conversation's largest messages fits the budget (at least 1). It depends
+    only on the conversation, so every page of one listing uses the same size and a client
+    asking for ``page_number + 1`` (the SDK's auto-paging) sees every message once.
     """
     queryset = Message.objects.filter(conversation=conversation).order_by("id")
-    total = queryset.count()
+    stats = queryset.aggregate(total=Count("id"), largest=Max("size_bytes"))
+    total, largest = stats["total"], stats["largest"] or 0
+    page_size = max(1, min(page_size, response_budget() // (largest + ITEM_OVERHEAD_BYTES)))
     start = (page_number - 1) * page_size
     rows = list(queryset[start : start + page_size]) if start < total else []
-    return rows, total
+    return rows, total, page_size
 
 
 def conversation_activity_page(
@@ -120,12 +144,15 @@ def message_time_page(
     limit: int,
     before: datetime | None = None,
     after: datetime | None = None,
+    budget: int | None = None,
 ) -> tuple[list[Message], bool]:
     """One page of a conversation's messages between exclusive ``created_at`` bounds.
 
     Newest first, except when only ``after`` is given: then oldest first, so a client paging
-    forward from ``after`` sees every message. Returns ``(messages, has_more)``. Serves
-    AgentPhone's ``GET /v1/conversations/{id}/messages`` (``before``/``after`` cursors).
+    forward from ``after`` sees every message. Returns ``(messages, has_more)``; the page
+    stops early (``has_more`` true) where the next message would pass the response budget
+    (``budget`` bytes, default ``CONVSTORE_MAX_RESPONSE_BYTES``). Serves AgentPhone's
+    ``GET /v1/conversations/{id}/messages`` (``before``/``after`` cursors).
     """
     queryset = Message.objects.filter(conversation=conversation)
     if before is not None:
@@ -134,8 +161,7 @@ def message_time_page(
         queryset = queryset.filter(created_at__gt=after)
     ascending = after is not None and before is None
     order = ("created_at", "id") if ascending else ("-created_at", "-id")
-    rows = list(queryset.order_by(*order)[: limit + 1])
-    return rows[:limit], len(rows) > limit
+    return _budget_page(queryset.order_by(*order), limit, budget)
 
 
 def message_recent(

@@ -18,6 +18,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from ... import selectors, services
+from ...limits import json_bytes, rendered_within_budget, response_budget
 from ..base import FormatViewMixin
 from . import serializers as s
 from .errors import render_error
@@ -35,8 +36,14 @@ class AgentPhoneViewMixin(FormatViewMixin):
 
     def detail_payload(self, conversation, message_limit: int = DETAIL_MESSAGES_DEFAULT) -> dict:
         """A ``ConversationDetail`` with the ``message_limit`` most recent messages, newest
-        first."""
-        messages, _ = selectors.message_time_page(conversation=conversation, limit=message_limit)
+        first; fewer when they would pass the response budget (the client pages on with
+        ``GET …/messages?before=<the last receivedAt>``; ``messageCount`` tells the total)."""
+        summary = s.ConversationOutputSerializer(conversation).data
+        messages, _ = selectors.message_time_page(
+            conversation=conversation,
+            limit=message_limit,
+            budget=response_budget() - json_bytes(summary),
+        )
         return s.ConversationOutputSerializer(conversation, context={"messages": messages}).data
 
 
@@ -52,13 +59,12 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
         rows, total = selectors.conversation_activity_page(
             partition=self.partition, limit=limit, offset=offset
         )
-        return Response(
-            {
-                "data": [s.ConversationOutputSerializer(row).data for row in rows],
-                "hasMore": offset + len(rows) < total,
-                "total": total,
-            }
+        # The response budget may stop the page early: hasMore then says so, and the client
+        # goes on from offset + len(data), as with any page.
+        data = list(
+            rendered_within_budget(rows, lambda row: s.ConversationOutputSerializer(row).data)
         )
+        return Response({"data": data, "hasMore": offset + len(data) < total, "total": total})
 
     def retrieve(self, request, conversation_id):
         message_limit = s.int_param(

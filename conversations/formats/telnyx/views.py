@@ -22,6 +22,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from ... import selectors, services
+from ...limits import rendered_within_budget
 from ...responders import get_responder
 from ..base import FormatViewMixin
 from . import serializers as s
@@ -49,7 +50,17 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         )
         if not filterset.is_valid():
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
-        return Response({"data": [s.ConversationOutputSerializer(c).data for c in filterset.qs]})
+        data = list(
+            rendered_within_budget(
+                filterset.qs.iterator(chunk_size=100),
+                lambda row: s.ConversationOutputSerializer(row).data,
+            )
+        )
+        # PostgREST's range of the rows answered; a list the response budget stopped early
+        # ends before offset + limit - 1, and the client goes on from offset=<end + 1>.
+        offset = filterset.form.cleaned_data.get("offset") or 0
+        end = f"{offset}-{offset + len(data) - 1}" if data else "*"
+        return Response({"data": data}, headers={"Content-Range": f"{end}/*"})
 
     def create(self, request):
         data = s.validated(s.ConversationCreateInputSerializer, request.data)
@@ -95,7 +106,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
             params.get("page[size]"), "page[size]", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE
         )
         conversation = self.get_conversation()
-        rows, total = selectors.message_number_page(
+        rows, total, size = selectors.message_number_page(
             conversation=conversation, page_number=number, page_size=size
         )
         return Response(
