@@ -4,6 +4,7 @@ import io
 import uuid
 
 from django.conf import settings
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.http import HttpResponse, HttpResponseBadRequest
 
 
@@ -88,10 +89,11 @@ class ChunkedBodyMiddleware:
 class NulQueryMiddleware:
     """Refuse a NUL character (``%00``) in the query string of any non-API page with 400.
 
-    PostgreSQL text cannot hold NUL, so such a value reaching a query (the admin's search
-    box, a list filter, ordering, a lookup) raised a database error and answered 500. The API
-    formats check their own parameters and word the error in their shape; every other view
-    (the admin) is guarded here, once, for every parameter name and value.
+    PostgreSQL text cannot hold NUL, so such a value reaching a query (an admin list
+    filter, a lookup) raised a database error and answered 500. The API formats check their
+    own parameters and word the error in their shape; every other view (the admin) is
+    guarded here, once, for every parameter name and value, except the admin's search term
+    (``q``), which Django's own search form already refuses with a message on the page.
     """
 
     def __init__(self, get_response):
@@ -103,7 +105,10 @@ class NulQueryMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if getattr(view_func, "cls", None) is not None:  # a DRF view: its format answers
             return None
-        if any("\x00" in name or "\x00" in value for name, value in request.GET.items()):
+        if any(
+            "\x00" in name or ("\x00" in value and name != SEARCH_VAR)
+            for name, value in request.GET.items()
+        ):
             return HttpResponseBadRequest(
                 "A NUL character (%00) is not allowed in a query parameter.\n",
                 content_type="text/plain",

@@ -149,3 +149,50 @@ def test_read_routes_never_500(client, seeded, template, conversation_id, query)
     path = template.format(id=quote(conversation_id, safe=""), query=urlencode(query))
     response = client.get(path, **seeded["auth"])
     assert response.status_code < 500, (path, response.content)
+
+
+def nested_text(depth: int, leaf) -> str:
+    """JSON text of ``leaf`` wrapped ``depth`` times, alternating ``{"metadata": …}`` and
+    ``[…]`` (built as text: ``json.dumps`` itself would recurse too deep)."""
+    opens = "".join('{"metadata":' if level % 2 else "[" for level in range(depth))
+    closes = "".join("}" if level % 2 else "]" for level in reversed(range(depth)))
+    return opens + json.dumps(leaf) + closes
+
+
+ALL_ROUTES = [*WRITE_ROUTES, *(("get", template) for template in READ_ROUTES)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "template"), ALL_ROUTES)
+@HYPOTHESIS
+@given(
+    body=st.one_of(
+        bodies.map(json.dumps),
+        st.builds(nested_text, st.integers(min_value=1, max_value=3000), json_values),
+    ),
+    transfer=st.sampled_from(["content-length", "chunked", "chunked-unreadable"]),
+)
+def test_chunked_and_deep_bodies_never_500_on_any_route(
+    client, seeded, method, template, body, transfer
+):
+    """Every route, with arbitrary and deeply nested bodies, sent with a Content-Length or
+    chunked: as gunicorn presents it (``wsgi.input_terminated``, read under the limit) or as
+    the development server does (unreadable: 411)."""
+    import io
+    from urllib.parse import quote
+
+    path = template.format(**seeded, id=quote(seeded["conv"], safe=""), query="limit=5")
+    data = body.encode()
+    extra = dict(seeded["auth"])
+    if transfer != "content-length":
+        extra.update(HTTP_TRANSFER_ENCODING="chunked", CONTENT_LENGTH="")
+        extra["wsgi.input"] = io.BytesIO(data)
+        if transfer == "chunked":
+            extra["wsgi.input_terminated"] = True
+    before = snapshot(seeded["pk"])
+    response = client.generic(method.upper(), path, data, content_type="application/json", **extra)
+    assert response.status_code < 500, (path, transfer, body[:200], response.content[:300])
+    if transfer == "chunked-unreadable":
+        assert response.status_code == 411, (path, response.content[:300])
+    if response.status_code >= 400:
+        assert snapshot(seeded["pk"]) == before, (path, transfer, response.content[:300])
