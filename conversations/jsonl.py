@@ -39,9 +39,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+
 from . import metadata as rules
 from .ids import parse_id
 from .models import Conversation, Message
+from .parsers import json_depth_exceeds
 from .services import ConversationImport
 
 CONVERSATION_STRINGS = (
@@ -173,10 +176,15 @@ def parse_line(line: str) -> ConversationImport:
     Raises:
         RecordError: with a message naming the field at fault.
     """
+    depth = settings.CONVSTORE_MAX_JSON_DEPTH + 1  # a line wraps messages one level deeper
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}.") from None
+    except RecursionError:
+        raise RecordError(f"nested deeper than {depth} levels.") from None
+    if json_depth_exceeds(obj, depth):
+        raise RecordError(f"nested deeper than {depth} levels.")
     if not isinstance(obj, dict):
         raise RecordError(f"expected a JSON object, got {rules.json_type_name(obj)}.")
     if rules.contains_nul(obj):

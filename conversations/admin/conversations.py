@@ -18,10 +18,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 
-from .. import services
+from .. import selectors, services
 from ..ids import prefixed
 from ..metadata import RESERVED_KEYS, MetadataError
-from ..models import Conversation, Message, MetadataChange
+from ..models import Conversation, MetadataChange
 from .projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
 from .support import (
     SEARCH_HELP,
@@ -251,7 +251,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            newest = list(Message.objects.filter(conversation=obj).order_by("-id")[:THREAD_LIMIT])
+            # The latest THREAD_LIMIT messages, fewer if they would pass the response budget.
+            newest, more = selectors.message_cursor_page(
+                conversation=obj, after=None, limit=THREAD_LIMIT, descending=True
+            )
             audit = list(
                 MetadataChange.objects.filter(conversation=obj).order_by("-changed_at", "-id")[
                     :AUDIT_LIMIT
@@ -262,7 +265,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 change_row.after_json = json.dumps(change_row.after, ensure_ascii=False)
             context.update(
                 thread=newest[::-1],
-                thread_limited=len(newest) == THREAD_LIMIT,
+                thread_limited=more,
                 audit=audit,
                 audit_limit=AUDIT_LIMIT,
                 metadata_rows=context["adminform"].form.metadata_rows,
