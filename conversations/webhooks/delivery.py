@@ -30,17 +30,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import WebhookAttempt, WebhookEvent
+from .transport import AttemptResult, Sender
 
 USER_AGENT = "convstore-webhooks/1"
 MAX_BACKOFF_SECONDS = 3600
-ERROR_TEXT_LIMIT = 1000
 
 
 def max_attempts() -> int:
@@ -55,8 +54,14 @@ def backoff(attempts: int) -> timedelta:
 
 
 def request_timeout() -> float:
-    """Seconds to wait for an endpoint's answer (setting, default 10)."""
+    """Seconds one attempt may take in all: DNS, connect, send, the answer's headers and
+    body (``CONVSTORE_WEBHOOK_TIMEOUT``, default 10)."""
     return float(getattr(settings, "CONVSTORE_WEBHOOK_TIMEOUT", 10))
+
+
+def default_concurrency() -> int:
+    """Attempts a worker runs at once (``CONVSTORE_WEBHOOK_CONCURRENCY``, default 8)."""
+    return int(getattr(settings, "CONVSTORE_WEBHOOK_CONCURRENCY", 8))
 
 
 def worker_name() -> str:
@@ -111,34 +116,12 @@ def claim_due(
     return ids
 
 
-@dataclass
-class AttemptResult:
-    """What one POST gave: a status code or an error, and the latency in milliseconds."""
-
-    status_code: int | None
-    latency_ms: int
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def send(event: WebhookEvent, client: httpx.Client) -> AttemptResult:
-    """POST one signed attempt of ``event`` to its endpoint (no redirects followed)."""
+def send(event: WebhookEvent, sender: Sender) -> AttemptResult:
+    """POST one signed attempt of ``event`` to its endpoint (no redirects followed), within
+    the attempt's deadline, reading at most a few KiB of the answer (:mod:`.transport`)."""
     body = encode_payload(event.payload)
     headers = signed_headers(event, body, int(time.time()))
-    started = time.perf_counter()
-    try:
-        response = client.post(event.endpoint.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        latency = round((time.perf_counter() - started) * 1000)
-        return AttemptResult(None, latency, f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT])
-    latency = round((time.perf_counter() - started) * 1000)
-    if 200 <= response.status_code < 300:
-        return AttemptResult(response.status_code, latency)
-    text = f"HTTP {response.status_code}: {response.text[:500]}"
-    return AttemptResult(response.status_code, latency, text[:ERROR_TEXT_LIMIT])
+    return sender.post(event.endpoint.url, body, headers)
 
 
 def record(
@@ -149,42 +132,81 @@ def record(
     Returns the event's new status, or ``None`` when ``worker`` no longer holds the lease
     (another worker took the event over; its own attempt counts instead).
     """
+    outcome = record_many(worker=worker, outcomes={event_id: (result, started_at)}, now=now)
+    return outcome.get(event_id)
+
+
+def record_many(
+    *, worker: str, outcomes: dict[int, tuple[AttemptResult, datetime]], now: datetime
+) -> dict[int, str]:
+    """Store a batch of attempts (``{event_id: (result, started_at)}``) in one transaction.
+
+    Locks the events, keeps only those ``worker`` still leases (pending, ``locked_by`` it),
+    bulk-inserts their attempt rows, marks the delivered ones in one ``UPDATE`` and moves the
+    others to their retry time or to failed. Returns ``{event_id: new status}`` for the
+    events recorded; events whose lease was taken over are left out.
+    """
+    statuses: dict[int, str] = {}
+    if not outcomes:
+        return statuses
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
-        if event.locked_by != worker or event.status != WebhookEvent.Status.PENDING:
-            return None
-        number = event.attempt_count + 1
-        WebhookAttempt.objects.create(
-            event=event,
-            number=number,
-            started_at=started_at,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            error=result.error,
-            succeeded=result.ok,
+        held = list(
+            WebhookEvent.objects.select_for_update()
+            .filter(pk__in=list(outcomes), locked_by=worker, status=WebhookEvent.Status.PENDING)
+            .only("id", "attempt_count")
+            .order_by("id")
         )
-        event.attempt_count = number
-        event.locked_until, event.locked_by = None, ""
-        if result.ok:
-            event.status, event.delivered_at, event.last_error = event.Status.DELIVERED, now, ""
-        else:
-            event.last_error = result.error
+        attempts, delivered, failing = [], [], []
+        for event in held:
+            result, started_at = outcomes[event.pk]
+            number = event.attempt_count + 1
+            attempts.append(
+                WebhookAttempt(
+                    event_id=event.pk,
+                    number=number,
+                    started_at=started_at,
+                    status_code=result.status_code,
+                    latency_ms=result.latency_ms,
+                    error=result.error,
+                    succeeded=result.ok,
+                )
+            )
+            if result.ok:
+                delivered.append(event.pk)
+                statuses[event.pk] = WebhookEvent.Status.DELIVERED
+                continue
+            event.attempt_count = number
+            event.locked_until, event.locked_by, event.last_error = None, "", result.error
             if number >= max_attempts():
-                event.status = event.Status.FAILED
+                event.status = WebhookEvent.Status.FAILED
             else:
+                event.status = WebhookEvent.Status.PENDING
                 event.next_attempt_at = now + backoff(number)
-        event.save(
-            update_fields=[
-                "attempt_count",
-                "locked_until",
-                "locked_by",
-                "status",
-                "delivered_at",
-                "last_error",
-                "next_attempt_at",
-            ]
-        )
-        return event.status
+            failing.append(event)
+            statuses[event.pk] = event.status
+        WebhookAttempt.objects.bulk_create(attempts)
+        if delivered:
+            WebhookEvent.objects.filter(pk__in=delivered).update(
+                status=WebhookEvent.Status.DELIVERED,
+                delivered_at=now,
+                last_error="",
+                attempt_count=F("attempt_count") + 1,
+                locked_until=None,
+                locked_by="",
+            )
+        if failing:
+            WebhookEvent.objects.bulk_update(
+                failing,
+                [
+                    "attempt_count",
+                    "locked_until",
+                    "locked_by",
+                    "status",
+                    "last_error",
+                    "next_attempt_at",
+                ],
+            )
+    return statuses
 
 
 @dataclass
@@ -203,43 +225,46 @@ def deliver_due(
     worker: str | None = None,
     lease: timedelta | None = None,
     now: datetime | None = None,
-    client: httpx.Client | None = None,
+    sender: Sender | None = None,
+    concurrency: int | None = None,
 ) -> BatchReport:
-    """Claim one batch of due events and attempt each once.
+    """Claim one batch of due events and attempt each once, ``concurrency`` at a time.
 
-    ``now`` (default: the clock) decides what is due and when retries fall due; tests pass
-    it to step through the backoff. The lease defaults to the time the whole batch may take
-    (``batch`` × timeout + 30 s).
+    ``sender`` is the keep-alive client (a worker passes one for its whole life; by default
+    one is made and closed here). ``now`` (default: the clock) decides what is due and when
+    retries fall due; tests pass it to step through the backoff. The lease defaults to the
+    time the whole batch may take (``ceil(batch / concurrency)`` × timeout + 30 s).
+    Attempts are recorded together once the batch is sent (:func:`record_many`).
     """
     worker = worker or worker_name()
-    lease = lease or timedelta(seconds=batch * request_timeout() + 30)
+    concurrency = max(1, sender.concurrency if sender else concurrency or default_concurrency())
+    rounds = -(-batch // concurrency)
+    lease = lease or timedelta(seconds=rounds * request_timeout() + 30)
     report = BatchReport(claimed=claim_due(worker=worker, batch=batch, lease=lease, now=now))
     if not report.claimed:
         return report
-    own_client = client is None
-    client = client or httpx.Client(timeout=request_timeout(), follow_redirects=False)
+    own_sender = sender is None
+    sender = sender or Sender(timeout=request_timeout(), concurrency=concurrency)
     try:
         events = WebhookEvent.objects.select_related("endpoint").in_bulk(report.claimed)
-        for event_id in report.claimed:
-            if event_id not in events:  # its endpoint was deleted meanwhile
-                continue
+        todo = [events[event_id] for event_id in report.claimed if event_id in events]
+
+        def attempt(event: WebhookEvent) -> tuple[int, tuple[AttemptResult, datetime]]:
             started_at = timezone.now()
-            result = send(events[event_id], client)
-            status = record(
-                event_id=event_id,
-                worker=worker,
-                result=result,
-                started_at=started_at,
-                now=now or timezone.now(),
-            )
-            bucket = {
-                WebhookEvent.Status.DELIVERED: report.delivered,
-                WebhookEvent.Status.PENDING: report.retrying,
-                WebhookEvent.Status.FAILED: report.failed,
-            }.get(status)
-            if bucket is not None:
-                bucket.append(event_id)
+            return event.pk, (send(event, sender), started_at)
+
+        outcomes = dict(sender.map(attempt, todo))
     finally:
-        if own_client:
-            client.close()
+        if own_sender:
+            sender.close()
+    statuses = record_many(worker=worker, outcomes=outcomes, now=now or timezone.now())
+    buckets = {
+        WebhookEvent.Status.DELIVERED: report.delivered,
+        WebhookEvent.Status.PENDING: report.retrying,
+        WebhookEvent.Status.FAILED: report.failed,
+    }
+    for event_id in report.claimed:
+        bucket = buckets.get(statuses.get(event_id))
+        if bucket is not None:
+            bucket.append(event_id)
     return report
