@@ -27,6 +27,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -219,45 +221,44 @@ class BatchReport:
     failed: list[int] = field(default_factory=list)
 
 
-def deliver_due(
-    *,
-    batch: int = 10,
-    worker: str | None = None,
-    lease: timedelta | None = None,
-    now: datetime | None = None,
-    sender: Sender | None = None,
-    concurrency: int | None = None,
-) -> BatchReport:
-    """Claim one batch of due events and attempt each once, ``concurrency`` at a time.
+def default_lease(batch: int, concurrency: int) -> timedelta:
+    """How long a claimed batch stays leased: two batches' worst case (a worker claims the
+    next batch while the current one is being sent), ``2 × ceil(batch / concurrency) ×
+    timeout + 30 s``."""
+    rounds = -(-batch // max(1, concurrency))
+    return timedelta(seconds=2 * rounds * request_timeout() + 30)
 
-    ``sender`` is the keep-alive client (a worker passes one for its whole life; by default
-    one is made and closed here). ``now`` (default: the clock) decides what is due and when
-    retries fall due; tests pass it to step through the backoff. The lease defaults to the
-    time the whole batch may take (``ceil(batch / concurrency)`` × timeout + 30 s).
-    Attempts are recorded together once the batch is sent (:func:`record_many`).
-    """
-    worker = worker or worker_name()
-    concurrency = max(1, sender.concurrency if sender else concurrency or default_concurrency())
-    rounds = -(-batch // concurrency)
-    lease = lease or timedelta(seconds=rounds * request_timeout() + 30)
-    report = BatchReport(claimed=claim_due(worker=worker, batch=batch, lease=lease, now=now))
-    if not report.claimed:
-        return report
-    own_sender = sender is None
-    sender = sender or Sender(timeout=request_timeout(), concurrency=concurrency)
-    try:
-        events = WebhookEvent.objects.select_related("endpoint").in_bulk(report.claimed)
-        todo = [events[event_id] for event_id in report.claimed if event_id in events]
 
-        def attempt(event: WebhookEvent) -> tuple[int, tuple[AttemptResult, datetime]]:
-            started_at = timezone.now()
-            return event.pk, (send(event, sender), started_at)
+@dataclass
+class _InFlight:
+    """A claimed batch being sent: its ids and one future per loaded event."""
 
-        outcomes = dict(sender.map(attempt, todo))
-    finally:
-        if own_sender:
-            sender.close()
+    claimed: list[int]
+    futures: list[Future]
+
+
+def _start(
+    *, worker: str, batch: int, lease: timedelta, now: datetime | None, sender: Sender
+) -> _InFlight | None:
+    """Claim a batch, load its events and hand them to the sender's threads."""
+    claimed = claim_due(worker=worker, batch=batch, lease=lease, now=now)
+    if not claimed:
+        return None
+    events = WebhookEvent.objects.select_related("endpoint").in_bulk(claimed)
+    todo = [events[event_id] for event_id in claimed if event_id in events]
+
+    def attempt(event: WebhookEvent) -> tuple[int, tuple[AttemptResult, datetime]]:
+        started_at = timezone.now()
+        return event.pk, (send(event, sender), started_at)
+
+    return _InFlight(claimed, sender.submit(attempt, todo))
+
+
+def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchReport:
+    """Wait for a batch's attempts, record them together, and report."""
+    outcomes = dict(future.result() for future in flight.futures)
     statuses = record_many(worker=worker, outcomes=outcomes, now=now or timezone.now())
+    report = BatchReport(claimed=flight.claimed)
     buckets = {
         WebhookEvent.Status.DELIVERED: report.delivered,
         WebhookEvent.Status.PENDING: report.retrying,
@@ -268,3 +269,63 @@ def deliver_due(
         if bucket is not None:
             bucket.append(event_id)
     return report
+
+
+def deliver_due(
+    *,
+    batch: int = 10,
+    worker: str | None = None,
+    lease: timedelta | None = None,
+    now: datetime | None = None,
+    sender: Sender | None = None,
+) -> BatchReport:
+    """Claim one batch of due events and attempt each once, ``sender.concurrency`` at a time.
+
+    ``sender`` is the keep-alive client (by default one with ``CONVSTORE_WEBHOOK_CONCURRENCY``
+    threads is made and closed here). ``now`` (default: the clock) decides what is due and
+    when retries fall due; tests pass it to step through the backoff. The lease defaults to
+    :func:`default_lease`. Attempts are recorded together once the batch is sent
+    (:func:`record_many`).
+    """
+    worker = worker or worker_name()
+    own_sender = sender is None
+    sender = sender or Sender(timeout=request_timeout(), concurrency=default_concurrency())
+    try:
+        lease = lease or default_lease(batch, sender.concurrency)
+        flight = _start(worker=worker, batch=batch, lease=lease, now=now, sender=sender)
+        if flight is None:
+            return BatchReport()
+        return _finish(flight, worker=worker, now=now)
+    finally:
+        if own_sender:
+            sender.close()
+
+
+def deliver_batches(
+    *,
+    batch: int,
+    worker: str,
+    sender: Sender,
+    lease: timedelta | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Iterator[BatchReport]:
+    """Deliver batch after batch, overlapping the database with the network: while one
+    batch is being sent, the previous one is recorded and the next one claimed.
+
+    Yields a report per batch, and an empty report each time nothing was due (the caller
+    sleeps, or stops). Once ``stopping()`` is true no new batch is claimed; the batch in
+    flight is finished and the generator ends.
+    """
+    lease = lease or default_lease(batch, sender.concurrency)
+    flight: _InFlight | None = None
+    while True:
+        following = None
+        if not stopping():
+            following = _start(worker=worker, batch=batch, lease=lease, now=None, sender=sender)
+        if flight is not None:
+            yield _finish(flight, worker=worker, now=None)
+        elif following is None:
+            if stopping():
+                return
+            yield BatchReport()
+        flight = following

@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +40,8 @@ MAX_ANSWER_BYTES = 4096
 """Bytes of an answer's body read at most; the rest is never read (the connection drops)."""
 READ_CHUNK_BYTES = 4096
 """Largest single socket read."""
+WRITE_BUFFER_BYTES = 64 * 1024
+"""Largest single socket write (bigger bodies go in pieces, each within the deadline)."""
 REASON_LIMIT = 200
 """Characters of an error reason kept in ``last_error`` and attempt rows."""
 
@@ -65,22 +67,41 @@ def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
 
 
 class DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose every operation ends by the attempt's deadline."""
+    """A network stream whose every operation ends by the attempt's deadline.
+
+    Writes are held until the next read (or at most :data:`WRITE_BUFFER_BYTES`), so a
+    request's headers and body leave in one ``send``: half the system calls and wake-ups of
+    httpcore's one write per h11 event (HTTP/1.1 without pipelining writes the whole request
+    before it reads)."""
 
     def __init__(self, stream: httpcore.NetworkStream):
         self._stream = stream
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+
+    def _flush(self, timeout: float | None) -> None:
+        data = b"".join(self._pending)
+        self._pending, self._pending_bytes = [], 0
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_BUFFER_BYTES):
+            left = _time_left(timeout, httpcore.WriteTimeout)
+            self._stream.write(bytes(view[start : start + WRITE_BUFFER_BYTES]), left)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._pending:
+            self._flush(timeout)
         left = _time_left(timeout, httpcore.ReadTimeout)
         return self._stream.read(min(max_bytes, READ_CHUNK_BYTES), left)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        view = memoryview(buffer)
-        for start in range(0, len(view), READ_CHUNK_BYTES * 4):
-            left = _time_left(timeout, httpcore.WriteTimeout)
-            self._stream.write(bytes(view[start : start + READ_CHUNK_BYTES * 4]), left)
+        if buffer:
+            self._pending.append(buffer)
+            self._pending_bytes += len(buffer)
+        if self._pending_bytes >= WRITE_BUFFER_BYTES:
+            self._flush(timeout)
 
     def close(self) -> None:
+        self._pending, self._pending_bytes = [], 0
         self._stream.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> DeadlineStream:
@@ -227,13 +248,12 @@ class Sender:
         error = "" if 200 <= status < 300 else f"HTTP {status}"
         return AttemptResult(status, _ms(started), error)
 
-    def map(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
-        """``[fn(item) for item in items]``, ``concurrency`` at a time, in order."""
-        if self.concurrency == 1 or len(items) < 2:
-            return [fn(item) for item in items]
+    def submit(self, fn: Callable[[T], R], items: list[T]) -> list[Future]:
+        """Run ``fn(item)`` for every item on the sender's threads, ``concurrency`` at a time,
+        first come first served; returns the futures in order."""
         if self._threads is None:
             self._threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="webhook")
-        return list(self._threads.map(fn, items))
+        return [self._threads.submit(fn, item) for item in items]
 
     def close(self) -> None:
         if self._threads is not None:

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from conversations.webhooks.delivery import (
     default_concurrency,
-    deliver_due,
+    deliver_batches,
     request_timeout,
     worker_name,
 )
@@ -42,7 +42,7 @@ class Command(BaseCommand):
             type=float,
             default=None,
             help="Seconds a claimed batch stays reserved "
-            "(default: ceil(batch / concurrency) × timeout + 30).",
+            "(default: 2 × ceil(batch / concurrency) × timeout + 30).",
         )
 
     def handle(self, *args, once, batch, concurrency, poll_interval, lease, **options):
@@ -72,11 +72,16 @@ class Command(BaseCommand):
 
     def deliver_loop(self, *, once, batch, poll_interval, lease, sender) -> dict[str, int]:
         """Deliver batches until stopped (or, with ``once``, until nothing is due)."""
-        worker = worker_name()
         lease_delta = timedelta(seconds=lease) if lease else None
         totals = {"delivered": 0, "retrying": 0, "failed": 0}
-        while not self.stopping:
-            report = deliver_due(batch=batch, worker=worker, lease=lease_delta, sender=sender)
+        reports = deliver_batches(
+            batch=batch,
+            worker=worker_name(),
+            sender=sender,
+            lease=lease_delta,
+            stopping=lambda: self.stopping,
+        )
+        for report in reports:
             for name in totals:
                 totals[name] += len(getattr(report, name))
             if report.claimed:
@@ -86,8 +91,9 @@ class Command(BaseCommand):
                 )
                 continue
             if once:
-                break
-            time.sleep(poll_interval)
+                self.stopping = True
+            else:
+                time.sleep(poll_interval)
         return totals
 
     def stop(self, signum, frame):
