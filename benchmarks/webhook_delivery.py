@@ -55,6 +55,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=1, help="worker processes (1)")
     parser.add_argument("--history", type=int, default=3, help="recentHistory messages (3)")
     parser.add_argument(
+        "--conversations",
+        type=int,
+        default=200,
+        help="conversations the events are spread over (200; one conversation's events to "
+        "one endpoint are sent in order, one at a time)",
+    )
+    parser.add_argument(
         "--receiver", choices=["auto", "nginx", "asyncio"], default="auto", help="receiver"
     )
     parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
@@ -183,7 +190,7 @@ def ensure_database(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def prepare_events(count: int, history: int, url: str) -> int:
+def prepare_events(count: int, history: int, url: str, conversations: int = 200) -> int:
     """Reset the benchmark project, register the endpoint, write ``count`` due events.
 
     Returns the endpoint's id."""
@@ -205,6 +212,10 @@ def prepare_events(count: int, history: int, url: str) -> int:
     WebhookEndpoint.objects.filter(project=project).delete()  # events and attempts go too
     Conversation.objects.filter(project=project).delete()
     actor = services.Actor.for_command("benchmark")
+    others = [
+        services.conversation_create(project=project, actor=actor)
+        for _ in range(max(0, conversations - 1))
+    ]
     conversation = services.conversation_create(
         project=project,
         actor=actor,
@@ -222,15 +233,16 @@ def prepare_events(count: int, history: int, url: str) -> int:
     endpoint = webhook_endpoint_create(
         project=project, url=url, secret="whsec_benchmark", context_limit=history
     )
+    spread = [conversation, *others]
     rows = (
         WebhookEvent(
             endpoint=endpoint,
-            conversation=conversation,
+            conversation=spread[n % len(spread)],
             webhook_id="evt_" + uuid.uuid4().hex,
             event_type=payload["event"],
             payload=payload,
         )
-        for _ in range(count)
+        for n in range(count)
     )
     batch = []
     for row in rows:
@@ -291,7 +303,9 @@ def main(argv=None) -> int:
     ensure_database(url)
     kind, receiver, port, workdir = start_receiver(args.receiver)
     try:
-        endpoint_id = prepare_events(args.events, args.history, f"http://127.0.0.1:{port}/hook")
+        endpoint_id = prepare_events(
+            args.events, args.history, f"http://127.0.0.1:{port}/hook", args.conversations
+        )
         from django.conf import settings
 
         concurrency = getattr(settings, "CONVSTORE_WEBHOOK_CONCURRENCY", 1)
@@ -300,7 +314,8 @@ def main(argv=None) -> int:
             f"{url.split('@')[-1]}; receiver: {kind} answering 204 on 127.0.0.1:{port}\n"
             f"workers: {args.processes} × deliver_webhooks --once"
             f"{f' --batch {args.batch}' if args.batch else ''} (concurrency {concurrency}); "
-            f"{args.events} events, {args.history} history messages each",
+            f"{args.events} events over {args.conversations} conversations, {args.history} "
+            "history messages each",
             flush=True,
         )
         argv = [sys.executable, str(ROOT / "manage.py"), "deliver_webhooks", "--once"]
@@ -311,9 +326,12 @@ def main(argv=None) -> int:
             subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             for _ in range(args.processes)
         ]
-        failed = []
+        failed, cpu = [], 0.0
         for worker in workers:
-            _, err = worker.communicate()
+            err = worker.stderr.read()
+            _, status, usage = os.wait4(worker.pid, 0)
+            worker.returncode = os.waitstatus_to_exitcode(status)
+            cpu += usage.ru_utime + usage.ru_stime
             if worker.returncode:
                 failed.append(err.decode()[-2000:])
         elapsed = time.perf_counter() - started
@@ -327,7 +345,8 @@ def main(argv=None) -> int:
     print(
         f"delivered {args.events} events: {args.events / elapsed:,.0f} events/s over the "
         f"workers' whole run ({elapsed:.2f} s, start-up included); "
-        f"{args.events / window:,.0f} events/s over the delivery window ({window:.2f} s)"
+        f"{args.events / window:,.0f} events/s over the delivery window ({window:.2f} s); "
+        f"worker CPU {cpu * 1000 / args.events:.2f} ms/event (start-up included)"
     )
     for problem in problems:
         print("FAILED:", problem)
