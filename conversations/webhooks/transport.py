@@ -1,27 +1,31 @@
 """Outgoing webhook requests: pinned to checked addresses, bounded in bytes and in time.
 
-:class:`Sender` is the delivery worker's HTTP client, built on httpcore's connection pool
-(keep-alive, one pool per worker process, thread-safe) with our own network backend:
+:class:`Sender` is the delivery worker's HTTP client: the standard library's
+:mod:`http.client` (light enough for a thousand requests a second from one process), with
+keep-alive connections per thread and endpoint origin, and our own ``connect``:
 
-- **Address rule at connect time.** :class:`GuardedBackend` resolves the host itself, checks
+- **Address rule at connect time.** :func:`connect_checked` resolves the host itself, checks
   every address with :func:`~conversations.webhooks.addresses.check_address` and connects to
-  the checked IP. The URL's host still goes in ``Host`` and in TLS SNI and certificate checks
-  (httpcore passes it to ``start_tls``), so HTTPS works as usual. No proxy is ever used
-  (httpcore reads no ``HTTP_PROXY``), no redirect is followed.
-- **Answer size.** At most :data:`MAX_ANSWER_BYTES` (4 KiB) of an answer's body are read;
-  past that the connection is dropped. Every socket read asks for at most
-  :data:`READ_CHUNK_BYTES`, and h11 refuses a header block over 16 KiB, so an attempt reads at
-  most about 24 KiB from the wire whatever the receiver sends. The body is never stored:
-  attempts record the status code and a short reason of ours.
+  the checked IP. The URL's host still goes in ``Host`` and in TLS SNI and certificate checks,
+  so HTTPS works as usual. No proxy is ever used, no redirect followed.
+- **Answer size.** At most :data:`MAX_ANSWER_BYTES` (4 KiB) of an answer's body are read; past
+  that the connection is dropped. Every socket read asks for at most :data:`READ_CHUNK_BYTES`
+  and an answer may not take more than :data:`MAX_ANSWER_READ_BYTES` (24 KiB: status line,
+  headers and the body kept) off the wire, whatever the receiver sends. The body is never
+  stored: attempts record the status code and a short reason of ours.
 - **Hard deadline.** Each attempt gets ``CONVSTORE_WEBHOOK_TIMEOUT`` seconds in all: DNS,
   connect, TLS, sending, the headers and the body. Every socket operation's timeout is cut to
-  the time left (a thread-local deadline), so a receiver trickling a byte a second cannot
-  stretch an attempt.
+  the time left, so a receiver trickling a byte a second cannot stretch an attempt.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import re
+import select
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -30,9 +34,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
-
-import httpcore
-import httpx
+from urllib.parse import urlsplit
 
 from .addresses import UnsafeAddress, check_host
 
@@ -40,113 +42,170 @@ MAX_ANSWER_BYTES = 4096
 """Bytes of an answer's body read at most; the rest is never read (the connection drops)."""
 READ_CHUNK_BYTES = 4096
 """Largest single socket read."""
-WRITE_BUFFER_BYTES = 64 * 1024
-"""Largest single socket write (bigger bodies go in pieces, each within the deadline)."""
+MAX_ANSWER_READ_BYTES = 24 * 1024
+"""Bytes one answer may take off the wire in all (status line, headers, body kept)."""
+KEEPALIVE_SECONDS = 30.0
+"""An idle connection older than this is closed rather than reused."""
 REASON_LIMIT = 200
 """Characters of an error reason kept in ``last_error`` and attempt rows."""
 
 T = TypeVar("T")
 R = TypeVar("R")
-_attempt = threading.local()
 _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
 
 
-class RefusedAddress(httpcore.ConnectError):
+class AttemptError(Exception):
+    """A failed attempt; ``kind`` names it (``ConnectError``, ``ReadTimeout``, …)."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(detail)
+        self.kind = kind
+
+
+class RefusedAddress(AttemptError):
     """The host resolved to an address the address rule refuses (nothing was sent)."""
 
-
-def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
-    """``timeout`` cut to what is left of the current attempt; raises ``expired`` at zero."""
-    deadline = getattr(_attempt, "deadline", None)
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise expired("the attempt's deadline passed")
-    return left if timeout is None else min(timeout, left)
+    def __init__(self, detail: str):
+        super().__init__("refused", detail)
 
 
-class DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose every operation ends by the attempt's deadline.
+class Deadline:
+    """The end of one attempt (``time.monotonic()`` seconds)."""
 
-    Writes are held until the next read (or at most :data:`WRITE_BUFFER_BYTES`), so a
-    request's headers and body leave in one ``send``: half the system calls and wake-ups of
-    httpcore's one write per h11 event (HTTP/1.1 without pipelining writes the whole request
-    before it reads)."""
+    def __init__(self, seconds: float):
+        self.at = time.monotonic() + seconds
 
-    def __init__(self, stream: httpcore.NetworkStream):
-        self._stream = stream
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+    def left(self, kind: str) -> float:
+        """Seconds left; raises ``AttemptError(kind)`` when none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise AttemptError(kind, "the attempt's deadline passed")
+        return left
 
-    def _flush(self, timeout: float | None) -> None:
-        data = b"".join(self._pending)
-        self._pending, self._pending_bytes = [], 0
-        view = memoryview(data)
-        for start in range(0, len(view), WRITE_BUFFER_BYTES):
-            left = _time_left(timeout, httpcore.WriteTimeout)
-            self._stream.write(bytes(view[start : start + WRITE_BUFFER_BYTES]), left)
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if self._pending:
-            self._flush(timeout)
-        left = _time_left(timeout, httpcore.ReadTimeout)
-        return self._stream.read(min(max_bytes, READ_CHUNK_BYTES), left)
+def connect_checked(host: str, port: int, deadline: Deadline) -> socket.socket:
+    """A TCP socket to ``host``, connected only to addresses the address rule allows.
 
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer:
-            self._pending.append(buffer)
-            self._pending_bytes += len(buffer)
-        if self._pending_bytes >= WRITE_BUFFER_BYTES:
-            self._flush(timeout)
+    The name is resolved once (in a helper thread, so the deadline holds for a slow
+    resolver), every address is checked (one bad address refuses the host), and the
+    addresses are tried in the resolver's order. Raises :class:`AttemptError`."""
+    try:
+        future = _resolver.submit(check_host, host, port)
+        addresses = future.result(timeout=deadline.left("ConnectTimeout"))
+    except FutureTimeout:
+        raise AttemptError("ConnectTimeout", f"resolving {host} took too long") from None
+    except UnsafeAddress as exc:
+        raise RefusedAddress(str(exc)) from None
+    error: AttemptError | None = None
+    for address in addresses:
+        try:
+            sock = socket.create_connection((address, port), deadline.left("ConnectTimeout"))
+        except TimeoutError:
+            error = AttemptError("ConnectTimeout", f"connecting to {host} took too long")
+        except OSError as exc:
+            error = AttemptError("ConnectError", str(exc))
+        else:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+    raise error or AttemptError("ConnectError", f"cannot connect to {host}")
+
+
+class _AnswerReader(io.RawIOBase):
+    """The socket as the answer's raw stream: each read within the deadline, at most
+    :data:`READ_CHUNK_BYTES` at a time and :data:`MAX_ANSWER_READ_BYTES` in all.
+
+    It reads through the socket's own ``makefile`` object, which keeps the socket open while
+    the answer is read even after ``http.client`` lets go of it (``Connection: close``)."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline):
+        super().__init__()
+        self._sock, self._deadline, self._left = sock, deadline, MAX_ANSWER_READ_BYTES
+        self._raw = sock.makefile("rb", buffering=0)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._left <= 0:
+            raise AttemptError("ReadError", "the answer is over the size limit")
+        want = min(len(buffer), READ_CHUNK_BYTES, self._left)
+        self._sock.settimeout(self._deadline.left("ReadTimeout"))
+        try:
+            got = self._raw.readinto(memoryview(buffer)[:want])
+        except TimeoutError:
+            raise AttemptError("ReadTimeout", "the answer did not come in time") from None
+        self._left -= got or 0
+        return got
 
     def close(self) -> None:
-        self._pending, self._pending_bytes = [], 0
-        self._stream.close()
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> DeadlineStream:
-        left = _time_left(timeout, httpcore.ConnectTimeout)
-        return DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left))
-
-    def get_extra_info(self, info: str):
-        return self._stream.get_extra_info(info)
+        self._raw.close()
+        super().close()
 
 
-class GuardedBackend(httpcore.NetworkBackend):
-    """httpcore network backend that connects only to addresses the address rule allows.
+class _Connection(http.client.HTTPConnection):
+    """One keep-alive connection to an endpoint origin, pinned to a checked address.
 
-    The name is resolved once per connection (in a helper thread, so the deadline holds for
-    a slow resolver), every address is checked (one bad address refuses the host), and the
-    socket connects to the checked addresses in the resolver's order.
-    """
+    The request (headers and body) leaves in one ``sendall``, within the deadline."""
 
-    def __init__(self):
-        self._tcp = httpcore.SyncBackend()
+    def __init__(self, scheme: str, host: str, port: int):
+        super().__init__(host, port)
+        self.scheme = scheme
+        self.deadline = Deadline(0)
+        self.used_at = 0.0
+        self._out: list[bytes] = []
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        left = _time_left(timeout, httpcore.ConnectTimeout)
-        try:
-            addresses = _resolver.submit(check_host, host, port).result(timeout=left)
-        except FutureTimeout:
-            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
-        except UnsafeAddress as exc:
-            raise RefusedAddress(str(exc)) from None
-        error: Exception | None = None
-        for address in addresses:
-            left = _time_left(timeout, httpcore.ConnectTimeout)
+    def connect(self) -> None:
+        sock = connect_checked(self.host, self.port, self.deadline)
+        if self.scheme == "https":
+            sock.settimeout(self.deadline.left("ConnectTimeout"))
             try:
-                stream = self._tcp.connect_tcp(address, port, left, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                error = exc
-                continue
-            return DeadlineStream(stream)
-        raise error or httpcore.ConnectError(f"cannot connect to {host}")
+                sock = _tls_context().wrap_socket(sock, server_hostname=self.host)
+            except TimeoutError:
+                sock.close()
+                raise AttemptError("ConnectTimeout", "the TLS handshake took too long") from None
+            except OSError as exc:
+                sock.close()
+                raise AttemptError("ConnectError", str(exc)) from None
+        self.sock = sock
 
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise httpcore.ConnectError("webhooks do not use Unix sockets")
+    def send(self, data) -> None:
+        if self.sock is None:
+            self.connect()
+        self._out.append(bytes(data))
 
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+    def getresponse(self):
+        data = b"".join(self._out)
+        self._out = []
+        self.sock.settimeout(self.deadline.left("WriteTimeout"))
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise AttemptError("WriteTimeout", "the receiver did not take the request") from None
+        return super().getresponse()
+
+    def response_class(self, sock, *args, **kwargs):
+        return _Response(sock, self.deadline, *args, **kwargs)
+
+    def idle_and_fresh(self) -> bool:
+        """Whether the connection may carry another request: open, not expired, and with
+        nothing to read (a readable idle socket means the receiver closed it)."""
+        if self.sock is None or time.monotonic() - self.used_at > KEEPALIVE_SECONDS:
+            return False
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return not readable
+
+
+class _Response(http.client.HTTPResponse):
+    def __init__(self, sock, deadline, *args, **kwargs):
+        super().__init__(sock, *args, **kwargs)
+        reader = io.BufferedReader(_AnswerReader(sock, deadline), READ_CHUNK_BYTES)
+        self.fp.close()  # http.client's own reader, replaced before it read anything
+        self.fp = reader
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 @dataclass
@@ -166,16 +225,16 @@ class AttemptResult:
 
 
 @lru_cache(maxsize=1024)
-def _target(url: str) -> tuple[httpcore.URL, bytes]:
-    """The httpcore URL and ``Host`` header of a webhook URL (IDNA-encoded host)."""
-    parsed = httpx.URL(url)
-    host = parsed.raw_host
-    netloc = (b"[" + host + b"]" if b":" in host else host) + (
-        b":%d" % parsed.port if parsed.port else b""
-    )
-    return httpcore.URL(
-        scheme=parsed.raw_scheme, host=host, port=parsed.port, target=parsed.raw_path
-    ), netloc
+def _target(url: str) -> tuple[str, str, int, str]:
+    """``(scheme, host, port, path+query)`` of a webhook URL, the host IDNA-encoded."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise AttemptError("InvalidURL", "not an http(s) URL with a host")
+    host = parts.hostname.encode("idna").decode("ascii")
+    port = parts.port or (443 if scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return scheme, host, port, path
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
@@ -183,9 +242,16 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 def reason(exc: BaseException) -> str:
     """A short, printable reason for a failed attempt, without anything the receiver sent."""
-    name = type(exc).__name__
-    if isinstance(exc, httpcore.ProtocolError):
-        return f"{name}: the answer is not valid HTTP/1.1"  # h11 may quote the bytes it got
+    if isinstance(exc, AttemptError):
+        name = exc.kind
+    elif isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError):
+        return "ReadError: the receiver closed the connection without answering"
+    elif isinstance(exc, http.client.HTTPException | ValueError):
+        return "RemoteProtocolError: the answer is not valid HTTP/1.1"  # may quote its bytes
+    elif isinstance(exc, TimeoutError):
+        name = "ReadTimeout"
+    else:
+        name = "ReadError"
     if isinstance(exc, RefusedAddress):
         return f"refused: {exc}"[:REASON_LIMIT]
     text = _UNPRINTABLE.sub(" ", str(exc)).strip()
@@ -196,57 +262,67 @@ class Sender:
     """A keep-alive HTTP client for webhook attempts, safe to share between threads.
 
     ``timeout`` (seconds) is each attempt's whole deadline; ``concurrency`` is how many
-    attempts :meth:`map` runs at once (threads kept for the sender's life), and the pool keeps
-    that many keep-alive connections. Close it when done.
+    attempts :meth:`submit` runs at once, on threads kept for the sender's life. Each thread
+    keeps one connection per endpoint origin. Close it when done.
     """
 
     def __init__(self, *, timeout: float, concurrency: int = 1):
         self.timeout = timeout
         self.concurrency = max(1, concurrency)
-        connections = max(self.concurrency, 4)
         self._threads: ThreadPoolExecutor | None = None
-        self._pool = httpcore.ConnectionPool(
-            network_backend=GuardedBackend(),
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=30.0,
-            retries=0,
-            http1=True,
-            http2=False,
-        )
+        self._local = threading.local()
+        self._all: list[_Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self, scheme: str, host: str, port: int) -> tuple[_Connection, bool]:
+        """This thread's connection to the origin, and whether it was used before."""
+        pool = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        key = (scheme, host, port)
+        conn = pool.get(key)
+        if conn is not None and conn.idle_and_fresh():
+            return conn, True
+        if conn is not None:
+            conn.close()
+        conn = pool[key] = _Connection(scheme, host, port)
+        with self._lock:
+            self._all.append(conn)
+        return conn, False
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
         """POST ``body`` to ``url`` within the deadline; never raises for network trouble."""
         started = time.perf_counter()
-        _attempt.deadline = time.monotonic() + self.timeout
-        t = self.timeout
+        deadline = Deadline(self.timeout)
+        conn = None
         try:
-            target, host = _target(url)
-            request_headers = [
-                (b"Host", host),
-                *((k.encode(), v.encode()) for k, v in headers.items()),
-            ]
-            with self._pool.stream(
-                b"POST",
-                target,
-                headers=request_headers,
-                content=body,
-                extensions={"timeout": {"connect": t, "read": t, "write": t, "pool": t}},
-            ) as response:
-                kept = 0
-                for chunk in response.iter_stream():
-                    kept += len(chunk)
-                    if kept >= MAX_ANSWER_BYTES:
-                        break  # leaving the block closes (drops) the connection
-                status = response.status
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+            scheme, host, port, path = _target(url)
+            conn, reused = self._connection(scheme, host, port)
+            try:
+                status = self._exchange(conn, deadline, path, body, headers)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if not reused:
+                    raise
+                conn.close()  # the receiver closed the idle connection meanwhile: once more
+                status = self._exchange(conn, deadline, path, body, headers)
+        except (AttemptError, OSError, http.client.HTTPException, ValueError) as exc:
+            if conn is not None:
+                conn.close()
             return AttemptResult(None, _ms(started), reason(exc))
-        except (httpcore.UnsupportedProtocol, httpx.InvalidURL, ValueError, TypeError) as exc:
-            return AttemptResult(None, _ms(started), reason(exc))
-        finally:
-            _attempt.deadline = None
         error = "" if 200 <= status < 300 else f"HTTP {status}"
         return AttemptResult(status, _ms(started), error)
+
+    @staticmethod
+    def _exchange(conn: _Connection, deadline: Deadline, path, body, headers) -> int:
+        conn.deadline = deadline
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        kept = response.read(MAX_ANSWER_BYTES)
+        if not response.isclosed() or response.will_close:
+            conn.close()  # a longer body (never read) or the receiver's wish
+        del kept
+        conn.used_at = time.monotonic()
+        return response.status
 
     def submit(self, fn: Callable[[T], R], items: list[T]) -> list[Future]:
         """Run ``fn(item)`` for every item on the sender's threads, ``concurrency`` at a time,
@@ -258,7 +334,10 @@ class Sender:
     def close(self) -> None:
         if self._threads is not None:
             self._threads.shutdown()
-        self._pool.close()
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
 
     def __enter__(self) -> Sender:
         return self
