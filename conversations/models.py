@@ -359,6 +359,18 @@ class WebhookEndpoint(models.Model):
     def __str__(self):
         return self.url
 
+    def clean(self):
+        """The address rule for ``url`` (scheme http/https, public addresses only), shared by
+        the admin form and ``create_webhook``: see :mod:`conversations.webhooks.addresses`."""
+        from .webhooks.addresses import validate_webhook_url
+
+        super().clean()
+        if self.url:
+            try:
+                validate_webhook_url(self.url)
+            except ValidationError as exc:
+                raise ValidationError({"url": exc.messages}) from None
+
     def wants(self, event_type: str) -> bool:
         """Whether this endpoint subscribes to ``event_type`` (an empty list means all)."""
         return not self.events or event_type in self.events

@@ -185,3 +185,11 @@ LOGGING = {
 CONVSTORE_WEBHOOK_TIMEOUT = float(os.environ.get("CONVSTORE_WEBHOOK_TIMEOUT", "10"))
 CONVSTORE_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("CONVSTORE_WEBHOOK_MAX_ATTEMPTS", "6"))
 CONVSTORE_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("CONVSTORE_WEBHOOK_BACKOFF_SECONDS", "30"))
+# Webhook safety and speed (README "Webhooks security"): the address rule (off only for
+# development and tests, where receivers listen on 127.0.0.1), attempts a worker runs at once,
+# and the byte budget of one event's payload (history trimmed first, then long contents).
+CONVSTORE_WEBHOOK_ALLOW_PRIVATE = env_bool("CONVSTORE_WEBHOOK_ALLOW_PRIVATE")
+CONVSTORE_WEBHOOK_CONCURRENCY = int(os.environ.get("CONVSTORE_WEBHOOK_CONCURRENCY", "8"))
+CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES = int(
+    os.environ.get("CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES", str(256 * 1024))
+)

@@ -1,14 +1,24 @@
-"""Admin pages for webhooks: endpoints (with their secret), and events with every attempt.
+"""Admin pages for webhooks: endpoints, and events with every attempt.
+
+The signing secret is shown once: in the confirmation after adding an endpoint (typed or
+generated) and after the *Rotate signing secret* action; every page shows it masked
+(``whsec_…abcd``) and no form edits it. Rotations are audited as Django admin ``LogEntry``
+rows ("Rotated the signing secret."), listed in the endpoint's *History*.
 
 Registered from ``ConversationsConfig.ready``. Writes go through
 :mod:`conversations.webhooks.endpoints`.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from ..models import WEBHOOK_EVENTS, WebhookAttempt, WebhookEndpoint, WebhookEvent
-from ..webhooks.endpoints import generate_secret, webhook_event_retry
+from ..webhooks.endpoints import (
+    generate_secret,
+    mask_secret,
+    webhook_endpoint_rotate_secret,
+    webhook_event_retry,
+)
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -36,15 +46,60 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ["url", "project", "is_active", "context_limit", "events", "created_at"]
+    list_display = [
+        "url",
+        "project",
+        "is_active",
+        "context_limit",
+        "events",
+        "masked_secret",
+        "created_at",
+    ]
     list_filter = ["is_active", "project"]
     search_fields = ["url", "description"]
+    actions = ["rotate_secret"]
+
+    @admin.display(description="signing secret")
+    def masked_secret(self, obj):
+        return mask_secret(obj.secret)
+
+    def get_fields(self, request, obj=None):
+        fields = list(WebhookEndpointForm.Meta.fields)
+        if obj is not None:  # after creation the secret is only ever shown masked
+            fields[fields.index("secret")] = "masked_secret"
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["masked_secret"] if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            kwargs["fields"] = [f for f in WebhookEndpointForm.Meta.fields if f != "secret"]
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if not obj.secret:
-            obj.secret = generate_secret()
-            self.message_user(request, f"Generated signing secret {obj.secret}")
+        if not change:
+            obj.secret = obj.secret or generate_secret()
         super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request,
+                f"Signing secret of {obj.url}: {obj.secret} — copy it now; "
+                "it is shown only this once.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Rotate signing secret", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            secret = webhook_endpoint_rotate_secret(endpoint=endpoint)
+            self.log_change(request, endpoint, "Rotated the signing secret.")
+            self.message_user(
+                request,
+                f"New signing secret of {endpoint.url}: {secret} — copy it now; "
+                "it is shown only this once.",
+                messages.WARNING,
+            )
 
 
 class WebhookAttemptInline(admin.TabularInline):

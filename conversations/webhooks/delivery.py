@@ -27,20 +27,23 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
+import orjson
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..models import WebhookAttempt, WebhookEvent
+from .transport import AttemptResult, Sender
 
 USER_AGENT = "convstore-webhooks/1"
 MAX_BACKOFF_SECONDS = 3600
-ERROR_TEXT_LIMIT = 1000
 
 
 def max_attempts() -> int:
@@ -55,8 +58,14 @@ def backoff(attempts: int) -> timedelta:
 
 
 def request_timeout() -> float:
-    """Seconds to wait for an endpoint's answer (setting, default 10)."""
+    """Seconds one attempt may take in all: DNS, connect, send, the answer's headers and
+    body (``CONVSTORE_WEBHOOK_TIMEOUT``, default 10)."""
     return float(getattr(settings, "CONVSTORE_WEBHOOK_TIMEOUT", 10))
+
+
+def default_concurrency() -> int:
+    """Attempts a worker runs at once (``CONVSTORE_WEBHOOK_CONCURRENCY``, default 8)."""
+    return int(getattr(settings, "CONVSTORE_WEBHOOK_CONCURRENCY", 8))
 
 
 def worker_name() -> str:
@@ -69,13 +78,61 @@ def encode_payload(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def compact_json(text: str) -> bytes:
+    """Stored JSON text (PostgreSQL's ``jsonb`` rendering, SQLite's ASCII-escaped text) as the
+    compact UTF-8 bytes :func:`encode_payload` gives, whatever the database."""
+    try:
+        return orjson.dumps(orjson.loads(text))
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # e.g. a lone surrogate
+        return json.dumps(json.loads(text), separators=(",", ":")).encode()
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=`` + hex HMAC-SHA256 of ``f"{timestamp}."`` + body, keyed with the secret."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return "sha256=" + digest.hexdigest()
 
 
-def signed_headers(event: WebhookEvent, body: bytes, timestamp: int) -> dict[str, str]:
+@dataclass(frozen=True)
+class Outgoing:
+    """What an attempt needs of a claimed event: ids, the body (the payload as compact UTF-8
+    JSON, sent and signed byte for byte), and the endpoint's URL and secret."""
+
+    pk: int
+    webhook_id: str
+    event_type: str
+    body: bytes
+    url: str
+    secret: str
+    endpoint_id: int
+    conversation_id: object
+
+
+def load_outgoing(ids: list[int]) -> list[Outgoing]:
+    """The claimed events, in ``ids`` order, in one query (no model instances; the payload is
+    read as text and re-encoded compact by orjson). Events deleted meanwhile are left out."""
+    rows = (
+        WebhookEvent.objects.filter(pk__in=ids)
+        .annotate(body=Cast("payload", TextField()))
+        .values_list(
+            "pk",
+            "webhook_id",
+            "event_type",
+            "body",
+            "endpoint__url",
+            "endpoint__secret",
+            "endpoint_id",
+            "conversation_id",
+        )
+    )
+    found = {row[0]: row for row in rows}
+    return [
+        Outgoing(pk, webhook_id, event_type, compact_json(body), *rest)
+        for pk, webhook_id, event_type, body, *rest in (found[i] for i in ids if i in found)
+    ]
+
+
+def signed_headers(event: Outgoing, body: bytes, timestamp: int) -> dict[str, str]:
     """The headers of one attempt of ``event``."""
     ts = str(timestamp)
     return {
@@ -83,7 +140,7 @@ def signed_headers(event: WebhookEvent, body: bytes, timestamp: int) -> dict[str
         "User-Agent": USER_AGENT,
         "X-Webhook-ID": event.webhook_id,
         "X-Webhook-Timestamp": ts,
-        "X-Webhook-Signature": sign(event.endpoint.secret, ts, body),
+        "X-Webhook-Signature": sign(event.secret, ts, body),
         "X-Webhook-Event": event.event_type,
     }
 
@@ -111,34 +168,11 @@ def claim_due(
     return ids
 
 
-@dataclass
-class AttemptResult:
-    """What one POST gave: a status code or an error, and the latency in milliseconds."""
-
-    status_code: int | None
-    latency_ms: int
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def send(event: WebhookEvent, client: httpx.Client) -> AttemptResult:
-    """POST one signed attempt of ``event`` to its endpoint (no redirects followed)."""
-    body = encode_payload(event.payload)
-    headers = signed_headers(event, body, int(time.time()))
-    started = time.perf_counter()
-    try:
-        response = client.post(event.endpoint.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        latency = round((time.perf_counter() - started) * 1000)
-        return AttemptResult(None, latency, f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT])
-    latency = round((time.perf_counter() - started) * 1000)
-    if 200 <= response.status_code < 300:
-        return AttemptResult(response.status_code, latency)
-    text = f"HTTP {response.status_code}: {response.text[:500]}"
-    return AttemptResult(response.status_code, latency, text[:ERROR_TEXT_LIMIT])
+def send(event: Outgoing, sender: Sender) -> AttemptResult:
+    """POST one signed attempt of ``event`` to its endpoint (no redirects followed), within
+    the attempt's deadline, reading at most a few KiB of the answer (:mod:`.transport`)."""
+    headers = signed_headers(event, event.body, int(time.time()))
+    return sender.post(event.url, event.body, headers)
 
 
 def record(
@@ -149,42 +183,81 @@ def record(
     Returns the event's new status, or ``None`` when ``worker`` no longer holds the lease
     (another worker took the event over; its own attempt counts instead).
     """
+    outcome = record_many(worker=worker, outcomes={event_id: (result, started_at)}, now=now)
+    return outcome.get(event_id)
+
+
+def record_many(
+    *, worker: str, outcomes: dict[int, tuple[AttemptResult, datetime]], now: datetime
+) -> dict[int, str]:
+    """Store a batch of attempts (``{event_id: (result, started_at)}``) in one transaction.
+
+    Locks the events, keeps only those ``worker`` still leases (pending, ``locked_by`` it),
+    bulk-inserts their attempt rows, marks the delivered ones in one ``UPDATE`` and moves the
+    others to their retry time or to failed. Returns ``{event_id: new status}`` for the
+    events recorded; events whose lease was taken over are left out.
+    """
+    statuses: dict[int, str] = {}
+    if not outcomes:
+        return statuses
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
-        if event.locked_by != worker or event.status != WebhookEvent.Status.PENDING:
-            return None
-        number = event.attempt_count + 1
-        WebhookAttempt.objects.create(
-            event=event,
-            number=number,
-            started_at=started_at,
-            status_code=result.status_code,
-            latency_ms=result.latency_ms,
-            error=result.error,
-            succeeded=result.ok,
+        held = (
+            WebhookEvent.objects.select_for_update()
+            .filter(pk__in=list(outcomes), locked_by=worker, status=WebhookEvent.Status.PENDING)
+            .order_by("id")
+            .values_list("id", "attempt_count")
         )
-        event.attempt_count = number
-        event.locked_until, event.locked_by = None, ""
-        if result.ok:
-            event.status, event.delivered_at, event.last_error = event.Status.DELIVERED, now, ""
-        else:
-            event.last_error = result.error
+        attempts, delivered, failing = [], [], []
+        for pk, attempt_count in held:
+            result, started_at = outcomes[pk]
+            number = attempt_count + 1
+            attempts.append(
+                WebhookAttempt(
+                    event_id=pk,
+                    number=number,
+                    started_at=started_at,
+                    status_code=result.status_code,
+                    latency_ms=result.latency_ms,
+                    error=result.error,
+                    succeeded=result.ok,
+                )
+            )
+            if result.ok:
+                delivered.append(pk)
+                statuses[pk] = WebhookEvent.Status.DELIVERED
+                continue
+            event = WebhookEvent(pk=pk, attempt_count=number)
+            event.locked_until, event.locked_by, event.last_error = None, "", result.error
             if number >= max_attempts():
-                event.status = event.Status.FAILED
+                event.status, event.next_attempt_at = WebhookEvent.Status.FAILED, now
             else:
+                event.status = WebhookEvent.Status.PENDING
                 event.next_attempt_at = now + backoff(number)
-        event.save(
-            update_fields=[
-                "attempt_count",
-                "locked_until",
-                "locked_by",
-                "status",
-                "delivered_at",
-                "last_error",
-                "next_attempt_at",
-            ]
-        )
-        return event.status
+            failing.append(event)
+            statuses[pk] = event.status
+        WebhookAttempt.objects.bulk_create(attempts)
+        if delivered:
+            WebhookEvent.objects.filter(pk__in=delivered).update(
+                status=WebhookEvent.Status.DELIVERED,
+                delivered_at=now,
+                last_error="",
+                attempt_count=F("attempt_count") + 1,
+                locked_until=None,
+                locked_by="",
+            )
+        if failing:
+            WebhookEvent.objects.bulk_update(
+                failing,
+                [
+                    "attempt_count",
+                    "locked_until",
+                    "locked_by",
+                    "status",
+                    "last_error",
+                    "next_attempt_at",
+                ],
+            )
+    return statuses
 
 
 @dataclass
@@ -197,49 +270,117 @@ class BatchReport:
     failed: list[int] = field(default_factory=list)
 
 
+def default_lease(batch: int, concurrency: int) -> timedelta:
+    """How long a claimed batch stays leased: two batches' worst case (a worker claims the
+    next batch while the current one is being sent), ``2 × ceil(batch / concurrency) ×
+    timeout + 30 s``."""
+    rounds = -(-batch // max(1, concurrency))
+    return timedelta(seconds=2 * rounds * request_timeout() + 30)
+
+
+@dataclass
+class _InFlight:
+    """A claimed batch being sent: its ids and one future per (endpoint, conversation)."""
+
+    claimed: list[int]
+    futures: list[Future]
+
+
+def _start(
+    *, worker: str, batch: int, lease: timedelta, now: datetime | None, sender: Sender
+) -> _InFlight | None:
+    """Claim a batch, load its events and hand them to the sender's threads."""
+    claimed = claim_due(worker=worker, batch=batch, lease=lease, now=now)
+    if not claimed:
+        return None
+    # One conversation's events to one endpoint go one after another, in claim order
+    # (oldest first), so a receiver sees its conversationState move forward.
+    queues: dict[tuple, list[Outgoing]] = {}
+    for event in load_outgoing(claimed):
+        queues.setdefault((event.endpoint_id, event.conversation_id), []).append(event)
+
+    def attempt(events: list[Outgoing]) -> list[tuple[int, tuple[AttemptResult, datetime]]]:
+        outcomes = []
+        for event in events:
+            started_at = timezone.now()
+            outcomes.append((event.pk, (send(event, sender), started_at)))
+        return outcomes
+
+    return _InFlight(claimed, sender.submit(attempt, list(queues.values())))
+
+
+def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchReport:
+    """Wait for a batch's attempts, record them together, and report."""
+    outcomes = dict(pair for future in flight.futures for pair in future.result())
+    statuses = record_many(worker=worker, outcomes=outcomes, now=now or timezone.now())
+    report = BatchReport(claimed=flight.claimed)
+    buckets = {
+        WebhookEvent.Status.DELIVERED: report.delivered,
+        WebhookEvent.Status.PENDING: report.retrying,
+        WebhookEvent.Status.FAILED: report.failed,
+    }
+    for event_id in report.claimed:
+        bucket = buckets.get(statuses.get(event_id))
+        if bucket is not None:
+            bucket.append(event_id)
+    return report
+
+
 def deliver_due(
     *,
     batch: int = 10,
     worker: str | None = None,
     lease: timedelta | None = None,
     now: datetime | None = None,
-    client: httpx.Client | None = None,
+    sender: Sender | None = None,
 ) -> BatchReport:
-    """Claim one batch of due events and attempt each once.
+    """Claim one batch of due events and attempt each once, ``sender.concurrency`` at a time.
 
-    ``now`` (default: the clock) decides what is due and when retries fall due; tests pass
-    it to step through the backoff. The lease defaults to the time the whole batch may take
-    (``batch`` × timeout + 30 s).
+    ``sender`` is the keep-alive client (by default one with ``CONVSTORE_WEBHOOK_CONCURRENCY``
+    threads is made and closed here). ``now`` (default: the clock) decides what is due and
+    when retries fall due; tests pass it to step through the backoff. The lease defaults to
+    :func:`default_lease`. Attempts are recorded together once the batch is sent
+    (:func:`record_many`).
     """
     worker = worker or worker_name()
-    lease = lease or timedelta(seconds=batch * request_timeout() + 30)
-    report = BatchReport(claimed=claim_due(worker=worker, batch=batch, lease=lease, now=now))
-    if not report.claimed:
-        return report
-    own_client = client is None
-    client = client or httpx.Client(timeout=request_timeout(), follow_redirects=False)
+    own_sender = sender is None
+    sender = sender or Sender(timeout=request_timeout(), concurrency=default_concurrency())
     try:
-        events = WebhookEvent.objects.select_related("endpoint").in_bulk(report.claimed)
-        for event_id in report.claimed:
-            if event_id not in events:  # its endpoint was deleted meanwhile
-                continue
-            started_at = timezone.now()
-            result = send(events[event_id], client)
-            status = record(
-                event_id=event_id,
-                worker=worker,
-                result=result,
-                started_at=started_at,
-                now=now or timezone.now(),
-            )
-            bucket = {
-                WebhookEvent.Status.DELIVERED: report.delivered,
-                WebhookEvent.Status.PENDING: report.retrying,
-                WebhookEvent.Status.FAILED: report.failed,
-            }.get(status)
-            if bucket is not None:
-                bucket.append(event_id)
+        lease = lease or default_lease(batch, sender.concurrency)
+        flight = _start(worker=worker, batch=batch, lease=lease, now=now, sender=sender)
+        if flight is None:
+            return BatchReport()
+        return _finish(flight, worker=worker, now=now)
     finally:
-        if own_client:
-            client.close()
-    return report
+        if own_sender:
+            sender.close()
+
+
+def deliver_batches(
+    *,
+    batch: int,
+    worker: str,
+    sender: Sender,
+    lease: timedelta | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Iterator[BatchReport]:
+    """Deliver batch after batch, overlapping the database with the network: while one
+    batch is being sent, the previous one is recorded and the next one claimed.
+
+    Yields a report per batch, and an empty report each time nothing was due (the caller
+    sleeps, or stops). Once ``stopping()`` is true no new batch is claimed; the batch in
+    flight is finished and the generator ends.
+    """
+    lease = lease or default_lease(batch, sender.concurrency)
+    flight: _InFlight | None = None
+    while True:
+        following = None
+        if not stopping():
+            following = _start(worker=worker, batch=batch, lease=lease, now=None, sender=sender)
+        if flight is not None:
+            yield _finish(flight, worker=worker, now=None)
+        elif following is None:
+            if stopping():
+                return
+            yield BatchReport()
+        flight = following

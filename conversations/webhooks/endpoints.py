@@ -17,6 +17,25 @@ def generate_secret() -> str:
     return SECRET_PREFIX + secrets.token_hex(24)
 
 
+def mask_secret(secret: str) -> str:
+    """How a stored secret is shown after creation: its ``whsec_`` prefix, an ellipsis and
+    its last four characters (``whsec_…abcd``); nothing of a secret under 12 characters."""
+    prefix = SECRET_PREFIX if secret.startswith(SECRET_PREFIX) else ""
+    if len(secret) < 12:
+        return prefix + "…"
+    return f"{prefix}…{secret[-4:]}"
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+    """Give ``endpoint`` a new generated secret and return it (the caller shows it once).
+
+    Events not yet delivered are signed with the new secret from their next attempt on
+    (the signature is computed at each attempt)."""
+    endpoint.secret = generate_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint.secret
+
+
 def webhook_endpoint_create(
     *,
     project: Project,

@@ -6,6 +6,13 @@ metadata after the change (``null`` when cleared), ``recentHistory`` up to the e
 ``context_limit`` messages, oldest first, each ``{"content", "direction", "channel", "at",
 "messageId"}`` (the ``agentphone`` SDK requires the first four).
 
+Byte budget: :func:`fit_payload` keeps every payload, as compact UTF-8 JSON, within
+``CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES`` (default 256 KiB, never below 192 KiB, which the
+untrimmable part — ids, times, metadata before/after/state under the 16-pair, 512-character
+rules — always fits in). It drops ``recentHistory`` items oldest first, then shortens the
+longest strings (in practice the message's content), ending each with ``…``; a trimmed payload
+carries ``"truncated": true``. The full texts stay readable through the API.
+
 ``agent.message`` (AgentPhone's event) ``data``: ``conversationId, numberId, from, to, message,
 mediaUrl, mediaUrls, direction, receivedAt, messageId``. Its history is the messages before
 this one. ``agent.conversation_updated`` (ours, for a metadata change) ``data``:
@@ -13,6 +20,10 @@ this one. ``agent.conversation_updated`` (ours, for a metadata change) ``data``:
 """
 
 from __future__ import annotations
+
+import json
+
+from django.conf import settings
 
 from ..ids import prefixed
 from ..messaging import iso_utc as iso
@@ -98,3 +109,62 @@ def metadata_envelope(
         state=change.after,
         history=history,
     )
+
+
+DEFAULT_PAYLOAD_BYTES = 256 * 1024
+MIN_PAYLOAD_BYTES = 192 * 1024
+ELLIPSIS = "…"
+
+
+def payload_budget() -> int:
+    """The byte budget of one payload (``CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES``, default
+    256 KiB; values under 192 KiB count as 192 KiB)."""
+    configured = getattr(settings, "CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES", DEFAULT_PAYLOAD_BYTES)
+    return max(int(configured), MIN_PAYLOAD_BYTES)
+
+
+def payload_size(payload: dict) -> int:
+    """Bytes of ``payload`` as compact UTF-8 JSON (how the budget is measured)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _strings(node):
+    """Every string leaf of a JSON value as ``(length, container, key)``."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        if isinstance(value, str):
+            yield len(value), node, key
+        elif isinstance(value, dict | list):
+            yield from _strings(value)
+
+
+def fit_payload(payload: dict, budget: int | None = None) -> dict:
+    """``payload`` trimmed to ``budget`` bytes (default :func:`payload_budget`).
+
+    First the oldest ``recentHistory`` items go, then the longest strings are shortened
+    (each ending with ``…``); anything trimmed sets ``"truncated": true``. A payload within
+    the budget is returned unchanged. Mutates and returns ``payload``.
+    """
+    budget = budget or payload_budget()
+    size = payload_size(payload)
+    if size <= budget:
+        return payload
+    payload["truncated"] = True
+    size += len(',"truncated":true')
+    history = payload.get("recentHistory") or []
+    while history and size > budget:
+        dropped = history.pop(0)
+        size -= payload_size(dropped) + (1 if history else 0)
+    while size > budget:
+        length, container, key = max(_strings(payload), key=lambda leaf: leaf[0])
+        if length <= len(ELLIPSIS):
+            break  # nothing left to shorten (cannot happen above the minimum budget)
+        # A character's JSON form is at least its UTF-8 bytes, so cutting ``overflow``
+        # UTF-8 bytes (plus room for the ellipsis) cuts at least ``overflow`` bytes.
+        overflow = size - budget + len(ELLIPSIS.encode())
+        raw = container[key].encode("utf-8", "surrogatepass")
+        keep = raw[: max(0, len(raw) - overflow)].decode("utf-8", "ignore")
+        container[key] = keep + ELLIPSIS
+        size = payload_size(payload)
+    return payload

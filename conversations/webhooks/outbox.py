@@ -15,7 +15,7 @@ from django.dispatch import receiver
 from .. import events, selectors
 from ..models import Conversation, Message, MetadataChange, WebhookEndpoint, WebhookEvent
 from . import EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
-from .envelope import message_envelope, metadata_envelope
+from .envelope import fit_payload, message_envelope, metadata_envelope
 
 
 def subscribed_endpoints(conversation: Conversation, event_type: str) -> list[WebhookEndpoint]:
@@ -26,7 +26,8 @@ def subscribed_endpoints(conversation: Conversation, event_type: str) -> list[We
 
 def _enqueue(conversation, event_type, endpoints, build) -> list[WebhookEvent]:
     """Write one event per endpoint; ``build(history)`` renders the payload, and the history
-    is read once at the largest context limit."""
+    is read once at the largest context limit. Each payload is cut to the byte budget
+    (:func:`~.envelope.fit_payload`: history first, then long contents)."""
     deepest = max(endpoint.context_limit for endpoint in endpoints)
     history = build.history(deepest)
     rows = [
@@ -35,7 +36,9 @@ def _enqueue(conversation, event_type, endpoints, build) -> list[WebhookEvent]:
             conversation=conversation,
             webhook_id="evt_" + uuid.uuid4().hex,
             event_type=event_type,
-            payload=build(history[-endpoint.context_limit :] if endpoint.context_limit else []),
+            payload=fit_payload(
+                build(history[-endpoint.context_limit :] if endpoint.context_limit else [])
+            ),
         )
         for endpoint in endpoints
     ]

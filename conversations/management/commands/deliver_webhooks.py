@@ -1,4 +1,8 @@
-"""``python manage.py deliver_webhooks [--once] [--batch N] [--poll-interval S]``."""
+"""``python manage.py deliver_webhooks [--once] [--batch N] [--concurrency C] [--poll-interval S]``.
+
+One process keeps one keep-alive :class:`~conversations.webhooks.transport.Sender` for its
+whole life and sends each claimed batch ``--concurrency`` attempts at a time.
+"""
 
 import signal
 import threading
@@ -7,7 +11,13 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations.webhooks.delivery import deliver_due, worker_name
+from conversations.webhooks.delivery import (
+    default_concurrency,
+    deliver_batches,
+    request_timeout,
+    worker_name,
+)
+from conversations.webhooks.transport import Sender
 
 
 class Command(BaseCommand):
@@ -17,7 +27,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--once", action="store_true", help="Send everything due now, then exit."
         )
-        parser.add_argument("--batch", type=int, default=10, help="Events claimed at a time.")
+        parser.add_argument("--batch", type=int, default=100, help="Events claimed at a time.")
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=None,
+            help="Attempts sent at once (default: CONVSTORE_WEBHOOK_CONCURRENCY, 8).",
+        )
         parser.add_argument(
             "--poll-interval", type=float, default=2.0, help="Seconds to sleep when idle."
         )
@@ -25,12 +41,13 @@ class Command(BaseCommand):
             "--lease",
             type=float,
             default=None,
-            help="Seconds a claimed batch stays reserved (default: batch × timeout + 30).",
+            help="Seconds a claimed batch stays reserved "
+            "(default: 2 × ceil(batch / concurrency) × timeout + 30).",
         )
 
-    def handle(self, *args, once, batch, poll_interval, lease, **options):
-        if batch < 1:
-            raise CommandError("--batch must be at least 1.")
+    def handle(self, *args, once, batch, concurrency, poll_interval, lease, **options):
+        if batch < 1 or (concurrency is not None and concurrency < 1):
+            raise CommandError("--batch and --concurrency must be at least 1.")
         if poll_interval < 0 or (lease is not None and lease <= 0):
             raise CommandError("--poll-interval must be ≥ 0 and --lease > 0.")
         self.stopping = False
@@ -39,9 +56,12 @@ class Command(BaseCommand):
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, self.stop)
         try:
-            totals = self.deliver_loop(
-                once=once, batch=batch, poll_interval=poll_interval, lease=lease
-            )
+            with Sender(
+                timeout=request_timeout(), concurrency=concurrency or default_concurrency()
+            ) as sender:
+                totals = self.deliver_loop(
+                    once=once, batch=batch, poll_interval=poll_interval, lease=lease, sender=sender
+                )
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -50,13 +70,18 @@ class Command(BaseCommand):
             f"{totals['failed']} failed"
         )
 
-    def deliver_loop(self, *, once, batch, poll_interval, lease) -> dict[str, int]:
+    def deliver_loop(self, *, once, batch, poll_interval, lease, sender) -> dict[str, int]:
         """Deliver batches until stopped (or, with ``once``, until nothing is due)."""
-        worker = worker_name()
         lease_delta = timedelta(seconds=lease) if lease else None
         totals = {"delivered": 0, "retrying": 0, "failed": 0}
-        while not self.stopping:
-            report = deliver_due(batch=batch, worker=worker, lease=lease_delta)
+        reports = deliver_batches(
+            batch=batch,
+            worker=worker_name(),
+            sender=sender,
+            lease=lease_delta,
+            stopping=lambda: self.stopping,
+        )
+        for report in reports:
             for name in totals:
                 totals[name] += len(getattr(report, name))
             if report.claimed:
@@ -66,8 +91,9 @@ class Command(BaseCommand):
                 )
                 continue
             if once:
-                break
-            time.sleep(poll_interval)
+                self.stopping = True
+            else:
+                time.sleep(poll_interval)
         return totals
 
     def stop(self, signum, frame):
