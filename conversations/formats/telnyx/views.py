@@ -25,7 +25,13 @@ from ... import selectors, services
 from ...responders import get_responder
 from ..base import FormatViewMixin
 from . import serializers as s
-from .errors import TelnyxValidationError, form_error_items, render_error, validation_item
+from .errors import (
+    TelnyxValidationError,
+    form_error_items,
+    rate_limit_headers,
+    render_error,
+    validation_item,
+)
 from .filters import ConversationFilterSet
 
 DEFAULT_PAGE_SIZE = 20
@@ -37,6 +43,7 @@ class TelnyxViewMixin(FormatViewMixin):
 
     source = "telnyx"
     error_renderer = staticmethod(render_error)
+    rate_limit_headers = staticmethod(rate_limit_headers)
 
 
 class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
