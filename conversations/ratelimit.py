@@ -27,6 +27,7 @@ admin logins, see ``AXES_CLIENT_IP_CALLABLE`` in settings).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import re
@@ -197,16 +198,20 @@ def reset() -> None:
 # --- the two limits ---------------------------------------------------------------------
 
 
-def client_ip(request) -> str:
+def client_ip(request) -> str | None:
     """The client's address: ``REMOTE_ADDR``, or the ``X-Forwarded-For`` entry added by the
-    outermost of ``CONVSTORE_PROXY_COUNT`` trusted proxies."""
+    outermost of ``CONVSTORE_PROXY_COUNT`` trusted proxies (if it is a valid IP address).
+    ``None`` when unknown (a request built in code). Also django-axes' client IP."""
     proxies = settings.CONVSTORE_PROXY_COUNT
     if proxies > 0:
         forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         forwarded = [p for p in forwarded if p]
         if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+            try:
+                return str(ipaddress.ip_address(forwarded[-proxies]))
+            except ValueError:
+                pass
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def _window(rate: Rate, now: float) -> tuple[int, float]:
@@ -214,8 +219,8 @@ def _window(rate: Rate, now: float) -> tuple[int, float]:
     return number, (number + 1) * rate.period
 
 
-def _failure_key(ip: str, rate: Rate, number: int) -> str:
-    return f"{KEY_PREFIX}:authfail:{rate.period:g}:{number}:{ip}"
+def _failure_key(ip: str | None, rate: Rate, number: int) -> str:
+    return f"{KEY_PREFIX}:authfail:{rate.period:g}:{number}:{ip or 'unknown'}"
 
 
 def _hit(key: str | None, expires_at: float, peek: str | None = None) -> tuple[int, int] | None:
@@ -226,7 +231,7 @@ def _hit(key: str | None, expires_at: float, peek: str | None = None) -> tuple[i
         return None
 
 
-def check_request(api_key_id, ip: str) -> Usage | None:
+def check_request(api_key_id, ip: str | None) -> Usage | None:
     """Count one authenticated request of key ``api_key_id`` from ``ip``.
 
     Returns the key's :class:`Usage` (``None`` when the key limit is off). Raises
@@ -262,7 +267,7 @@ def check_request(api_key_id, ip: str) -> Usage | None:
     return usage
 
 
-def authentication_failed(ip: str) -> None:
+def authentication_failed(ip: str | None) -> None:
     """Count one failed authentication from ``ip``; raise :class:`RateLimited` past the limit."""
     failures = parse_rate(settings.CONVSTORE_AUTH_FAILURE_LIMIT)
     if failures is None:
