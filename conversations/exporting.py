@@ -9,7 +9,8 @@ sort_keys=True, separators=(",", ":"))``: UTF-8 text unescaped, control characte
 The two writers differ only in how they print floats with an exponent and integers beyond
 64 bits; PostgreSQL prints every JSON number as a plain decimal, so a message whose JSON fields
 hold a fraction (``\\d.\\d`` anywhere in their text) or an integer of 19 digits or more is
-written by the reference ``json.dumps`` instead. The whole export reads one REPEATABLE READ snapshot (when it runs outside a transaction).
+written by the reference ``json.dumps`` instead. The whole export reads one REPEATABLE READ
+snapshot (when it runs outside a transaction).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from conversations.services import project_get_or_create
 
 pytestmark = pytest.mark.django_db
 
-TRICKY = "Kundin “ünïcode” 😀 \\ \" / \x01\x1f\x7f \u2028\u2029 \t\n\r\b\f é 中文 1.5"
+TRICKY = 'Kundin “ünïcode” 😀 \\ " / \x01\x1f\x7f \u2028\u2029 \t\n\r\b\f é 中文 1.5'
 
 
 def reference_export(project=None) -> bytes:
