@@ -18,6 +18,7 @@ def production_env(**overrides) -> dict:
         for k, v in os.environ.items()
         if k not in {"SECRET_KEY", "DEBUG", "CONVSTORE_HTTPS", "ALLOWED_HOSTS"}
         and not k.startswith("PYTEST")
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"  # set by pytest-django's live server
     }
     env["DJANGO_SETTINGS_MODULE"] = "convstore.settings"
     env.update(overrides)
