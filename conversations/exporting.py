@@ -5,7 +5,8 @@ On PostgreSQL the conversations are read through a server-side cursor as plain t
 model instances), each chunk's messages in one ``= ANY(…)`` query, and each line is written by
 orjson with sorted keys — the same bytes as ``json.dumps(…, ensure_ascii=False,
 sort_keys=True, separators=(",", ":"))``: UTF-8 text unescaped, control characters as
-``\\u00XX``, times as ``isoformat()`` in UTC (microseconds only when non-zero), UUIDs dashed.
+``\\u00XX``, times as ``isoformat()`` in UTC (microseconds only when non-zero; PostgreSQL
+formats them, and the UUIDs, as text), UUIDs dashed.
 The two writers differ only in how they print floats with an exponent and integers beyond
 64 bits; PostgreSQL prints every JSON number as a plain decimal, so a message whose JSON fields
 hold a fraction (``\\d.\\d`` anywhere in their text) or an integer of 19 digits or more is
@@ -67,18 +68,31 @@ def _column(model, name: str) -> str:
     return model._meta.get_field(name).column
 
 
+def _iso_text(column: str) -> str:
+    """SQL for ``value.astimezone(UTC).isoformat()`` of a timestamptz column (NULL stays NULL):
+    ``2026-11-23T16:05:44.123456+00:00``, the fraction only when non-zero, as Python prints it.
+    PostgreSQL formats it, so no datetime object is built per value."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        f"extract(microseconds FROM {utc})::bigint %% 1000000 <> 0 "
+        f"THEN to_char({utc}, '.US') ELSE '' END || '+00:00'"
+    )
+
+
 def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[bytes]:
     from psycopg.types.json import set_json_loads
 
     conv_table, project_table = Conversation._meta.db_table, Project._meta.db_table
     message_table = Message._meta.db_table
     columns = [
-        "c.id",
+        "c.id::text",
         "p.name",
         "c.metadata",
         "c.is_group",
         f"c.{_column(Conversation, 'group_name')}",
-        *(f"c.{_column(Conversation, f)}" for f in (*CONVERSATION_STRINGS, *CONVERSATION_TIMES)),
+        *(f"c.{_column(Conversation, f)}" for f in CONVERSATION_STRINGS),
+        *(_iso_text(f"c.{_column(Conversation, f)}") for f in CONVERSATION_TIMES),
     ]
     keys = (*_CONVERSATION_KEYS, *CONVERSATION_STRINGS, *CONVERSATION_TIMES)
     where, params = "", []
@@ -89,16 +103,16 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
         f"JOIN {project_table} p ON p.id = c.project_id {where} ORDER BY c.id"
     )
     message_columns = [
-        "conversation_id",
-        "public_id",
-        "sent_at",
-        "created_at",
+        "conversation_id::text",
+        "public_id::text",
+        _iso_text("sent_at"),
+        _iso_text("created_at"),
         *(_column(Message, f) for f in MESSAGE_STRINGS),
         *(f"{_column(Message, f)}::text" for f in _MESSAGE_JSON_KEYS),
     ]
     messages_sql = (
         f"SELECT {', '.join(message_columns)} FROM {message_table} "
-        "WHERE conversation_id = ANY(%s) ORDER BY conversation_id, id"
+        "WHERE conversation_id = ANY(%s::uuid[]) ORDER BY conversation_id, id"
     )
     option = orjson.OPT_SORT_KEYS
     outermost = not connection.in_atomic_block
@@ -114,8 +128,8 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
             rows.execute(conversations_sql, params)
             while chunk := rows.fetchmany(chunk_size):
                 message_cursor.execute(messages_sql, [[row[0] for row in chunk]])
-                threads: dict[uuid.UUID, list] = {}
-                exact: set[uuid.UUID] = set()  # conversations to write with json.dumps
+                threads: dict[str, list] = {}
+                exact: set[str] = set()  # conversations to write with json.dumps
                 for message in message_cursor.fetchall():
                     record, needs_exact = _message_record(message)
                     threads.setdefault(message[0], []).append(record)
