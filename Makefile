@@ -18,16 +18,17 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 ## Set up and run the server on SQLite, with a demo project, API key, staff login and data.
-## (DEBUG=1: a local development server that also serves the admin's static files.)
+## (DEBUG=1: a local development server that also serves the admin's static files, with a
+## development SECRET_KEY and plain HTTP; production settings refuse to start without a key.)
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Set up and run every check and the whole test suite (DATABASE_URL picks the database).
 test: install
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
-	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=convstore.test_settings $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

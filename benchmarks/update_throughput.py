@@ -38,6 +38,7 @@ import itertools
 import json
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
@@ -348,6 +349,11 @@ def main(argv=None) -> int:
         DEBUG="0",
         DJANGO_SETTINGS_MODULE="convstore.settings",
         DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "600"),
+        # Production settings over plain HTTP on loopback, with the rate limiter on at a limit
+        # the load never reaches (README "Production settings", "Rate limits and lockout").
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        CONVSTORE_HTTPS="0",
+        CONVSTORE_RATE_LIMIT=os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s"),
         # WhiteNoise warns once per worker that STATIC_ROOT is missing (no collectstatic).
         PYTHONWARNINGS="ignore:No directory at:UserWarning",
     )

@@ -11,4 +11,7 @@ class ConversationsConfig(AppConfig):
     def ready(self):
         # Connect the webhook outbox to the domain events and register its admin pages.
         from . import admin  # noqa: F401
+        from .ratelimit import check_settings
         from .webhooks import outbox  # noqa: F401
+
+        check_settings()

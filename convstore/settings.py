@@ -6,8 +6,22 @@ Variables (all optional):
   SQLite file ``db.sqlite3`` beside ``manage.py`` (parsed by dj-database-url).
 - ``DB_CONN_MAX_AGE``: seconds a PostgreSQL connection is kept open (default 600, persistent
   connections; ``0`` opens one per request, which we never want in production).
-- ``SECRET_KEY``: Django's signing key. A development default is used when ``DEBUG`` is on.
+- ``SECRET_KEY``: Django's signing key. Required when ``DEBUG`` is off: without it every
+  ``manage.py`` command and the WSGI app refuse to start (``ImproperlyConfigured``). A
+  development key is used only when ``DEBUG`` is on.
 - ``DEBUG``: ``1``/``true`` to enable debug pages (default off).
+- ``CONVSTORE_HTTPS``: with ``DEBUG`` off, HTTPS settings are on unless this is ``0``: redirect
+  to HTTPS, HSTS (``CONVSTORE_HSTS_SECONDS``, default one year, subdomains, preload), secure
+  session and CSRF cookies, and ``X-Forwarded-Proto: https`` from a TLS-terminating proxy
+  trusted as HTTPS. ``CONVSTORE_HTTPS=0`` is for a plain-HTTP deployment (and the tests).
+- ``REDIS_URL``: e.g. ``redis://127.0.0.1:6379/0``; rate-limit counters live there (shared by
+  every process). Unset: counters in each process's memory.
+- ``CONVSTORE_RATE_LIMIT``: requests per API key (default ``100/s``; ``off`` disables).
+- ``CONVSTORE_AUTH_FAILURE_LIMIT``: failed API authentications per client IP (default ``20/m``).
+- ``CONVSTORE_PROXY_COUNT``: trusted reverse proxies in front (default 0); the client IP is then
+  read from ``X-Forwarded-For`` (rate limits and admin lockout).
+- ``CONVSTORE_ADMIN_LOGIN_FAILURE_LIMIT`` (default 5) and ``CONVSTORE_ADMIN_LOCKOUT_MINUTES``
+  (default 15): django-axes locks a client IP out of the admin login after that many failures.
 - ``ALLOWED_HOSTS``: comma-separated host names (default ``localhost,127.0.0.1,[::1]``).
 - ``CONVSTORE_MAX_BODY_BYTES``: largest request body the API accepts (default 1 MiB); bigger
   bodies answer 413 in the calling format's error shape.
@@ -19,6 +33,7 @@ Variables (all optional):
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,9 +58,23 @@ def env_list(name: str, default: str) -> list[str]:
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and os.environ.get("CONVSTORE_REQUIRE_SECRET_KEY"):
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (e.g. SECRET_KEY=$(python -c "
+            "'import secrets; print(secrets.token_urlsafe(50))')), or set DEBUG=1 for development."
+        )
     SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
+
+# HTTPS in production (DEBUG off) unless CONVSTORE_HTTPS=0 says the deployment is plain HTTP.
+HTTPS = not DEBUG and env_bool("CONVSTORE_HTTPS", True)
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("CONVSTORE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
@@ -59,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "axes",
     "conversations",
 ]
 
@@ -74,7 +104,24 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin login lockout (django-axes): after CONVSTORE_ADMIN_LOGIN_FAILURE_LIMIT failed logins
+# from one client IP, that IP cannot log in (the right password included) for
+# CONVSTORE_ADMIN_LOCKOUT_MINUTES; the page answers 429 with a lockout message. A successful
+# login resets the count. `manage.py axes_reset` lifts every lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("CONVSTORE_ADMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(
+    minutes=float(os.environ.get("CONVSTORE_ADMIN_LOCKOUT_MINUTES", "15"))
+)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "conversations.ratelimit.client_ip"
 
 ROOT_URLCONF = "convstore.urls"
 APPEND_SLASH = False
@@ -172,6 +219,11 @@ CONVSTORE_MAX_RESPONSE_BYTES = int(
 )
 CONVSTORE_STATEMENT_TIMEOUT_MS = int(os.environ.get("CONVSTORE_STATEMENT_TIMEOUT_MS", "5000"))
 CONVSTORE_DB_RETRY_AFTER = int(os.environ.get("CONVSTORE_DB_RETRY_AFTER", "1"))
+# Rate limits (conversations.ratelimit): per API key, and failed authentications per client IP.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CONVSTORE_RATE_LIMIT = os.environ.get("CONVSTORE_RATE_LIMIT", "100/s")
+CONVSTORE_AUTH_FAILURE_LIMIT = os.environ.get("CONVSTORE_AUTH_FAILURE_LIMIT", "20/m")
+CONVSTORE_PROXY_COUNT = int(os.environ.get("CONVSTORE_PROXY_COUNT", "0"))
 
 LOGGING = {
     "version": 1,

@@ -12,7 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from .. import db
+from .. import db, ratelimit
 from ..auth import ApiKeyAuthentication
 from ..ids import parse_id
 from ..models import Conversation
@@ -113,6 +113,29 @@ class FormatViewMixin:
     def error_renderer(exc, request) -> Response | None:  # pragma: no cover - overridden
         return None
 
+    @staticmethod
+    def rate_limit_headers(usage: ratelimit.Usage) -> dict[str, str]:
+        """The provider's own rate-limit headers for a key's :class:`~ratelimit.Usage`."""
+        return {}
+
+    def perform_authentication(self, request):
+        """Authenticate, then apply the rate limits (:mod:`conversations.ratelimit`)."""
+        try:
+            super().perform_authentication(request)
+        except exceptions.AuthenticationFailed:
+            ratelimit.authentication_failed(ratelimit.client_ip(request))
+            raise
+        request.rate_limit_usage = ratelimit.check_request(
+            request.auth.pk, ratelimit.client_ip(request)
+        )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        usage = getattr(request, "rate_limit_usage", None)
+        if usage is not None:
+            for name, value in self.rate_limit_headers(usage).items():
+                response[name] = value
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         refusal = getattr(request._request, "body_refusal", None)
         if refusal == "too_large":
@@ -185,6 +208,10 @@ class FormatViewMixin:
                 response["WWW-Authenticate"] = exc.auth_header
             if response is not None and isinstance(exc, DatabaseUnavailable):
                 response["Retry-After"] = str(exc.retry_after)
+            if response is not None and isinstance(exc, ratelimit.RateLimited):
+                response["Retry-After"] = str(exc.retry_after)
+                if exc.usage is not None:
+                    context["request"].rate_limit_usage = exc.usage
             return response
 
         return handler

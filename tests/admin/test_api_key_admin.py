@@ -67,7 +67,7 @@ def test_key_list_and_project_page_show_last_use(admin_client, project):
 @pytest.mark.django_db
 def test_admin_turns_away_non_staff(client, django_user_model, make_conversation):
     django_user_model.objects.create_user("plain", password="pw-123456789")
-    client.login(username="plain", password="pw-123456789")
+    client.force_login(django_user_model.objects.get(username="plain"))
     conversation = make_conversation()
 
     response = client.post(

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep
+from ...ratelimit import RateLimited
 from ..base import PayloadTooLarge, ResourceNotFound
 
 NOT_FOUND = "Conversation not found"
@@ -62,6 +63,11 @@ def metadata_error(error: MetadataError) -> Response:
 
 def render_error(exc, request) -> Response | None:
     """Word any exception raised in an AgentPhone view; ``None`` leaves it to Django (500)."""
+    if isinstance(exc, RateLimited):  # docs.agentphone.to "Error handling": 429 + Retry-After
+        what = (
+            "Rate limit exceeded" if exc.scope == "api_key" else "Too many failed authentications"
+        )
+        return Response({"detail": f"{what}; retry after {exc.retry_after} seconds"}, status=429)
     if isinstance(exc, MetadataError):
         return metadata_error(exc)
     if isinstance(exc, ValidationFailed):

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep, UnstorableJSON
+from ...ratelimit import RateLimited, Usage
 from ...services import MessageInvalid
 from ..base import (
     DatabaseUnavailable,
@@ -166,8 +167,44 @@ def message_error(error: MessageInvalid) -> Response:
     )
 
 
+def duration(seconds: float) -> str:
+    """OpenAI's ``x-ratelimit-reset-*`` duration: ``"250ms"``, ``"1s"``, ``"1.5s"``, ``"6m0s"``."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+def rate_limit_headers(usage: Usage) -> dict[str, str]:
+    """OpenAI's request-rate headers (``x-ratelimit-{limit,remaining,reset}-requests``),
+    sent on every answer to a key-authenticated request (``providers/openai-azure.md`` §6)."""
+    return {
+        "x-ratelimit-limit-requests": str(usage.limit),
+        "x-ratelimit-remaining-requests": str(usage.remaining),
+        "x-ratelimit-reset-requests": duration(usage.reset),
+    }
+
+
+def rate_limited(exc: RateLimited) -> Response:
+    """OpenAI's 429: ``type`` ``"requests"``, ``code`` ``"rate_limit_exceeded"``."""
+    if exc.scope == "api_key":
+        message = (
+            f"Rate limit reached for requests on this API key: Limit {exc.usage.limit}. "
+            f"Please try again in {exc.retry_after}s."
+        )
+    else:
+        message = (
+            "Too many failed authentications from your address. "
+            f"Please try again in {exc.retry_after}s."
+        )
+    return error_response(429, message, type_="requests", code="rate_limit_exceeded")
+
+
 def render_error(exc, request) -> Response | None:
     """Word any exception raised in an OpenAI-format view; ``None`` leaves it to Django (500)."""
+    if isinstance(exc, RateLimited):
+        return rate_limited(exc)
     if isinstance(exc, MetadataError):
         return metadata_error(exc)
     if isinstance(exc, MessageInvalid):

@@ -19,7 +19,7 @@ from ...auth import AzureApiKeyAuthentication
 from ...models import Message
 from ..base import FormatViewMixin, ResourceNotFound
 from . import serializers as s
-from .errors import OpenAIParamError, render_error
+from .errors import OpenAIParamError, rate_limit_headers, render_error
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -30,6 +30,7 @@ class OpenAIViewMixin(FormatViewMixin):
 
     source = "openai"
     error_renderer = staticmethod(render_error)
+    rate_limit_headers = staticmethod(rate_limit_headers)
 
 
 class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):

@@ -14,6 +14,7 @@ The SDK picks its exception class by status alone (400 ``BadRequestError``, 401
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep, UnstorableJSON
+from ...ratelimit import RateLimited, Usage
 from ...responders import HOW_TO_CONFIGURE
 from ...services import AIDisabled, MessageInvalid, ResponderFailed, ResponderNotConfigured
 from ..base import (
@@ -146,10 +148,25 @@ def message_error_item(error: MessageInvalid) -> dict:
         f"String should have at most {error.limit} characters",
         "string_too_long",
     )
+def rate_limit_headers(usage: Usage) -> dict[str, str]:
+    """Telnyx's ``x-ratelimit-limit``, ``-remaining`` and ``-reset`` (whole seconds), sent on
+    every key-authenticated answer (developers.telnyx.com, "Rate limiting")."""
+    return {
+        "x-ratelimit-limit": str(usage.limit),
+        "x-ratelimit-remaining": str(usage.remaining),
+        "x-ratelimit-reset": str(math.ceil(usage.reset)),
+    }
 
 
 def render_error(exc, request) -> Response | None:
     """Word any exception raised in a Telnyx view; ``None`` leaves it to Django (a 500)."""
+    if isinstance(exc, RateLimited):  # Telnyx's documented 429 body, code 10011
+        detail = (
+            "You have exceeded the maximum number of allowed requests."
+            if exc.scope == "api_key"
+            else "Too many failed authentications from your address."
+        )
+        return envelope(429, "10011", "Too many requests", detail)
     if isinstance(exc, TelnyxValidationError):
         return Response({"detail": exc.errors}, status=422)
     if isinstance(exc, MessageInvalid):

@@ -26,7 +26,13 @@ from ...limits import rendered_within_budget
 from ...responders import get_responder
 from ..base import FormatViewMixin
 from . import serializers as s
-from .errors import TelnyxValidationError, form_error_items, render_error, validation_item
+from .errors import (
+    TelnyxValidationError,
+    form_error_items,
+    rate_limit_headers,
+    render_error,
+    validation_item,
+)
 from .filters import ConversationFilterSet
 
 DEFAULT_PAGE_SIZE = 20
@@ -38,6 +44,7 @@ class TelnyxViewMixin(FormatViewMixin):
 
     source = "telnyx"
     error_renderer = staticmethod(render_error)
+    rate_limit_headers = staticmethod(rate_limit_headers)
 
 
 class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):

@@ -5,10 +5,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from conversations.jsonl import conversation_to_record, dumps
+from conversations.exporting import export_lines
 from conversations.management.projects import project_by_name
 from conversations.models import Conversation
-from conversations.selectors import conversation_export_iterator
 
 
 class Command(BaseCommand):
@@ -21,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", default="-", help="File to write (default stdout).")
         parser.add_argument("--project", help="Only this project's conversations.")
         parser.add_argument(
-            "--chunk-size", type=int, default=500, help="Conversations read per query (500)."
+            "--chunk-size", type=int, default=2000, help="Conversations read per query (2000)."
         )
         parser.add_argument(
             "--no-progress", action="store_true", help="No progress bar, even on a terminal."
@@ -40,7 +39,7 @@ class Command(BaseCommand):
         )
         try:
             stream = (
-                self.stdout if to_stdout else open(output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+                self.stdout if to_stdout else open(output, "wb")  # noqa: SIM115
             )
         except OSError as exc:
             raise CommandError(f"Cannot write {output}: {exc.strerror}.") from None
@@ -51,14 +50,16 @@ class Command(BaseCommand):
                 if project_obj is not None:
                     queryset = queryset.filter(project=project_obj)
                 total = queryset.count()
-            rows = conversation_export_iterator(project=project_obj, chunk_size=chunk_size)
             count = 0
             with tqdm(total=total, disable=not show_bar, unit="conv", file=sys.stderr) as bar:
-                for conversation in rows:
-                    line = dumps(conversation_to_record(conversation, conversation.messages.all()))
-                    stream.write(line + "\n")
-                    count += 1
-                    bar.update()
+                for chunk in export_lines(project=project_obj, chunk_size=chunk_size):
+                    if to_stdout:
+                        stream.write(chunk.decode(), ending="")
+                    else:
+                        stream.write(chunk)
+                    lines = chunk.count(b"\n")
+                    count += lines
+                    bar.update(lines)
         finally:
             if not to_stdout:
                 stream.close()

@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""Bulk paths at database speed: ``import_conversations`` and ``export_conversations`` on
+PostgreSQL, in conversations per second and peak memory (RSS) of the command's process.
+
+It writes its own JSONL file of ``--rows`` conversations (default 1,000,000; every
+``--messages-every``-th one with two messages, default 10), empties the store of
+``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/convstore_bulk_bench``,
+created and migrated if missing), then times, each command in its own process:
+
+1. ``import-empty``: the file into the empty store;
+2. ``export``: the whole store to a file;
+3. ``re-import-nochange``: the exported file again (nothing may change);
+
+and checks that the second import changed nothing and (unless ``--no-verify``) that a second
+export is byte-identical to the first. Figures are printed, never asserted.
+
+Usage: ``.venv/bin/python benchmarks/bulk_export_import.py [--rows 20000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
+
+# Runs a manage.py command and reports the process's peak RSS (KiB) on its last stderr line.
+RUN_AND_MEASURE = """
+import resource, runpy, sys
+sys.argv = ["manage.py", *sys.argv[1:]]
+try:
+    runpy.run_path("manage.py", run_name="__main__")
+finally:
+    print(f"peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="conversations (1,000,000)")
+    parser.add_argument(
+        "--messages-every",
+        type=int,
+        default=10,
+        help="every Nth conversation gets 2 messages (10; 0 for none)",
+    )
+    parser.add_argument("--no-verify", action="store_true", help="skip the second export")
+    parser.add_argument("--keep", action="store_true", help="keep the JSONL files")
+    return parser.parse_args(argv)
+
+
+def write_file(path: Path, rows: int, messages_every: int) -> None:
+    """A JSONL file in the export schema, varied like real data."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    with open(path, "wb") as out:
+        lines = []
+        for i in range(rows):
+            created = base + timedelta(seconds=i, microseconds=i % 1000)
+            record = {
+                "id": str(uuid.UUID(int=(i * 0x9E3779B97F4A7C15 + 12345) % (1 << 128))),
+                "project": "bulk" if i % 3 else "bulk-other",
+                "isolation_key": "user-42" if i % 5 == 0 else "",
+                "name": f"conv {i}",
+                "created_at": created.isoformat(),
+                "last_message_at": (created + timedelta(minutes=5)).isoformat(),
+                "updated_at": (created + timedelta(minutes=6)).isoformat(),
+                "metadata": None
+                if i % 97 == 0
+                else {"customer_name": f"Kundin {i} – ünïcode", "order_id": f"ORD-{i}"},
+                "channel": ["sms", "voice", ""][i % 3],
+                "agent_id": "",
+                "phone_number_id": "",
+                "phone_number": "+15550001111" if i % 2 else "",
+                "participant": "",
+                "is_group": i % 11 == 0,
+                "group_name": "the group" if i % 11 == 0 else None,
+                "last_message_preview": "",
+                "messages": [],
+            }
+            if messages_every and i % messages_every == 0:
+                record["messages"] = [
+                    {
+                        "id": str(uuid.UUID(int=(i * 2 + 1) * 0x2545F4914F6CDD1D % (1 << 128))),
+                        "role": "user",
+                        "content": f"hello {i}\nworld",
+                        "direction": "inbound",
+                        "created_at": created.isoformat(),
+                    },
+                    {
+                        "id": str(uuid.UUID(int=(i * 2 + 2) * 0x2545F4914F6CDD1D % (1 << 128))),
+                        "role": "assistant",
+                        "content": "bye",
+                        "content_parts": [{"type": "output_text", "text": "bye"}],
+                        "direction": "outbound",
+                        "created_at": (created + timedelta(seconds=1)).isoformat(),
+                    },
+                ]
+            lines.append(orjson.dumps(record))
+            if len(lines) >= 10_000:
+                out.write(b"\n".join(lines) + b"\n")
+                lines = []
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` if it does not exist."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = conninfo_to_dict(url).get("dbname")
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def empty_store(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE conversations_conversation CASCADE")
+
+
+def run(env: dict, *args: str) -> tuple[float, int, str]:
+    """Run ``manage.py args``; return ``(seconds, peak RSS in MiB, stdout)``."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AND_MEASURE, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr}")
+    rss = next(
+        int(line.split("=")[1]) for line in done.stderr.splitlines() if "peak_rss_kib=" in line
+    )
+    return seconds, round(rss / 1024), done.stdout.strip()
+
+
+def report(name: str, rows: int, seconds: float, rss: int, note: str = "") -> None:
+    print(
+        f"{name}: {rows:,} conversations in {seconds:.1f} s = {rows / seconds:,.0f} "
+        f"conversations/s; peak RSS {rss} MB{note}",
+        flush=True,
+    )
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="convstore.settings",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        CONVSTORE_HTTPS="0",
+        DEBUG="0",
+    )
+    ensure_database(url)
+    run(env, "migrate", "--noinput", "-v", "0")
+    empty_store(url)
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"database {url.split('@')[-1]}; {args.rows:,} conversations, 2 messages on every "
+        f"{args.messages_every or '-'}th",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="convstore-bulk-") as tmp:
+        source, exported, again = (Path(tmp) / n for n in ("in.jsonl", "out.jsonl", "out2.jsonl"))
+        write_file(source, args.rows, args.messages_every)
+
+        seconds, rss, out = run(env, "import_conversations", str(source))
+        report("import-empty", args.rows, seconds, rss, f" ({out})")
+        seconds, rss, _ = run(env, "export_conversations", "--output", str(exported))
+        report("export", args.rows, seconds, rss, f" ({exported.stat().st_size / 1e6:.0f} MB)")
+        seconds, rss, out = run(env, "import_conversations", str(exported))
+        report("re-import-nochange", args.rows, seconds, rss, f" ({out})")
+        ok = f"0 created, 0 updated, {args.rows} unchanged" in out
+        if not args.no_verify:
+            run(env, "export_conversations", "--output", str(again))
+            same = exported.read_bytes() == again.read_bytes()
+            print(f"second export byte-identical to the first: {same}")
+            ok = ok and same
+        if args.keep:
+            for path in (source, exported):
+                path.rename(ROOT / path.name)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""The JSONL import at database speed on PostgreSQL: COPY into temporary tables, then a few
+set-based statements — the same upsert as :func:`conversations.services.conversations_import`
+(which SQLite keeps using), shown equal by the same tests on both databases.
+
+Use, inside ONE transaction (the caller's ``transaction.atomic()``)::
+
+    staging = PostgresImport(actor=..., now=...)
+    staging.stage([(line_number, ConversationImport), …])   # as many chunks as needed
+    staging.duplicate_lines()                                # [(line, first_line, id)]
+    created, updated, unchanged = staging.apply()
+
+Nothing but the temporary tables (dropped at commit or rollback) is written before
+:meth:`apply`, so a caller checks every line first and writes only if all are good. Memory is
+one chunk of records. Semantics, as in ``conversations_import``: upsert by id; a key missing
+from a record keeps the stored value (or the model default for a new row; times default to
+``now``); a row is updated, with ``version`` + 1, only when a present field differs
+(``ai_disabled`` follows ``metadata``, ``message_count`` follows ``messages``); a changed
+metadata object is audited (``create`` for a new row with metadata, ``replace`` or ``clear``);
+a thread is replaced only when it differs from the stored one; no events are sent. Changed
+rows are locked (``FOR UPDATE``) before they are compared and written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.db import connection
+from django.db.models import JSONField
+
+from .. import metadata as rules
+from ..jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
+from ..models import Conversation, Message, MetadataChange, Project
+from .actors import Actor
+from .api_keys import project_get_or_create
+from .bulk import _MESSAGE_FIELDS, ConversationImport, _message_defaults
+
+# Keys a record may omit, each with a bit in the staged row's ``mask``.
+_OPTIONAL = (*CONVERSATION_STRINGS, *CONVERSATION_TIMES, "is_group", "group_name", "metadata")
+_BIT = {name: 1 << index for index, name in enumerate(_OPTIONAL)}
+_MESSAGES_BIT = 1 << len(_OPTIONAL)
+_MESSAGE_JSON = {f.name for f in Message._meta.concrete_fields if isinstance(f, JSONField)} & set(
+    _MESSAGE_FIELDS
+)
+_MESSAGE_NULLABLE = {f.name for f in Message._meta.concrete_fields if f.null}
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _col(model, name: str) -> str:
+    return _q(model._meta.get_field(name).column)
+
+
+class PostgresImport:
+    """Stage records with COPY, report duplicate ids, then upsert them set-based."""
+
+    def __init__(self, *, actor: Actor, now: datetime):
+        self.actor, self.now = actor, now
+        self.total = 0
+        self.projects: set[str] = set()
+        self.message_defaults = {**_message_defaults(), "created_at": now}
+        self.cursor = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
+        conv = Conversation._meta
+        types = {name: conv.get_field(name).db_type(connection) for name in _OPTIONAL}
+        self.cursor.execute(
+            "CREATE TEMPORARY TABLE import_conv (line integer, id uuid, project text, "
+            "mask integer, "
+            + ", ".join(f"{_q(name)} {types[name]}" for name in _OPTIONAL)
+            + ", ai_disabled boolean, message_count integer) ON COMMIT DROP"
+        )
+        message_types = {
+            name: Message._meta.get_field(name).db_type(connection) for name in _MESSAGE_FIELDS
+        }
+        self.cursor.execute(
+            "CREATE TEMPORARY TABLE import_msg (conversation_id uuid, ordinal integer, "
+            + ", ".join(f"{_q(name)} {message_types[name]}" for name in _MESSAGE_FIELDS)
+            + ") ON COMMIT DROP"
+        )
+        self._copy_conv = (
+            "COPY import_conv (line, id, project, mask, "
+            + ", ".join(_q(name) for name in _OPTIONAL)
+            + ", ai_disabled, message_count) FROM STDIN"
+        )
+        self._copy_msg = (
+            "COPY import_msg (conversation_id, ordinal, "
+            + ", ".join(_q(name) for name in _MESSAGE_FIELDS)
+            + ") FROM STDIN"
+        )
+
+    # --- pass 1: stage ---------------------------------------------------------------------
+
+    def stage(self, chunk: list[tuple[int, ConversationImport]]) -> None:
+        """COPY one chunk of checked records (with their line numbers) into the staging tables."""
+        with connection.wrap_database_errors:  # psycopg errors become django.db errors
+            self._stage(chunk)
+
+    def _stage(self, chunk: list[tuple[int, ConversationImport]]) -> None:
+        messages = []
+        with self.cursor.copy(self._copy_conv) as copy:
+            for line, record in chunk:
+                fields = record.fields
+                mask = 0
+                for name in fields:
+                    mask |= _BIT[name]
+                metadata = fields.get("metadata")
+                message_count = None
+                if record.messages is not None:
+                    mask |= _MESSAGES_BIT
+                    message_count = len(record.messages)
+                    messages.append((record.id, record.messages))
+                copy.write_row(
+                    (
+                        line,
+                        record.id,
+                        record.project,
+                        mask,
+                        *(fields.get(name) for name in _OPTIONAL[:-1]),
+                        None if metadata is None else orjson.dumps(metadata).decode(),
+                        rules.is_ai_disabled(metadata) if "metadata" in fields else None,
+                        message_count,
+                    )
+                )
+                self.projects.add(record.project)
+        self.total += len(chunk)
+        if not any(thread for _, thread in messages):
+            return
+        defaults = self.message_defaults
+        with self.cursor.copy(self._copy_msg) as copy:
+            for conversation_id, thread in messages:
+                for ordinal, message in enumerate(thread):
+                    full = {**defaults, **message}
+                    values = (self._value(n, full[n]) for n in _MESSAGE_FIELDS)
+                    copy.write_row((conversation_id, ordinal, *values))
+
+    @staticmethod
+    def _value(name: str, value: Any) -> Any:
+        if name not in _MESSAGE_JSON:
+            return value
+        if value is None and name in _MESSAGE_NULLABLE:
+            return None
+        return json.dumps(value)  # as Django's JSONField writes it
+
+    def duplicate_lines(self, limit: int = 10_000) -> list[tuple[int, int, Any]]:
+        """``(line, first line, id)`` for each later line repeating an id, at most ``limit``."""
+        self.cursor.execute(
+            "SELECT id, lines FROM (SELECT id, array_agg(line ORDER BY line) AS lines "
+            "FROM import_conv GROUP BY id HAVING count(*) > 1) d LIMIT %s",
+            [limit],
+        )
+        found = [
+            (later, lines[0], pk) for pk, lines in self.cursor.fetchall() for later in lines[1:]
+        ]
+        return sorted(found)[:limit]
+
+    # --- pass 2: write -----------------------------------------------------------------------
+
+    def apply(self) -> tuple[int, int, int]:
+        """Upsert the staged records; returns ``(created, updated, unchanged)``.
+
+        Raises:
+            django.db.IntegrityError: a message id already belongs to another conversation.
+        """
+        with connection.wrap_database_errors:
+            return self._apply()
+
+    def _apply(self) -> tuple[int, int, int]:
+        for name in sorted(self.projects):
+            project_get_or_create(name=name)
+        cur, now, actor = self.cursor, self.now, self.actor
+        conv = _q(Conversation._meta.db_table)
+        project_table = _q(Project._meta.db_table)
+        audit_table = _q(MetadataChange._meta.db_table)
+        message_table = _q(Message._meta.db_table)
+        project_id = _col(Conversation, "project")
+        cur.execute("CREATE INDEX ON import_conv (id)")
+        cur.execute("ANALYZE import_conv")
+        cur.execute(
+            f"CREATE TEMPORARY TABLE import_target ON COMMIT DROP AS "
+            f"SELECT s.id, p.id AS project_id FROM import_conv s "
+            f"JOIN {project_table} p ON p.name = s.project"
+        )
+
+        def has(name: str) -> str:
+            return f"(s.mask & {_BIT[name]}) <> 0"
+
+        def new_value(name: str) -> str:
+            return f"CASE WHEN {has(name)} THEN s.{_q(name)} ELSE c.{_col(Conversation, name)} END"
+
+        differs = [
+            f"({has(name)} AND s.{_q(name)} IS DISTINCT FROM c.{_col(Conversation, name)})"
+            for name in _OPTIONAL
+        ]
+        differs += [
+            f"({has('metadata')} AND s.ai_disabled IS DISTINCT FROM c.ai_disabled)",
+            f"((s.mask & {_MESSAGES_BIT}) <> 0 AND s.message_count IS DISTINCT FROM "
+            f"c.{_col(Conversation, 'message_count')})",
+            f"t.project_id <> c.{project_id}",
+        ]
+        # Rows that will change, locked, with their metadata before the change.
+        cur.execute(
+            "CREATE TEMPORARY TABLE import_changed (id uuid PRIMARY KEY, before jsonb, "
+            "metadata_changed boolean) ON COMMIT DROP"
+        )
+        cur.execute(
+            f"WITH locked AS (SELECT c.id, c.metadata AS before, "
+            f"({has('metadata')} AND s.metadata IS DISTINCT FROM c.metadata) AS metadata_changed "
+            f"FROM {conv} c JOIN import_conv s ON s.id = c.id JOIN import_target t ON t.id = s.id "
+            f"WHERE {' OR '.join(differs)} FOR UPDATE OF c) "
+            f"INSERT INTO import_changed SELECT * FROM locked"
+        )
+        updated = cur.rowcount
+        cur.execute(
+            f"CREATE TEMPORARY TABLE import_new ON COMMIT DROP AS SELECT s.id FROM import_conv s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {conv} c WHERE c.id = s.id)"
+        )
+        created = cur.rowcount
+
+        # New rows: present values, else the model's defaults (times: now).
+        defaults = {
+            name: Conversation._meta.get_field(name).get_default()
+            for name in (*CONVERSATION_STRINGS, "is_group", "group_name")
+        }
+        insert_columns, select_values, params = [], [], []
+        for name in _OPTIONAL:
+            insert_columns.append(_col(Conversation, name))
+            if name in CONVERSATION_TIMES:
+                default_sql, default = "%s", now
+            elif name == "metadata":
+                default_sql, default = "%s::jsonb", json.dumps(Conversation().metadata)
+            else:
+                default_sql, default = "%s", defaults[name]
+            select_values.append(f"CASE WHEN {has(name)} THEN s.{_q(name)} ELSE {default_sql} END")
+            params.append(default)
+        insert_columns += [
+            _col(Conversation, "id"),
+            project_id,
+            _col(Conversation, "ai_disabled"),
+            _col(Conversation, "message_count"),
+            _col(Conversation, "version"),
+        ]
+        select_values += [
+            "s.id",
+            "t.project_id",
+            f"CASE WHEN {has('metadata')} THEN s.ai_disabled ELSE %s END",
+            f"CASE WHEN (s.mask & {_MESSAGES_BIT}) <> 0 THEN s.message_count ELSE 0 END",
+            "%s",
+        ]
+        params += [rules.is_ai_disabled(Conversation().metadata), Conversation().version]
+        cur.execute(
+            f"INSERT INTO {conv} ({', '.join(insert_columns)}) "
+            f"SELECT {', '.join(select_values)} FROM import_conv s "
+            f"JOIN import_target t ON t.id = s.id WHERE s.id IN (SELECT id FROM import_new)",
+            params,
+        )
+
+        # Changed rows: present values over stored ones, version + 1.
+        assignments = [f"{_col(Conversation, name)} = {new_value(name)}" for name in _OPTIONAL]
+        assignments += [
+            f"{project_id} = t.project_id",
+            f"{_col(Conversation, 'ai_disabled')} = CASE WHEN {has('metadata')} "
+            f"THEN s.ai_disabled ELSE c.{_col(Conversation, 'ai_disabled')} END",
+            f"{_col(Conversation, 'message_count')} = CASE WHEN (s.mask & {_MESSAGES_BIT}) <> 0 "
+            f"THEN s.message_count ELSE c.{_col(Conversation, 'message_count')} END",
+            f"{_col(Conversation, 'version')} = c.{_col(Conversation, 'version')} + 1",
+        ]
+        if updated:
+            cur.execute(
+                f"UPDATE {conv} c SET {', '.join(assignments)} FROM import_conv s "
+                f"JOIN import_target t ON t.id = s.id JOIN import_changed x ON x.id = s.id "
+                f"WHERE c.id = s.id"
+            )
+
+        # The audit trail, as conversations_import writes it.
+        audit_columns = (
+            "conversation_id, changed_at, actor_type, actor, api_key_id, user_id, source, "
+            "action, before, after, request_id"
+        )
+        who = [now, actor.kind, actor.label[:255], None, getattr(actor.user, "pk", None)]
+        truthy = "(s.metadata IS NOT NULL AND s.metadata <> '{}'::jsonb)"
+        cur.execute(
+            f"INSERT INTO {audit_table} ({audit_columns}) "
+            f"SELECT s.id, %s, %s, %s, %s, %s, %s, %s, NULL, s.metadata, '' FROM import_conv s "
+            f"WHERE s.id IN (SELECT id FROM import_new) AND {has('metadata')} AND {truthy}",
+            [*who, actor.source, MetadataChange.Action.CREATE],
+        )
+        if updated:
+            cur.execute(
+                f"INSERT INTO {audit_table} ({audit_columns}) "
+                f"SELECT s.id, %s, %s, %s, %s, %s, %s, CASE WHEN {truthy} THEN %s ELSE %s END, "
+                f"x.before, s.metadata, '' FROM import_conv s JOIN import_changed x ON x.id = s.id "
+                f"WHERE x.metadata_changed",
+                [
+                    *who,
+                    actor.source,
+                    MetadataChange.Action.REPLACE,
+                    MetadataChange.Action.CLEAR,
+                ],
+            )
+        self._apply_messages(message_table)
+        return created, updated, self.total - created - updated
+
+    def _apply_messages(self, message_table: str) -> None:
+        """Replace each staged thread that differs from the stored one (new rows included)."""
+        cur = self.cursor
+        columns = [_col(Message, name) for name in _MESSAGE_FIELDS]
+        staged = ", ".join(f"g.{_q(name)}" for name in _MESSAGE_FIELDS)
+        stored = ", ".join(f"m.{column}" for column in columns)
+        conversation_id = _col(Message, "conversation")
+        cur.execute(
+            f"CREATE TEMPORARY TABLE import_replace ON COMMIT DROP AS "
+            f"WITH stored AS (SELECT m.{conversation_id} AS cid, row_number() OVER "
+            f"(PARTITION BY m.{conversation_id} ORDER BY m.id) - 1 AS ordinal, {stored} "
+            f"FROM {message_table} m JOIN import_conv s ON s.id = m.{conversation_id} "
+            f"AND (s.mask & {_MESSAGES_BIT}) <> 0) "
+            f"SELECT DISTINCT coalesce(m.cid, g.conversation_id) AS id FROM stored m "
+            f"FULL JOIN import_msg g ON g.conversation_id = m.cid AND g.ordinal = m.ordinal "
+            f"WHERE m.cid IS NULL OR g.conversation_id IS NULL "
+            f"OR ROW({stored}) IS DISTINCT FROM ROW({staged})"
+        )
+        if not cur.rowcount:
+            return
+        cur.execute(
+            f"DELETE FROM {message_table} "
+            f"WHERE {conversation_id} IN (SELECT id FROM import_replace)"
+        )
+        cur.execute(
+            f"INSERT INTO {message_table} ({conversation_id}, {', '.join(columns)}) "
+            f"SELECT g.conversation_id, {staged} FROM import_msg g "
+            f"WHERE g.conversation_id IN (SELECT id FROM import_replace) "
+            f"ORDER BY g.conversation_id, g.ordinal"
+        )

@@ -1,0 +1,41 @@
+"""Admin login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords from one client
+IP, the right password is refused too and the page says why."""
+
+from http import HTTPStatus
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+
+@pytest.mark.django_db
+def test_wrong_passwords_lock_the_admin_login(client, django_user_model):
+    django_user_model.objects.create_superuser("boss", password="right-password-123")
+    login = reverse("admin:login")
+    assert settings.AXES_FAILURE_LIMIT == 5  # the documented default
+    statuses = [
+        client.post(login, {"username": "boss", "password": "wrong"}).status_code
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    # The form again with its error, until the limit-th failure locks the IP out.
+    assert statuses == [HTTPStatus.OK] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+
+    refused = client.post(login, {"username": "boss", "password": "right-password-123"})
+
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert "too many login attempts" in refused.content.decode().lower()
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("admin:index")).status_code == HTTPStatus.FOUND  # still logged out
+
+
+@pytest.mark.django_db
+def test_fewer_failures_then_the_right_password_logs_in(client, django_user_model):
+    django_user_model.objects.create_superuser("boss", password="right-password-123")
+    login = reverse("admin:login")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        client.post(login, {"username": "boss", "password": "wrong"})
+
+    accepted = client.post(login, {"username": "boss", "password": "right-password-123"})
+
+    assert accepted.status_code == HTTPStatus.FOUND
+    assert client.get(reverse("admin:index")).status_code == HTTPStatus.OK

@@ -1,0 +1,78 @@
+"""Production settings: no start without SECRET_KEY when DEBUG is off, HTTPS on by default,
+and ``check --deploy`` clean. Each case runs ``manage.py`` in a subprocess with production
+settings (``convstore.settings``) and a controlled environment."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION_KEY = secrets.token_urlsafe(50)
+
+
+def production_env(**overrides) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DEBUG", "CONVSTORE_HTTPS", "ALLOWED_HOSTS"}
+        and not k.startswith("PYTEST")
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"  # set by pytest-django's live server
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "convstore.settings"
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def manage(*args, env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_with_debug_off_a_key_and_hosts():
+    env = production_env(DEBUG="0", SECRET_KEY=PRODUCTION_KEY, ALLOWED_HOSTS="convstore.example")
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_plain_http_deployment_turns_https_settings_off():
+    env = production_env(SECRET_KEY=PRODUCTION_KEY, CONVSTORE_HTTPS="0")
+    result = manage("diffsettings", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "SECURE_SSL_REDIRECT" not in result.stdout
+    on = manage("diffsettings", env=production_env(SECRET_KEY=PRODUCTION_KEY))
+    assert "SECURE_SSL_REDIRECT = True" in on.stdout
+    assert "SECURE_HSTS_SECONDS = 31536000" in on.stdout
+    assert "SESSION_COOKIE_SECURE = True" in on.stdout
+    assert "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')" in on.stdout
+
+
+def test_server_refuses_to_start_without_secret_key():
+    env = production_env(DEBUG="0")
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off" in result.stderr
+    wsgi = subprocess.run(
+        [sys.executable, "-c", "import convstore.wsgi"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert wsgi.returncode != 0 and "SECRET_KEY must be set" in wsgi.stderr
+
+
+def test_development_starts_without_secret_key_when_debug_is_on():
+    result = manage("check", env=production_env(DEBUG="1"))
+    assert result.returncode == 0, result.stderr

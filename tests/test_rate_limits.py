@@ -1,0 +1,275 @@
+"""Rate limits (conversations.ratelimit) through the official SDKs and raw HTTP, on both
+counter stores: in memory (always) and Redis (when ``REDIS_URL`` is set, as in CI)."""
+
+import os
+import time
+
+import agentphone
+import httpx
+import openai
+import pytest
+import telnyx
+
+from conversations import ratelimit
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param(
+            "redis",
+            marks=pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)"),
+        ),
+    ]
+)
+def limits(request, settings):
+    """``limits(rate=..., failures=...)`` sets both limits on the chosen counter store and
+    starts from empty counters."""
+    settings.REDIS_URL = REDIS_URL if request.param == "redis" else ""
+    ratelimit.reset()
+
+    def set_limits(rate="off", failures="off"):
+        settings.CONVSTORE_RATE_LIMIT = rate
+        settings.CONVSTORE_AUTH_FAILURE_LIMIT = failures
+
+    yield set_limits
+    ratelimit.reset()
+
+
+def at_window_start(period: float = 1.0) -> None:
+    """Sleep until a fresh fixed window has just begun, so a test's requests share it."""
+    time.sleep(period - time.time() % period + 0.02)
+
+
+def test_rate_syntax():
+    assert ratelimit.parse_rate("100/s") == ratelimit.Rate(100, 1.0)
+    assert ratelimit.parse_rate("5/2s") == ratelimit.Rate(5, 2.0)
+    assert ratelimit.parse_rate("6000/m") == ratelimit.Rate(6000, 60.0)
+    assert ratelimit.parse_rate("10/hour") == ratelimit.Rate(10, 3600.0)
+    assert ratelimit.parse_rate("off") is None
+    with pytest.raises(ValueError):
+        ratelimit.parse_rate("100 per second")
+
+
+def test_defaults_are_documented_values():
+    from convstore import settings as production
+
+    # The test settings raise the limits in the environment; the code defaults are these.
+    source = open(production.__file__).read()
+    assert 'os.environ.get("CONVSTORE_RATE_LIMIT", "100/s")' in source
+    assert 'os.environ.get("CONVSTORE_AUTH_FAILURE_LIMIT", "20/m")' in source
+
+
+# --- the per-key limit ------------------------------------------------------------------
+
+
+def test_openai_429_shape_and_headers(limits, client, api_key):
+    limits(rate="2/h")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    first = client.get("/openai/v1/conversations/conv_missing", **auth)
+    assert first.status_code == 404
+    assert first["x-ratelimit-limit-requests"] == "2"
+    assert first["x-ratelimit-remaining-requests"] == "1"
+    assert first["x-ratelimit-reset-requests"].endswith("s")
+    client.get("/openai/v1/conversations/conv_missing", **auth)
+    refused = client.get("/openai/v1/conversations/conv_missing", **auth)
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 3600
+    assert refused["x-ratelimit-remaining-requests"] == "0"
+    error = refused.json()["error"]
+    assert error["code"] == "rate_limit_exceeded" and error["type"] == "requests"
+    assert "Limit 2" in error["message"]
+
+
+def test_telnyx_429_shape_and_headers(limits, client, api_key):
+    limits(rate="1/h")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    first = client.get("/telnyx/v2/ai/conversations", **auth)
+    assert first.status_code == 200
+    assert (first["x-ratelimit-limit"], first["x-ratelimit-remaining"]) == ("1", "0")
+    refused = client.get("/telnyx/v2/ai/conversations", **auth)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert refused.json() == {
+        "errors": [
+            {
+                "code": "10011",
+                "title": "Too many requests",
+                "detail": "You have exceeded the maximum number of allowed requests.",
+            }
+        ]
+    }
+
+
+def test_agentphone_429_shape(limits, client, api_key):
+    limits(rate="1/h")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+    refused = client.get("/agentphone/v1/conversations", **auth)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert refused.json()["detail"].startswith("Rate limit exceeded; retry after ")
+
+
+def test_keys_are_counted_apart(limits, client, api_key, other_api_key):
+    limits(rate="1/h")
+    for key in (api_key, other_api_key):
+        response = client.get("/agentphone/v1/conversations", HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert response.status_code == 200
+
+
+def test_openai_sdk_retries_a_429_and_succeeds_in_the_next_window(limits, live_server, api_key):
+    limits(rate="1/s")
+    client = openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=2)
+    at_window_start()
+    client.conversations.create()
+    raw = client.conversations.with_raw_response.create(metadata={"topic": "after retry"})
+    assert raw.retries_taken == 1  # one 429 (Retry-After: 1), then the next window
+    assert raw.parse().metadata == {"topic": "after retry"}
+
+
+def test_openai_sdk_gives_up_with_rate_limit_error_and_retry_after(limits, live_server, api_key):
+    limits(rate="1/h")
+    client = openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=2)
+    client.conversations.create()
+    started = time.monotonic()
+    with pytest.raises(openai.RateLimitError) as info:
+        client.conversations.create()
+    assert time.monotonic() - started < 5  # Retry-After > 120 s: the SDK does not wait
+    assert int(info.value.response.headers["retry-after"]) > 120
+    assert info.value.code == "rate_limit_exceeded"
+
+
+def test_telnyx_sdk_retries_a_429_and_succeeds(limits, live_server, api_key):
+    limits(rate="1/s")
+    client = telnyx.Telnyx(api_key=api_key, base_url=f"{live_server.url}/telnyx/v2", max_retries=2)
+    at_window_start()
+    client.ai.conversations.create()
+    raw = client.ai.conversations.with_raw_response.create(metadata={"a": "1"})
+    assert raw.retries_taken == 1
+    assert raw.parse().metadata == {"a": "1"}
+
+
+def test_telnyx_sdk_rate_limit_error(limits, live_server, api_key):
+    limits(rate="1/h")
+    client = telnyx.Telnyx(api_key=api_key, base_url=f"{live_server.url}/telnyx/v2", max_retries=0)
+    client.ai.conversations.create()
+    with pytest.raises(telnyx.RateLimitError) as info:
+        client.ai.conversations.create()
+    assert int(info.value.response.headers["retry-after"]) >= 1
+    assert info.value.body["errors"][0]["code"] == "10011"
+
+
+def test_agentphone_sdk_raises_rate_limit_error_then_succeeds_after_retry_after(
+    limits, live_server, api_key
+):
+    """The AgentPhone Python SDK does not retry (its docs say the TypeScript one does): it
+    raises ``RateLimitError``; waiting ``Retry-After`` seconds then succeeds."""
+    limits(rate="1/s")
+    base = f"{live_server.url}/agentphone"
+    at_window_start()
+    with agentphone.AgentPhone(api_key=api_key, base_url=base) as client:
+        client.conversations.list()
+        with pytest.raises(agentphone.RateLimitError) as info:
+            client.conversations.list()
+        assert info.value.status == 429 and "retry after 1 seconds" in info.value.message
+        time.sleep(1)
+        assert client.conversations.list().total == 0
+
+
+# --- failed authentications per client IP ------------------------------------------------
+
+
+def test_failed_authentications_lock_the_ip_out_even_for_a_right_key(limits, live_server, api_key):
+    limits(failures="2/h")
+    url = f"{live_server.url}/openai/v1"
+    wrong = openai.OpenAI(base_url=url, api_key="cs_wrong", max_retries=2)
+    for _ in range(2):
+        with pytest.raises(openai.AuthenticationError):
+            wrong.conversations.retrieve("conv_x")
+    with pytest.raises(openai.RateLimitError) as info:
+        wrong.conversations.retrieve("conv_x")
+    assert int(info.value.response.headers["retry-after"]) > 120
+    assert "failed authentications" in info.value.message
+    right = openai.OpenAI(base_url=url, api_key=api_key, max_retries=0)
+    with pytest.raises(openai.RateLimitError):  # a guessed key is not told from a wrong one
+        right.conversations.create()
+
+
+def test_failed_authentication_limit_in_each_format(limits, client):
+    limits(failures="1/h")
+    wrong = {"HTTP_AUTHORIZATION": "Bearer cs_wrong"}
+    assert client.get("/telnyx/v2/ai/conversations", **wrong).status_code == 401
+    telnyx_refused = client.get("/telnyx/v2/ai/conversations", **wrong)
+    agentphone_refused = client.get("/agentphone/v1/conversations", **wrong)
+    azure_refused = client.get("/azure/openai/v1/conversations/conv_x", HTTP_API_KEY="cs_wrong")
+    for refused in (telnyx_refused, agentphone_refused, azure_refused):
+        assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert telnyx_refused.json()["errors"][0]["code"] == "10011"
+    assert agentphone_refused.json()["detail"].startswith("Too many failed authentications")
+    assert azure_refused.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_missing_keys_are_not_counted_as_failures(limits, client):
+    limits(failures="1/h")
+    for _ in range(3):
+        assert client.get("/agentphone/v1/conversations").status_code == 401
+
+
+def test_failure_limit_counts_per_ip_behind_trusted_proxies(limits, client, settings, api_key):
+    limits(failures="1/h")
+    settings.CONVSTORE_PROXY_COUNT = 1
+    wrong = {"HTTP_AUTHORIZATION": "Bearer cs_wrong"}
+    for _ in range(2):
+        client.get("/agentphone/v1/conversations", HTTP_X_FORWARDED_FOR="203.0.113.9", **wrong)
+    other = client.get(
+        "/agentphone/v1/conversations",
+        HTTP_X_FORWARDED_FOR="203.0.113.10",
+        HTTP_AUTHORIZATION=f"Bearer {api_key}",
+    )
+    assert other.status_code == 200
+
+
+def test_telnyx_sdk_retries_an_ip_lockout_and_succeeds_when_it_ends(limits, live_server, api_key):
+    limits(failures="1/s")
+    base = f"{live_server.url}/telnyx/v2"
+    at_window_start()
+    with pytest.raises(telnyx.AuthenticationError):
+        telnyx.Telnyx(api_key="cs_wrong", base_url=base, max_retries=0).ai.conversations.list()
+    right = telnyx.Telnyx(api_key=api_key, base_url=base, max_retries=2)
+    raw = right.ai.conversations.with_raw_response.create()
+    assert raw.retries_taken == 1
+
+
+def test_both_limits_off_send_no_headers(limits, client, api_key):
+    limits()
+    response = client.get("/telnyx/v2/ai/conversations", HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert response.status_code == 200 and "x-ratelimit-limit" not in response
+
+
+def test_unreachable_redis_fails_open(client, settings, api_key):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CONVSTORE_RATE_LIMIT = "1/h"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    for _ in range(2):
+        assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)")
+def test_redis_counts_are_shared_between_processes(settings, live_server, api_key):
+    """Counts live in Redis: a second store client (another process's view) sees them."""
+    import redis
+
+    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, "5/h"
+    ratelimit.reset()
+    httpx.get(
+        f"{live_server.url}/agentphone/v1/conversations",
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{ratelimit.KEY_PREFIX}:key:*"))
+    assert len(keys) == 1
+    assert redis.Redis.from_url(REDIS_URL).get(keys[0]) == b"1"
