@@ -10,6 +10,7 @@ from __future__ import annotations
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from ...conditional import PreconditionFailed
 from ...metadata import MetadataError
 from ...parsers import UnstorableJSON
 from ..base import InvalidIsolationKey, PayloadTooLarge, ResourceNotFound
@@ -141,6 +142,8 @@ def render_error(exc, request) -> Response | None:
         return metadata_error(exc)
     if isinstance(exc, OpenAIParamError):
         return error_response(400, exc.message, param=exc.param, code=exc.error_code)
+    if isinstance(exc, PreconditionFailed):
+        return error_response(412, str(exc), param="If-Match", code="precondition_failed")
     if isinstance(exc, ResourceNotFound):
         noun = "Conversation" if exc.resource == "conversation" else "Item"
         return error_response(404, f"{noun} with id '{exc.resource_id}' not found.")

@@ -45,28 +45,35 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
             messages=messages,
             actor=self.actor,
         )
-        return Response(s.ConversationOutputSerializer(conversation).data)
+        return self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
     def retrieve(self, request, conversation_id):
-        return Response(s.ConversationOutputSerializer(self.get_conversation()).data)
+        conversation = self.get_conversation()
+        return self.not_modified(conversation) or self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
     def update(self, request, conversation_id):
         data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
         target = self.conversation_target()
         if data["metadata"] is None:
             conversation = services.conversation_metadata_replace(
-                metadata={}, actor=self.actor, **target
+                metadata={}, actor=self.actor, if_match=self.if_match, **target
             )
         else:
             conversation = services.conversation_metadata_merge(
-                patch=data["metadata"], actor=self.actor, **target
+                patch=data["metadata"], actor=self.actor, if_match=self.if_match, **target
             )
-        return Response(s.ConversationOutputSerializer(conversation).data)
+        return self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
     def destroy(self, request, conversation_id):
         conversation = self.get_conversation()
         rendered_id = s.ConversationOutputSerializer(conversation).data["id"]
-        services.conversation_delete(conversation=conversation)
+        services.conversation_delete(conversation=conversation, if_match=self.if_match)
         return Response({"id": rendered_id, "object": "conversation.deleted", "deleted": True})
 
 
@@ -121,7 +128,9 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
         conversation = self.get_conversation()
         services.message_delete(message=self.get_item(conversation, item_id))
         conversation.refresh_from_db()
-        return Response(s.ConversationOutputSerializer(conversation).data)
+        return self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
 
 def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:

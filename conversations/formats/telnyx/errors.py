@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from ...conditional import PreconditionFailed
 from ...metadata import MetadataError
 from ...parsers import UnstorableJSON
 from ...responders import HOW_TO_CONFIGURE
@@ -133,6 +134,8 @@ def render_error(exc, request) -> Response | None:
         return Response({"detail": exc.errors}, status=422)
     if isinstance(exc, MetadataError):
         return Response({"detail": [metadata_error_item(exc)]}, status=422)
+    if isinstance(exc, PreconditionFailed):
+        return envelope(412, "10015", "Precondition Failed", str(exc))
     if isinstance(exc, ResourceNotFound):
         return envelope(404, "10005", "Resource not found", "Conversation Not Found")
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
