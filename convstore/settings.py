@@ -166,3 +166,12 @@ LOGGING = {
 CONVSTORE_WEBHOOK_TIMEOUT = float(os.environ.get("CONVSTORE_WEBHOOK_TIMEOUT", "10"))
 CONVSTORE_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("CONVSTORE_WEBHOOK_MAX_ATTEMPTS", "6"))
 CONVSTORE_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("CONVSTORE_WEBHOOK_BACKOFF_SECONDS", "30"))
+
+# Idempotent creates (conversations.idempotency): how long a key's first answer is kept, and
+# how long a running first request holds its key before another request may take it over.
+CONVSTORE_IDEMPOTENCY_TTL_SECONDS = int(
+    os.environ.get("CONVSTORE_IDEMPOTENCY_TTL_SECONDS", "86400")
+)
+CONVSTORE_IDEMPOTENCY_LEASE_SECONDS = int(
+    os.environ.get("CONVSTORE_IDEMPOTENCY_LEASE_SECONDS", "60")
+)

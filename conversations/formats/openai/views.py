@@ -18,6 +18,7 @@ from ... import selectors, services
 from ...auth import AzureApiKeyAuthentication
 from ...models import Message
 from ..base import FormatViewMixin, ResourceNotFound
+from ..idempotent import idempotent
 from . import serializers as s
 from .errors import OpenAIParamError, render_error
 
@@ -35,6 +36,7 @@ class OpenAIViewMixin(FormatViewMixin):
 class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
     """``/conversations`` and ``/conversations/{conversation_id}``."""
 
+    @idempotent
     def create(self, request):
         data = s.ConversationCreateInputSerializer().to_internal_value(request.data)
         messages = s.items_to_inputs(data["items"]) if "items" in data else []
@@ -87,6 +89,7 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
         except Message.DoesNotExist:
             raise ResourceNotFound("message", item_id) from None
 
+    @idempotent
     def create(self, request, conversation_id):
         data = s.ItemsCreateInputSerializer().to_internal_value(request.data)
         messages = s.items_to_inputs(data["items"])

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from ... import selectors, services
 from ...responders import get_responder
 from ..base import FormatViewMixin
+from ..idempotent import idempotent
 from . import serializers as s
 from .errors import TelnyxValidationError, form_error_items, render_error, validation_item
 from .filters import ConversationFilterSet
@@ -51,6 +52,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
         return Response({"data": [s.ConversationOutputSerializer(c).data for c in filterset.qs]})
 
+    @idempotent
     def create(self, request):
         data = s.validated(s.ConversationCreateInputSerializer, request.data)
         conversation = services.conversation_create(
@@ -92,6 +94,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         services.conversation_delete(conversation=self.get_conversation(), if_match=self.if_match)
         return Response(status=200)
 
+    @idempotent
     def add_message(self, request, conversation_id):
         """Store one message whatever the AI switch says (a person taking over, §A.9)."""
         message = s.message_input(s.validated(s.MessageCreateInputSerializer, request.data))
@@ -133,6 +136,7 @@ class AssistantViewSet(TelnyxViewMixin, viewsets.ViewSet):
     ``{"content": reply}``. No responder configured: 501.
     """
 
+    @idempotent
     def chat(self, request, assistant_id):
         data = s.validated(s.ChatInputSerializer, request.data)
         conversation = self.get_conversation(data["conversation_id"])
