@@ -11,7 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, Max, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from .ids import parse_id
 from .limits import ITEM_OVERHEAD_BYTES, response_budget, take_within_budget
@@ -55,6 +57,99 @@ def conversation_get_any(*, conversation_id: str | uuid.UUID) -> Conversation:
     if pk is None:
         raise Conversation.DoesNotExist(conversation_id)
     return Conversation.objects.select_related("project").get(pk=pk)
+
+
+def conversation_metadata_filter(
+    queryset: QuerySet[Conversation], pairs: list[tuple[str, str]]
+) -> QuerySet[Conversation]:
+    """Conversations whose metadata holds every ``(key, value)`` pair (exact, case-sensitive).
+
+    On PostgreSQL one jsonb containment ``metadata @> '{"k1": "v1", …}'``, served by the GIN
+    index ``conv_metadata_gin_idx``; on SQLite one ``json_each`` test per pair (any key, even
+    with quotes). Two values for one key match nothing.
+    """
+    wanted: dict[str, str] = {}
+    for key, value in pairs:
+        if wanted.setdefault(key, value) != value or "\x00" in key + value:
+            return queryset.none()  # No stored metadata holds NUL (the metadata rules).
+    if not wanted:
+        return queryset
+    if connection.vendor == "postgresql":
+        return queryset.filter(metadata__contains=wanted)
+    table = queryset.model._meta.db_table
+    for key, value in wanted.items():
+        sql = (
+            f'EXISTS (SELECT 1 FROM json_each("{table}"."metadata") AS pair '
+            "WHERE pair.key = %s AND pair.type = 'text' AND pair.value = %s)"
+        )
+        queryset = queryset.filter(RawSQL(sql, [key, value], output_field=BooleanField()))
+    return queryset
+
+
+def conversation_cursor_page(
+    *,
+    partition: Partition,
+    limit: int,
+    descending: bool = True,
+    after: str | None = None,
+    before: str | None = None,
+    agent_id: str | None = None,
+    agent_name: str | None = None,
+    metadata: list[tuple[str, str]] = (),
+) -> tuple[list[Conversation], bool]:
+    """One page of a partition's conversations by ``created_at`` (then id), keyset-paged.
+
+    Serves Azure OpenAI v1 ``GET /conversations`` (and ours on the OpenAI base URL): ``after``
+    and ``before`` are conversation ids (any form) naming a place in the list; the page holds
+    the ``limit`` conversations right after ``after`` (or right before ``before``), in the
+    list's order. ``has_more`` says whether more lie beyond the page in the direction of
+    travel (past the page's end; for ``before`` alone, before its start). Keyset paging on
+    ``(created_at, id)`` never skips or repeats a conversation that existed when paging
+    started, whatever is inserted meanwhile.
+
+    ``agent_id`` matches :attr:`Conversation.agent_id` exactly; ``agent_name`` matches an
+    ``agent_id`` equal to it or of the form ``name:version`` (Azure's agent id format).
+    ``metadata`` pairs are ANDed (:func:`conversation_metadata_filter`).
+
+    Raises:
+        Conversation.DoesNotExist: a cursor is no conversation of the partition
+            (``exc.args[0]`` is ``"after"`` or ``"before"``).
+    """
+    queryset = conversation_queryset(partition=partition)
+    if "\x00" in (agent_id or "") + (agent_name or ""):
+        return [], False  # No stored agent id holds NUL; PostgreSQL cannot even compare it.
+    if agent_id is not None:
+        queryset = queryset.filter(agent_id=agent_id)
+    if agent_name is not None:
+        queryset = queryset.filter(
+            Q(agent_id=agent_name) | Q(agent_id__startswith=f"{agent_name}:")
+        )
+    queryset = conversation_metadata_filter(queryset, list(metadata))
+
+    def beyond(cursor_id: str, name: str, later: bool) -> Q:
+        pk = parse_id(cursor_id)
+        cursor = None if pk is None else conversation_queryset(partition=partition).filter(pk=pk)
+        row = cursor.values("created_at", "pk").first() if cursor is not None else None
+        if row is None:
+            raise Conversation.DoesNotExist(name)
+        op = "gt" if later else "lt"
+        return Q(**{f"created_at__{op}": row["created_at"]}) | Q(
+            created_at=row["created_at"], **{f"pk__{op}": row["pk"]}
+        )
+
+    if after:
+        queryset = queryset.filter(beyond(after, "after", later=not descending))
+    if before:
+        queryset = queryset.filter(beyond(before, "before", later=descending))
+    backwards = bool(before) and not after  # Take the rows nearest the ``before`` cursor.
+    newest_first = descending != backwards
+    order = ("-created_at", "-pk") if newest_first else ("created_at", "pk")
+    rows = list(queryset.order_by(*order)[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    return rows, has_more
 
 
 def message_get(*, conversation: Conversation, message_id: str) -> Message:

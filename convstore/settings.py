@@ -245,3 +245,12 @@ CONVSTORE_WEBHOOK_CONCURRENCY = int(os.environ.get("CONVSTORE_WEBHOOK_CONCURRENC
 CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES = int(
     os.environ.get("CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES", str(256 * 1024))
 )
+
+# Idempotent creates (conversations.idempotency): how long a key's first answer is kept, and
+# how long a running first request holds its key before another request may take it over.
+CONVSTORE_IDEMPOTENCY_TTL_SECONDS = int(
+    os.environ.get("CONVSTORE_IDEMPOTENCY_TTL_SECONDS", "86400")
+)
+CONVSTORE_IDEMPOTENCY_LEASE_SECONDS = int(
+    os.environ.get("CONVSTORE_IDEMPOTENCY_LEASE_SECONDS", "60")
+)

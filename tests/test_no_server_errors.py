@@ -58,6 +58,8 @@ WRITE_ROUTES = [
 ]
 READ_ROUTES = [
     "/openai/v1/conversations/{id}",
+    "/openai/v1/conversations?{query}",
+    "/azure/openai/v1/conversations?{query}",
     "/openai/v1/conversations/{id}/items?{query}",
     "/telnyx/v2/ai/conversations?{query}",
     "/telnyx/v2/ai/conversations/{id}/messages?{query}",
@@ -137,6 +139,9 @@ def test_write_routes_never_500_and_refusals_store_nothing(client, seeded, metho
                 "or",
                 "id",
                 "include[]",
+                "agent_id",
+                "agent_name",
+                "metadata[k]",
             ]
         ),
         st.text(max_size=30),

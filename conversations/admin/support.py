@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from .. import metadata as rules
+from .. import services
+from ..conditional import EntityTags, PreconditionFailed
 from ..ids import parse_id
 from ..models import ApiKey, Conversation
 
@@ -309,11 +311,15 @@ class ConversationAdminForm(forms.ModelForm):
     """The conversation change form: ``name`` plus the metadata rows (prefix ``meta``).
 
     The form is invalid while any metadata row is, so the admin saves nothing at all. It is
-    also invalid when the stored metadata changed after the page was loaded (an API client
-    wrote meanwhile): saving would silently undo that write, so staff reload instead.
+    also invalid when the conversation changed after the page was loaded (an API client wrote
+    meanwhile): saving would silently undo that write, so staff reload instead. The page
+    carries the :attr:`Conversation.version` it showed (``loaded_version``); ``clean`` locks
+    the row with that version as the precondition (the same ``If-Match`` check the API runs,
+    :mod:`conversations.conditional`), and the lock holds until the admin's save commits
+    (``changeform_view`` runs in one transaction).
     """
 
-    metadata_loaded = forms.CharField(required=False, widget=forms.HiddenInput)
+    loaded_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     class Meta:
         model = Conversation
@@ -321,7 +327,7 @@ class ConversationAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["metadata_loaded"].initial = json.dumps(self.instance.metadata)
+        self.fields["loaded_version"].initial = self.instance.version
         self.metadata_rows = MetadataRowFormSet(
             data=self.data if self.is_bound else None,
             initial=BaseMetadataRowFormSet.initial_rows(self.instance.metadata),
@@ -334,21 +340,20 @@ class ConversationAdminForm(forms.ModelForm):
             raise forms.ValidationError(
                 "The metadata was not saved: correct the rows marked below.", code="metadata"
             )
-        loaded = cleaned.get("metadata_loaded")
+        loaded = cleaned.get("loaded_version")
         if loaded and self.instance.pk is not None:
-            current = Conversation.objects.values_list("metadata", flat=True).get(
-                pk=self.instance.pk
-            )
             try:
-                unchanged = json.loads(loaded) == current
-            except ValueError:
-                unchanged = False
-            if not unchanged:
-                raise forms.ValidationError(
-                    "The metadata changed since this page was opened (saved by someone else or "
-                    "through the API). Nothing was saved: reload the page and edit again.",
-                    code="conflict",
+                services.conversation_lock(
+                    conversation=self.instance.pk,
+                    if_match=EntityTags.for_version(self.instance.pk, loaded),
                 )
+            except (PreconditionFailed, Conversation.DoesNotExist):
+                raise forms.ValidationError(
+                    "The conversation changed since this page was opened (its metadata, name or "
+                    "messages, by someone else or through the API). Nothing was saved: reload "
+                    "the page and edit again.",
+                    code="conflict",
+                ) from None
         return cleaned
 
     def has_changed(self):

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from .. import db, ratelimit
 from ..auth import ApiKeyAuthentication
+from ..conditional import EntityTags, etag
 from ..ids import parse_id
 from ..models import Conversation
 from ..selectors import Partition, conversation_get, conversation_queryset
@@ -192,6 +193,25 @@ class FormatViewMixin:
             raise ResourceNotFound("conversation", conversation_id)
         return {"conversation": pk, "scope": conversation_queryset(partition=self.partition)}
 
+    # --- conditional requests (RFC 9110 §13; conversations.conditional) ---------------------
+
+    @property
+    def if_match(self) -> EntityTags | None:
+        """The request's ``If-Match``, parsed; ``None`` when absent. Pass it to the service."""
+        return EntityTags.parse(self.request.META.get("HTTP_IF_MATCH"))
+
+    def with_etag(self, response: Response, conversation) -> Response:
+        """Set ``ETag`` on a response that renders ``conversation``'s current state."""
+        response["ETag"] = etag(conversation)
+        return response
+
+    def not_modified(self, conversation) -> Response | None:
+        """A 304 (no body, with the ``ETag``) when ``If-None-Match`` matches, else ``None``."""
+        tags = EntityTags.parse(self.request.META.get("HTTP_IF_NONE_MATCH"))
+        if tags is None or not tags.matches_weakly(conversation):
+            return None
+        return self.with_etag(Response(status=status.HTTP_304_NOT_MODIFIED), conversation)
+
     def get_exception_handler(self):
         renderer = type(self).error_renderer
 
@@ -206,10 +226,9 @@ class FormatViewMixin:
             response = renderer(exc, context["request"])
             if response is not None and getattr(exc, "auth_header", None):
                 response["WWW-Authenticate"] = exc.auth_header
-            if response is not None and isinstance(exc, DatabaseUnavailable):
+            if response is not None and getattr(exc, "retry_after", None):
                 response["Retry-After"] = str(exc.retry_after)
             if response is not None and isinstance(exc, ratelimit.RateLimited):
-                response["Retry-After"] = str(exc.retry_after)
                 if exc.usage is not None:
                     context["request"].rate_limit_usage = exc.usage
             return response

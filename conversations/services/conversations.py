@@ -15,7 +15,11 @@ hold an id skip a separate visibility lookup, and an id outside the scope raises
 Errors raised:
 
 - :class:`conversations.metadata.MetadataError` for a broken metadata rule (nothing written);
-- ``Conversation.DoesNotExist`` when the conversation vanished before the lock.
+- ``Conversation.DoesNotExist`` when the conversation vanished before the lock;
+- :class:`conversations.conditional.PreconditionFailed` when an ``if_match`` precondition
+  (RFC 9110 ``If-Match``, parsed by :mod:`conversations.conditional`) does not name the
+  locked row's current state; it is checked by :func:`_check_if_match` under the lock, before
+  anything is written.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from django.utils import timezone
 
 from .. import events
 from .. import metadata as rules
+from ..conditional import EntityTags, check_if_match
 from ..models import Conversation, Message, MetadataChange, Project
 from .actors import Actor
 from .messages import MessageInput, MessageInvalid, messages_check, messages_create
@@ -106,6 +111,31 @@ def _locked(conversation: Conversation | Any, scope: QuerySet | None = None) -> 
     return queryset.select_for_update().get(pk=pk)
 
 
+def _check_if_match(row: Conversation, if_match: EntityTags | None) -> Conversation:
+    """The conditional-write check (RFC 9110 §13.1.1), on a row locked by :func:`_locked`."""
+    check_if_match(row, if_match)
+    return row
+
+
+@transaction.atomic
+def conversation_lock(
+    *,
+    conversation: Conversation | Any,
+    scope: QuerySet | None = None,
+    if_match: EntityTags | None = None,
+) -> Conversation:
+    """Lock the row for the rest of the caller's transaction and check ``if_match``.
+
+    For a caller that makes several writes (or none) under one precondition, e.g. AgentPhone's
+    ``PATCH``; call it inside ``transaction.atomic()``. Returns the locked row.
+
+    Raises:
+        PreconditionFailed: ``if_match`` does not name the current state.
+        Conversation.DoesNotExist: the conversation is gone or outside ``scope``.
+    """
+    return _check_if_match(_locked(conversation, scope), if_match)
+
+
 def _write_metadata(
     conversation: Conversation, new: dict | None, *, actor: Actor, action: str
 ) -> Conversation:
@@ -129,6 +159,7 @@ def conversation_metadata_merge(
     patch: Mapping[str, Any],
     actor: Actor,
     scope: QuerySet | None = None,
+    if_match: EntityTags | None = None,
 ) -> Conversation:
     """Shallow-merge ``patch`` into the stored metadata; a ``None`` value removes its key.
 
@@ -140,7 +171,7 @@ def conversation_metadata_merge(
         Conversation.DoesNotExist: the conversation is gone.
     """
     clean_patch = rules.validate_patch(patch)
-    row = _locked(conversation, scope)
+    row = _check_if_match(_locked(conversation, scope), if_match)
     merged = rules.merge(row.metadata, clean_patch)
     return _write_metadata(row, merged, actor=actor, action=MetadataChange.Action.MERGE)
 
@@ -152,6 +183,7 @@ def conversation_metadata_replace(
     metadata: Mapping[str, Any] | None,
     actor: Actor,
     scope: QuerySet | None = None,
+    if_match: EntityTags | None = None,
 ) -> Conversation:
     """Replace the whole metadata object; ``None`` clears it (stored as null), ``{}`` empties it.
 
@@ -163,7 +195,7 @@ def conversation_metadata_replace(
         Conversation.DoesNotExist: the conversation is gone.
     """
     clean = None if metadata is None else rules.validate_metadata(metadata)
-    row = _locked(conversation, scope)
+    row = _check_if_match(_locked(conversation, scope), if_match)
     action = MetadataChange.Action.REPLACE if clean else MetadataChange.Action.CLEAR
     return _write_metadata(row, clean, actor=actor, action=action)
 
@@ -203,17 +235,23 @@ def conversation_update_fields(*, conversation: Conversation, **values: Any) -> 
 
 
 @transaction.atomic
-def conversation_delete(*, conversation: Conversation | Any, scope: QuerySet | None = None) -> None:
-    """Delete a conversation with its messages and audit trail.
+def conversation_delete(
+    *,
+    conversation: Conversation | Any,
+    scope: QuerySet | None = None,
+    if_match: EntityTags | None = None,
+) -> None:
+    """Delete a conversation with its messages and audit trail, under its row lock.
 
-    Locks the row first, so a message being added meanwhile either commits before the
+    Locking the row first means a message being added meanwhile either commits before the
     delete (and goes with it) or finds the conversation gone (``messages_create`` locks the
     same row); neither side fails on a foreign key.
 
     Raises:
-        Conversation.DoesNotExist: the conversation is already gone (or outside ``scope``).
+        PreconditionFailed: ``if_match`` does not name the current state; nothing is deleted.
+        Conversation.DoesNotExist: the conversation is gone or outside ``scope``.
     """
-    _locked(conversation, scope).delete()
+    _check_if_match(_locked(conversation, scope), if_match).delete()
 
 
 # --- AI replies (the AI switch) -------------------------------------------------------------

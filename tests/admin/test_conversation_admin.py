@@ -276,20 +276,45 @@ def test_list_page_queries_are_bounded_whatever_the_page_size(
 def test_saving_over_a_change_made_meanwhile_is_refused(admin_client, make_conversation):
     conversation = make_conversation({"a": "1"})
     page = admin_client.get(change_url(conversation))
-    loaded = page.context["adminform"].form["metadata_loaded"].value()
+    loaded = page.context["adminform"].form["loaded_version"].value()
     conversation_metadata_merge(
         conversation=conversation, patch={"b": "from the API"}, actor=Actor.for_command("t")
     )
 
     response = admin_client.post(
         change_url(conversation),
-        {**metadata_post([("a", "staff edit")]), "metadata_loaded": loaded},
+        {**metadata_post([("a", "staff edit")]), "loaded_version": loaded},
     )
 
     assert response.status_code == HTTPStatus.OK
     assert "changed since this page was opened" in response.content.decode()
     conversation.refresh_from_db()
     assert conversation.metadata == {"a": "1", "b": "from the API"}
+
+
+@pytest.mark.django_db
+def test_stale_page_guard_uses_the_conversation_version(admin_client, make_conversation):
+    """The guard compares the version the page showed (the ETag's), so a message that arrived
+    meanwhile also refuses the save; a fresh page saves."""
+    from conversations.services import MessageInput, messages_create
+
+    conversation = make_conversation({"a": "1"})
+    page = admin_client.get(change_url(conversation))
+    loaded = page.context["adminform"].form["loaded_version"].value()
+    assert loaded == conversation.version
+    messages_create(conversation=conversation, messages=[MessageInput(role="user", content="hi")])
+
+    post = {**metadata_post([("a", "staff edit")]), "loaded_version": loaded}
+    response = admin_client.post(change_url(conversation), post)
+    assert "changed since this page was opened" in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.metadata == {"a": "1"}
+
+    post["loaded_version"] = conversation.version
+    response = admin_client.post(change_url(conversation), post)
+    assert response.status_code == HTTPStatus.FOUND
+    conversation.refresh_from_db()
+    assert conversation.metadata == {"a": "staff edit"}
 
 
 @pytest.mark.parametrize(

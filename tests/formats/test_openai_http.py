@@ -98,7 +98,7 @@ def test_body_too_large_answers_413(client, auth, settings):
 
 
 def test_unknown_route_and_wrong_method_answer_in_openai_shape(client, auth):
-    response = client.get(BASE + "/conversations", **auth)
+    response = client.put(BASE + "/conversations", **auth)  # GET lists (issue 11)
     assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
     assert "error" in response.json()
     response = client.get(BASE + "/responses/foo", **auth)

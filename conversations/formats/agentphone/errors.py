@@ -14,6 +14,7 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from ...conditional import PreconditionFailed
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep
 from ...ratelimit import RateLimited
@@ -74,6 +75,8 @@ def render_error(exc, request) -> Response | None:
         return Response({"detail": exc.errors}, status=422)
     if isinstance(exc, ResourceNotFound):
         return Response({"detail": NOT_FOUND}, status=404)
+    if isinstance(exc, PreconditionFailed):
+        return Response({"detail": str(exc)}, status=412)
     if isinstance(exc, exceptions.NotAuthenticated):
         return Response({"detail": "Not authenticated"}, status=401)
     if isinstance(exc, exceptions.AuthenticationFailed):

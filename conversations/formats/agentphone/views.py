@@ -74,12 +74,19 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
             low=0,
             high=DETAIL_MESSAGES_MAX,
         )
-        return Response(self.detail_payload(self.get_conversation(), message_limit))
+        conversation = self.get_conversation()
+        return self.not_modified(conversation) or self.with_etag(
+            Response(self.detail_payload(conversation, message_limit)), conversation
+        )
 
     def partial_update(self, request, conversation_id):
         data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
         conversation = self.get_conversation()
         with transaction.atomic():
+            if self.if_match is not None:  # Locks the row for the writes below.
+                conversation = services.conversation_lock(
+                    conversation=conversation, if_match=self.if_match
+                )
             if "metadata" in data:
                 conversation = services.conversation_metadata_replace(
                     conversation=conversation, metadata=data["metadata"], actor=self.actor
@@ -88,7 +95,7 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
                 conversation = services.conversation_update_fields(
                     conversation=conversation, group_name=data["group_name"]
                 )
-        return Response(self.detail_payload(conversation))
+        return self.with_etag(Response(self.detail_payload(conversation)), conversation)
 
 
 class MessageViewSet(AgentPhoneViewMixin, viewsets.ViewSet):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from ...conditional import PreconditionFailed
+from ...idempotency import IdempotencyKeyInUse, IdempotencyKeyInvalid, IdempotencyKeyReused
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep, UnstorableJSON
 from ...ratelimit import RateLimited, Usage
@@ -218,6 +220,14 @@ def render_error(exc, request) -> Response | None:
         return error_response(400, exc.message, code="invalid_value")
     if isinstance(exc, OpenAIParamError):
         return error_response(400, exc.message, param=exc.param, code=exc.error_code)
+    if isinstance(exc, PreconditionFailed):
+        return error_response(412, str(exc), param="If-Match", code="precondition_failed")
+    if isinstance(exc, IdempotencyKeyInvalid):
+        return error_response(400, str(exc), param="Idempotency-Key", code="invalid_value")
+    if isinstance(exc, IdempotencyKeyInUse):
+        return error_response(409, str(exc), param="Idempotency-Key", code="idempotency_key_in_use")
+    if isinstance(exc, IdempotencyKeyReused):
+        return error_response(422, str(exc), param="Idempotency-Key", code="idempotency_key_reused")
     if isinstance(exc, ResourceNotFound):
         noun = "Conversation" if exc.resource == "conversation" else "Item"
         return error_response(404, f"{noun} with id '{exc.resource_id}' not found.")

@@ -15,7 +15,7 @@ from .errors import invalid_url
 def conversation_patterns(conversation_viewset, item_viewset):
     """The OpenAI routes for one pair of viewsets (update is POST on the detail route)."""
     return [
-        path("conversations", conversation_viewset.as_view({"post": "create"})),
+        path("conversations", conversation_viewset.as_view({"post": "create", "get": "list"})),
         path(
             "conversations/<str:conversation_id>",
             conversation_viewset.as_view(

@@ -16,8 +16,10 @@ from rest_framework.response import Response
 
 from ... import selectors, services
 from ...auth import AzureApiKeyAuthentication
-from ...models import Message
+from ...metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from ...models import Conversation, Message
 from ..base import FormatViewMixin, ResourceNotFound
+from ..idempotent import idempotent
 from . import serializers as s
 from .errors import OpenAIParamError, rate_limit_headers, render_error
 
@@ -36,6 +38,48 @@ class OpenAIViewMixin(FormatViewMixin):
 class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
     """``/conversations`` and ``/conversations/{conversation_id}``."""
 
+    def list(self, request):
+        """List the partition's conversations (Azure OpenAI v1 "List conversations"; OpenAI
+        documents no such route, so on the OpenAI base URL it is ours).
+
+        Query: ``limit`` 1–100 (default 20), ``order`` ``asc``|``desc`` by ``created_at``
+        (default ``desc``), ``after``/``before`` conversation ids, ``agent_id``,
+        ``agent_name``, and ``metadata[KEY]=VALUE`` (repeatable, ANDed, at most 16). Answers
+        ``{"object": "list", "data", "first_id", "last_id", "has_more"}``.
+        """
+        params = request.query_params
+        limit = _int_param(params.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        order = _order_param(params.get("order", "desc"))
+        try:
+            rows, has_more = selectors.conversation_cursor_page(
+                partition=self.partition,
+                limit=limit,
+                descending=order == "desc",
+                after=params.get("after") or None,
+                before=params.get("before") or None,
+                agent_id=params.get("agent_id") or None,
+                agent_name=params.get("agent_name") or None,
+                metadata=_metadata_filters(params),
+            )
+        except Conversation.DoesNotExist as exc:
+            name = exc.args[0]
+            raise OpenAIParamError(
+                f"Invalid '{name}': no conversation with id '{params[name]}'.",
+                param=name,
+                code="invalid_value",
+            ) from None
+        data = [s.ConversationOutputSerializer(row).data for row in rows]
+        return Response(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": has_more,
+            }
+        )
+
+    @idempotent
     def create(self, request):
         data = s.ConversationCreateInputSerializer().to_internal_value(request.data)
         messages = s.items_to_inputs(data["items"]) if "items" in data else []
@@ -46,28 +90,35 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
             messages=messages,
             actor=self.actor,
         )
-        return Response(s.ConversationOutputSerializer(conversation).data)
+        return self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
     def retrieve(self, request, conversation_id):
-        return Response(s.ConversationOutputSerializer(self.get_conversation()).data)
+        conversation = self.get_conversation()
+        return self.not_modified(conversation) or self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
     def update(self, request, conversation_id):
         data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
         target = self.conversation_target()
         if data["metadata"] is None:
             conversation = services.conversation_metadata_replace(
-                metadata={}, actor=self.actor, **target
+                metadata={}, actor=self.actor, if_match=self.if_match, **target
             )
         else:
             conversation = services.conversation_metadata_merge(
-                patch=data["metadata"], actor=self.actor, **target
+                patch=data["metadata"], actor=self.actor, if_match=self.if_match, **target
             )
-        return Response(s.ConversationOutputSerializer(conversation).data)
+        return self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
     def destroy(self, request, conversation_id):
         conversation = self.get_conversation()
         rendered_id = s.ConversationOutputSerializer(conversation).data["id"]
-        services.conversation_delete(conversation=conversation)
+        services.conversation_delete(conversation=conversation, if_match=self.if_match)
         return Response({"id": rendered_id, "object": "conversation.deleted", "deleted": True})
 
 
@@ -81,6 +132,7 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
         except Message.DoesNotExist:
             raise ResourceNotFound("message", item_id) from None
 
+    @idempotent
     def create(self, request, conversation_id):
         data = s.ItemsCreateInputSerializer().to_internal_value(request.data)
         messages = s.items_to_inputs(data["items"])
@@ -91,13 +143,7 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
     def list(self, request, conversation_id):
         params = request.query_params
         limit = _int_param(params.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        order = params.get("order", "desc")
-        if order not in ("asc", "desc"):
-            raise OpenAIParamError(
-                f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
-                param="order",
-                code="invalid_value",
-            )
+        order = _order_param(params.get("order", "desc"))
         conversation = self.get_conversation()
         after = None
         if params.get("after"):
@@ -122,7 +168,50 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
         conversation = self.get_conversation()
         services.message_delete(message=self.get_item(conversation, item_id))
         conversation.refresh_from_db()
-        return Response(s.ConversationOutputSerializer(conversation).data)
+        return self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
+
+
+def _order_param(order: str) -> str:
+    if order not in ("asc", "desc"):
+        raise OpenAIParamError(
+            f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
+            param="order",
+            code="invalid_value",
+        )
+    return order
+
+
+def _metadata_filters(params) -> list[tuple[str, str]]:
+    """``metadata[KEY]=VALUE`` query parameters as pairs, bounded like metadata itself."""
+    pairs = []
+    for name, values in params.lists():
+        if not (name.startswith("metadata[") and name.endswith("]")):
+            continue
+        key = name[len("metadata[") : -1]
+        if not 1 <= len(key) <= MAX_KEY_LENGTH:
+            raise OpenAIParamError(
+                f"Invalid '{name}': a metadata key has 1 to {MAX_KEY_LENGTH} characters.",
+                param=name,
+                code="invalid_value",
+            )
+        for value in values:
+            if len(value) > MAX_VALUE_LENGTH:
+                raise OpenAIParamError(
+                    f"Invalid '{name}': string too long. Expected a string with maximum length "
+                    f"{MAX_VALUE_LENGTH}, but got a string with length {len(value)} instead.",
+                    param=name,
+                    code="string_above_max_length",
+                )
+            pairs.append((key, value))
+    if len(pairs) > MAX_PAIRS:
+        raise OpenAIParamError(
+            f"Too many metadata filters: at most {MAX_PAIRS}, got {len(pairs)}.",
+            param="metadata",
+            code="invalid_value",
+        )
+    return pairs
 
 
 def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:

@@ -21,6 +21,8 @@ from django.core.exceptions import ValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from ...conditional import PreconditionFailed
+from ...idempotency import IdempotencyKeyInUse, IdempotencyKeyInvalid, IdempotencyKeyReused
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep, UnstorableJSON
 from ...ratelimit import RateLimited, Usage
@@ -180,6 +182,15 @@ def render_error(exc, request) -> Response | None:
         return Response({"detail": [item]}, status=422)
     if isinstance(exc, MetadataError):
         return Response({"detail": [metadata_error_item(exc)]}, status=422)
+    if isinstance(exc, PreconditionFailed):
+        return envelope(412, "10015", "Precondition Failed", str(exc))
+    if isinstance(exc, IdempotencyKeyInvalid):
+        return envelope(400, "10015", "Bad Request", str(exc))
+    if isinstance(exc, IdempotencyKeyInUse):
+        return envelope(409, "10015", "Conflict", str(exc))
+    if isinstance(exc, IdempotencyKeyReused):
+        item = validation_item(("header", "Idempotency-Key"), str(exc), "value_error")
+        return Response({"detail": [item]}, status=422)
     if isinstance(exc, ResourceNotFound):
         return envelope(404, "10005", "Resource not found", "Conversation Not Found")
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):

@@ -25,6 +25,7 @@ from ... import selectors, services
 from ...limits import rendered_within_budget
 from ...responders import get_responder
 from ..base import FormatViewMixin
+from ..idempotent import idempotent
 from . import serializers as s
 from .errors import (
     TelnyxValidationError,
@@ -69,6 +70,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         end = f"{offset}-{offset + len(data) - 1}" if data else "*"
         return Response({"data": data}, headers={"Content-Range": f"{end}/*"})
 
+    @idempotent
     def create(self, request):
         data = s.validated(s.ConversationCreateInputSerializer, request.data)
         conversation = services.conversation_create(
@@ -78,26 +80,39 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
             name=data.get("name") or "",
             actor=self.actor,
         )
-        return Response(s.ConversationOutputSerializer(conversation).data)
+        return self.with_etag(
+            Response(s.ConversationOutputSerializer(conversation).data), conversation
+        )
 
     def retrieve(self, request, conversation_id):
-        return Response({"data": s.ConversationOutputSerializer(self.get_conversation()).data})
+        conversation = self.get_conversation()
+        return self.not_modified(conversation) or self.with_etag(
+            Response({"data": s.ConversationOutputSerializer(conversation).data}), conversation
+        )
 
     def update(self, request, conversation_id):
         data = s.validated(s.ConversationUpdateInputSerializer, request.data)
         conversation = self.get_conversation()
         metadata = data.get("metadata")
-        if metadata is not None and metadata != {}:
-            # A non-object ("", [], 7) reaches the core, which words the type error.
+        if_match = self.if_match
+        if (metadata is not None and metadata != {}) or if_match is not None:
+            # A non-object ("", [], 7) reaches the core, which words the type error; an empty
+            # patch with If-Match still locks and checks the precondition, writing nothing.
             conversation = services.conversation_metadata_merge(
-                conversation=conversation, patch=metadata, actor=self.actor
+                conversation=conversation,
+                patch={} if metadata is None else metadata,
+                actor=self.actor,
+                if_match=if_match,
             )
-        return Response({"data": s.ConversationOutputSerializer(conversation).data})
+        return self.with_etag(
+            Response({"data": s.ConversationOutputSerializer(conversation).data}), conversation
+        )
 
     def destroy(self, request, conversation_id):
-        services.conversation_delete(conversation=self.get_conversation())
+        services.conversation_delete(conversation=self.get_conversation(), if_match=self.if_match)
         return Response(status=200)
 
+    @idempotent
     def add_message(self, request, conversation_id):
         """Store one message whatever the AI switch says (a person taking over, §A.9)."""
         message = s.message_input(s.validated(s.MessageCreateInputSerializer, request.data))
@@ -139,6 +154,7 @@ class AssistantViewSet(TelnyxViewMixin, viewsets.ViewSet):
     ``{"content": reply}``. No responder configured: 501.
     """
 
+    @idempotent
     def chat(self, request, assistant_id):
         data = s.validated(s.ChatInputSerializer, request.data)
         conversation = self.get_conversation(data["conversation_id"])
