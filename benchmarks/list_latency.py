@@ -92,7 +92,7 @@ SELECT
     gen_random_uuid(), %(project)s, '', 'conv ' || i,
     %(start)s::timestamptz + i * interval '1 second',
     %(start)s::timestamptz + i * interval '1 second'
-        + ((i * 7919) %% 100000) * interval '1 second',
+        + ((i::bigint * 7919) %% 100000) * interval '1 second',
     %(start)s::timestamptz + i * interval '1 second',
     jsonb_build_object(
         'k', 'v' || (i %% 100),

@@ -16,6 +16,7 @@ from operator import and_, or_
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, In, IsNull, Lookup
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -259,7 +260,41 @@ def _metadata_q(cond: Condition, key: str) -> Q:
     if cond.op == "in":
         return _metadata_in(key, cond.values)
     lookup = Like if cond.op == "like" else ILike
-    return Q(lookup(value, _like_pattern(cond.value)))
+    pattern = _like_pattern(cond.value)
+    matches = Q(lookup(value, pattern))
+    prefilter = _text_prefilter(pattern) if connection.vendor == "postgresql" else None
+    if prefilter is None:
+        return matches
+    return Q(lookup(Cast(F("metadata"), TextField()), prefilter)) & matches
+
+
+def _text_prefilter(pattern: str) -> str | None:
+    """A looser pattern for the whole metadata's JSON text, implied by ``pattern`` matching a
+    value, for the trigram index ``conv_metadata_trgm_idx``; ``None`` when no trigram can be
+    drawn from it (no three literal characters in a row) or when a literal character would be
+    escaped in JSON text (``"``, ``\\``, control characters). ``_`` widens to ``%`` (one
+    character of a value may be several of its JSON text), and the pattern floats (``%…%``).
+    """
+    out, run, longest, index = [], 0, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+            char = pattern[index]
+            literal = True
+        else:
+            literal = char not in "%_"
+        if not literal:
+            out.append("%")
+            run = 0
+        elif char in '"\\' or ord(char) < 0x20:
+            return None
+        else:
+            out.append("\\" + char if char in "%_\\" else char)
+            run += 1
+            longest = max(longest, run)
+        index += 1
+    return f"%{''.join(out)}%" if longest >= 3 else None
 
 
 def condition_q(cond: Condition) -> Q:
