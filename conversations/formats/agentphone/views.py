@@ -5,7 +5,8 @@ Routes (relative to ``/agentphone``; the SDK appends ``/v1``):
 ``{data, hasMore, total}``; ``total`` exact up to 1,000, then estimated, see
 :func:`~conversations.selectors.conversation_count`), ``GET /v1/conversations/{id}``
 (``message_limit`` 0–100, default 50), ``PATCH /v1/conversations/{id}`` and
-``GET /v1/conversations/{id}/messages`` (``limit`` 1–200, default 50; ``before``/``after`` ISO 8601, exclusive; ``{data, hasMore}``).
+``GET /v1/conversations/{id}/messages`` (``limit`` 1–200, default 50; ``before``/``after``
+ISO 8601, exclusive; ``{data, hasMore}``).
 
 PATCH replaces the metadata (documented: "Replaces the stored object"); ``"metadata": null``
 clears it; a body without ``metadata`` leaves it untouched, which is what the Python SDK sends
