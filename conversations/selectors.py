@@ -7,11 +7,12 @@ is reported exactly like an unknown id.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import BooleanField, Count, Max, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -220,17 +221,56 @@ def message_number_page(
     return rows, total, page_size
 
 
+#: A partition's conversation count is exact up to this many; past it, an estimate.
+EXACT_COUNT_LIMIT = 1000
+
+
+def conversation_count(*, partition: Partition) -> int:
+    """How many conversations ``partition`` holds, cheap at any size.
+
+    Exact up to :data:`EXACT_COUNT_LIMIT` (``SELECT COUNT(*) FROM (… LIMIT 1001)``, at most
+    that many index entries read). Past it, on PostgreSQL, the planner's estimate of the
+    partition's rows (``EXPLAIN``; the extended statistics ``conv_partition_stats`` keep it
+    within a few percent after ``ANALYZE``), never below the limit; on SQLite an exact
+    ``COUNT(*)``. Counting a million rows exactly on every page took 69–113 ms (issue 10).
+    """
+    queryset = conversation_queryset(partition=partition).order_by()
+    capped = queryset[: EXACT_COUNT_LIMIT + 1].count()
+    if capped <= EXACT_COUNT_LIMIT:
+        return capped
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return queryset.count()
+    sql, params = queryset.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return max(int(plan[0]["Plan"]["Plan Rows"]), capped)
+
+
 def conversation_activity_page(
     *, partition: Partition, limit: int, offset: int
-) -> tuple[list[Conversation], int]:
+) -> tuple[list[Conversation], bool, int]:
     """One offset page of a partition's conversations, most recent activity first.
 
-    Ordered by ``last_message_at`` desc, then id (a stable order for equal times). Returns
-    ``(conversations, total)``. Serves AgentPhone's ``GET /v1/conversations`` (``limit``,
-    ``offset``; "Sorted by most recent activity (lastMessageAt desc)").
+    Ordered by ``last_message_at`` desc, then id (a stable order for equal times), walking
+    the index ``conv_partition_activity_idx``. Returns ``(conversations, has_more, total)``:
+    ``has_more`` is exact (one row past the page is read), ``total`` is
+    :func:`conversation_count` (exact up to :data:`EXACT_COUNT_LIMIT`, then an estimate),
+    raised to at least what this page proves to exist. Serves AgentPhone's
+    ``GET /v1/conversations`` (``limit``, ``offset``; "Sorted by most recent activity
+    (lastMessageAt desc)"; ``{data, hasMore, total}``).
     """
     queryset = conversation_queryset(partition=partition).order_by("-last_message_at", "-id")
-    return list(queryset[offset : offset + limit]), queryset.count()
+    rows = list(queryset[offset : offset + limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if rows and not has_more:
+        return rows, False, offset + len(rows)  # the last page tells the exact total
+    at_least = offset + len(rows) + 1 if has_more else 0
+    return rows, has_more, max(conversation_count(partition=partition), at_least)
 
 
 def message_time_page(

@@ -2,9 +2,11 @@
 
 Routes (relative to ``/agentphone``; the SDK appends ``/v1``):
 ``GET /v1/conversations`` (``limit`` 1–100, default 20; ``offset`` ≥ 0; newest activity first;
-``{data, hasMore, total}``), ``GET /v1/conversations/{id}`` (``message_limit`` 0–100, default
-50), ``PATCH /v1/conversations/{id}`` and ``GET /v1/conversations/{id}/messages`` (``limit``
-1–200, default 50; ``before``/``after`` ISO 8601, exclusive; ``{data, hasMore}``).
+``{data, hasMore, total}``; ``total`` exact up to 1,000, then estimated, see
+:func:`~conversations.selectors.conversation_count`), ``GET /v1/conversations/{id}``
+(``message_limit`` 0–100, default 50), ``PATCH /v1/conversations/{id}`` and
+``GET /v1/conversations/{id}/messages`` (``limit`` 1–200, default 50; ``before``/``after``
+ISO 8601, exclusive; ``{data, hasMore}``).
 
 PATCH replaces the metadata (documented: "Replaces the stored object"); ``"metadata": null``
 clears it; a body without ``metadata`` leaves it untouched, which is what the Python SDK sends
@@ -56,7 +58,7 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
             params, "limit", default=CONVERSATIONS_DEFAULT, low=1, high=CONVERSATIONS_MAX
         )
         offset = s.int_param(params, "offset", default=0, low=0, high=2**31 - 1)
-        rows, total = selectors.conversation_activity_page(
+        rows, has_more, total = selectors.conversation_activity_page(
             partition=self.partition, limit=limit, offset=offset
         )
         # The response budget may stop the page early: hasMore then says so, and the client
@@ -64,7 +66,8 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
         data = list(
             rendered_within_budget(rows, lambda row: s.ConversationOutputSerializer(row).data)
         )
-        return Response({"data": data, "hasMore": offset + len(data) < total, "total": total})
+        more = has_more or len(data) < len(rows)
+        return Response({"data": data, "hasMore": more, "total": total})
 
     def retrieve(self, request, conversation_id):
         message_limit = s.int_param(

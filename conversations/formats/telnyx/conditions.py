@@ -9,13 +9,15 @@ Every unsupported column, operator or value raises
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import reduce
 from operator import and_, or_
 
 from django.db import connection
-from django.db.models import F, Func, Q, TextField
+from django.db.models import BooleanField, F, Func, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.lookups import Exact, IsNull, Lookup
+from django.db.models.functions import Cast
+from django.db.models.lookups import Exact, In, IsNull, Lookup
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -155,7 +157,8 @@ class SQLiteMetadataValue(Func):
     """``(SELECT value FROM json_each(metadata) WHERE key = %s)`` on SQLite.
 
     SQLite's JSON paths (``$."key"``) cannot name a key holding a double quote; ``json_each``
-    reaches every key.
+    reaches every key, and reads the row's metadata once (Django's ``KeyTextTransform`` there
+    is a ``CASE`` reading it three times).
     """
 
     output_field = TextField()
@@ -174,9 +177,33 @@ def _sqlite_path_unsafe(key: str) -> bool:
 
 
 def _metadata_value(key: str):
-    if _sqlite_path_unsafe(key):
+    """The key's value as text (NULL when absent), one read of the row's metadata."""
+    if connection.vendor == "sqlite":
         return SQLiteMetadataValue(key)
-    return KeyTextTransform(key, "metadata")
+    return KeyTextTransform(key, "metadata")  # metadata ->> 'key'
+
+
+class JsonPathExists(Func):
+    """``metadata @? '<jsonpath>'`` (PostgreSQL): the path yields an item; one read of the row.
+
+    jsonb's GIN index (``jsonb_ops``) serves ``@?`` for equality filters joined by ``||``.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, path: str):
+        super().__init__(F("metadata"))
+        self.path = path
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        return f"({sql} @? %s::jsonpath)", [*params, self.path]
+
+
+def _jsonpath_string(text: str) -> str:
+    # JSON string escapes are jsonpath string escapes (PostgreSQL docs §8.14.7).
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _metadata_eq(key: str, value: str) -> Q:
@@ -185,11 +212,31 @@ def _metadata_eq(key: str, value: str) -> Q:
     return Q(Exact(_metadata_value(key), value))
 
 
+def _metadata_in(key: str, values: tuple[str, ...]) -> Q:
+    if not values:
+        return Q(pk__in=[])
+    if connection.vendor == "postgresql":
+        # One jsonpath reads the row's metadata once for every value and is GIN-served,
+        # where an OR of containments reads (detoasts) it once per value.
+        alternatives = " || ".join(f"@ == {_jsonpath_string(v)}" for v in values)
+        return Q(JsonPathExists(f"$.{_jsonpath_string(key)} ? ({alternatives})"))
+    return Q(In(_metadata_value(key), list(values)))
+
+
 def _metadata_q(cond: Condition, key: str) -> Q:
+    """One metadata condition, reading the row's ``metadata`` once (issue 9).
+
+    A condition other than ``is.null`` only matches rows holding the key: the positive
+    forms (``@>`` containment, ``@?`` jsonpath, ``->>`` text) are false or NULL without it,
+    and a negation compares the key's text (``NOT (metadata->>'k' = 'v')``), which is NULL,
+    so not matched, when the key is missing. Metadata values are always strings
+    (:mod:`conversations.metadata`), so text and containment comparisons agree.
+    """
     if _sqlite_path_unsafe(key):
         has_key = Q(IsNull(SQLiteMetadataValue(key), False))
     else:
         has_key = Q(metadata__has_key=key)
+    negate = cond.negate != (cond.op == "neq")
     if cond.op == "is":
         if cond.value == "null":
             return has_key if cond.negate else Q(metadata__isnull=True) | ~has_key
@@ -197,16 +244,57 @@ def _metadata_q(cond: Condition, key: str) -> Q:
             raise FilterSyntaxError(
                 f"Invalid 'is' value {cond.value!r}: expected null, true or false."
             )
-        positive = _metadata_eq(key, cond.value)
-    elif cond.op in ("eq", "neq"):
-        positive = _metadata_eq(key, cond.value)
-    elif cond.op == "in":
-        positive = reduce(or_, (_metadata_eq(key, v) for v in cond.values), Q(pk__in=[]))
-    else:
-        lookup = Like if cond.op == "like" else ILike
-        positive = Q(lookup(_metadata_value(key), _like_pattern(cond.value)))
-    negate = cond.negate != (cond.op == "neq")
-    return has_key & (~positive if negate else positive)
+    value = _metadata_value(key)
+    if negate:
+        if cond.op == "in":
+            positive = Q(In(value, list(cond.values))) if cond.values else None
+        elif cond.op in ("like", "ilike"):
+            lookup = Like if cond.op == "like" else ILike
+            positive = Q(lookup(value, _like_pattern(cond.value)))
+        else:  # eq, neq, is.true, is.false
+            positive = Q(Exact(value, cond.value))
+        # NOT over a NULL (missing key) is NULL: such rows stay out, as SQL has it.
+        return Q(IsNull(value, False)) if positive is None else ~positive
+    if cond.op in ("eq", "neq", "is"):
+        return _metadata_eq(key, cond.value)
+    if cond.op == "in":
+        return _metadata_in(key, cond.values)
+    lookup = Like if cond.op == "like" else ILike
+    pattern = _like_pattern(cond.value)
+    matches = Q(lookup(value, pattern))
+    prefilter = _text_prefilter(pattern) if connection.vendor == "postgresql" else None
+    if prefilter is None:
+        return matches
+    return Q(lookup(Cast(F("metadata"), TextField()), prefilter)) & matches
+
+
+def _text_prefilter(pattern: str) -> str | None:
+    """A looser pattern for the whole metadata's JSON text, implied by ``pattern`` matching a
+    value, for the trigram index ``conv_metadata_trgm_idx``; ``None`` when no trigram can be
+    drawn from it (no three literal characters in a row) or when a literal character would be
+    escaped in JSON text (``"``, ``\\``, control characters). ``_`` widens to ``%`` (one
+    character of a value may be several of its JSON text), and the pattern floats (``%…%``).
+    """
+    out, run, longest, index = [], 0, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+            char = pattern[index]
+            literal = True
+        else:
+            literal = char not in "%_"
+        if not literal:
+            out.append("%")
+            run = 0
+        elif char in '"\\' or ord(char) < 0x20:
+            return None
+        else:
+            out.append("\\" + char if char in "%_\\" else char)
+            run += 1
+            longest = max(longest, run)
+        index += 1
+    return f"%{''.join(out)}%" if longest >= 3 else None
 
 
 def condition_q(cond: Condition) -> Q:
@@ -230,6 +318,13 @@ def condition_q(cond: Condition) -> Q:
         positive = _datetime_q(cond.column, cond.op, cond.value)
     negate = cond.negate != (cond.op == "neq")
     return ~positive if negate else positive
+
+
+def metadata_condition_count(parsed: Condition | Group) -> int:
+    """How many metadata conditions ``parsed`` holds (an ``in.(…)`` counts one)."""
+    if isinstance(parsed, Group):
+        return sum(metadata_condition_count(item) for item in parsed.items)
+    return int(parsed.column.startswith(METADATA_PREFIXES))
 
 
 def group_q(group: Group) -> Q:

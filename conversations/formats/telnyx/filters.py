@@ -37,11 +37,14 @@ from django import forms
 from django.db.models import F
 
 from ...models import Conversation
-from .conditions import METADATA_PREFIXES, condition_q, group_q
+from .conditions import METADATA_PREFIXES, condition_q, group_q, metadata_condition_count
 from .postgrest import FilterSyntaxError, Group, parse_expression, parse_logic
 from .postgrest import parse_order as parse_order_expression
 
 MAX_LIMIT = 1000
+#: Metadata conditions one request may hold, over every parameter and group (issue 9): each
+#: reads every candidate row's metadata, so their number bounds a list's CPU time.
+MAX_METADATA_CONDITIONS = 10
 MAX_OFFSET = 1_000_000_000
 ORDER_COLUMNS = ("id", "name", "created_at", "last_message_at")
 
@@ -62,12 +65,15 @@ class ExpressionField(forms.Field):
     """A form field that turns each raw expression of a parameter into a ``Q``.
 
     ``parse`` is ``(raw) -> Condition | Group``; the cleaned value is a list of ``Q``.
+    ``spend(n)`` is told how many metadata conditions each expression holds and raises
+    :class:`FilterSyntaxError` past the request's budget.
     """
 
     widget = RepeatedParamWidget
 
-    def __init__(self, *, parse, **kwargs):
+    def __init__(self, *, parse, spend=None, **kwargs):
         self.parse = parse
+        self.spend = spend
         super().__init__(required=False, **kwargs)
 
     def to_python(self, value):
@@ -76,6 +82,8 @@ class ExpressionField(forms.Field):
             if "\x00" in raw:
                 raise FilterSyntaxError("Filter values may not contain the NUL character.")
             parsed = self.parse(raw)
+            if self.spend is not None:
+                self.spend(metadata_condition_count(parsed))
             result.append(group_q(parsed) if isinstance(parsed, Group) else condition_q(parsed))
         return result
 
@@ -90,11 +98,16 @@ class ExpressionFilter(django_filters.Filter):
     @property
     def field(self):
         if not hasattr(self, "_field"):
+            spend = getattr(self.parent, "spend_metadata_conditions", None)
             if self.connector:
-                self._field = ExpressionField(parse=lambda raw: parse_logic(raw, self.connector))
+                self._field = ExpressionField(
+                    parse=lambda raw: parse_logic(raw, self.connector), spend=spend
+                )
             else:
                 column = self.field_name
-                self._field = ExpressionField(parse=lambda raw: parse_expression(column, raw))
+                self._field = ExpressionField(
+                    parse=lambda raw: parse_expression(column, raw), spend=spend
+                )
         return self._field
 
     def filter(self, qs, value):
@@ -149,6 +162,7 @@ class ConversationFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def __init__(self, data=None, queryset=None, **kwargs):
+        self.metadata_conditions = 0
         super().__init__(data, queryset, **kwargs)
         extra = {name: ExpressionFilter(connector=name) for name in ("or", "and")}
         for name in self.data:
@@ -157,6 +171,17 @@ class ConversationFilterSet(django_filters.FilterSet):
         for name, filter_ in extra.items():
             filter_.model, filter_.parent = Conversation, self
             self.filters[name] = filter_
+
+    def spend_metadata_conditions(self, count: int) -> None:
+        """Count ``count`` more metadata conditions; raise :class:`FilterSyntaxError` (a 422
+        on the parameter that crosses it) past :data:`MAX_METADATA_CONDITIONS`."""
+        self.metadata_conditions += count
+        if self.metadata_conditions > MAX_METADATA_CONDITIONS:
+            raise FilterSyntaxError(
+                f"Too many metadata conditions: at most {MAX_METADATA_CONDITIONS} per request "
+                "(over every metadata->KEY parameter and or/and group).",
+                code="too_long",
+            )
 
     def skip(self, queryset, name, value):
         """``order``, ``limit`` and ``offset`` are applied last, in :meth:`filter_queryset`."""
