@@ -38,19 +38,31 @@ class DescribedFormat:
 
 FORMATS = (
     DescribedFormat(
-        "openai", "OpenAI Conversations", "openai/v1/openapi.json", "/openai/v1",
+        "openai",
+        "OpenAI Conversations",
+        "openai/v1/openapi.json",
+        "/openai/v1",
         OpenAISchemaGenerator,
     ),
     DescribedFormat(
-        "azure", "Azure OpenAI v1", "azure/openai/v1/openapi.json", "/azure/openai/v1",
+        "azure",
+        "Azure OpenAI v1",
+        "azure/openai/v1/openapi.json",
+        "/azure/openai/v1",
         AzureSchemaGenerator,
     ),
     DescribedFormat(
-        "telnyx", "Telnyx AI conversations", "telnyx/v2/openapi.json", "/telnyx/v2",
+        "telnyx",
+        "Telnyx AI conversations",
+        "telnyx/v2/openapi.json",
+        "/telnyx/v2",
         TelnyxSchemaGenerator,
     ),
     DescribedFormat(
-        "agentphone", "AgentPhone", "agentphone/v1/openapi.json", "/agentphone",
+        "agentphone",
+        "AgentPhone",
+        "agentphone/v1/openapi.json",
+        "/agentphone",
         AgentPhoneSchemaGenerator,
     ),
 )

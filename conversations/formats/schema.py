@@ -31,7 +31,12 @@ from drf_spectacular.drainage import isolate_view_method, set_override
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import patched_settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 
 from .base import MAX_ISOLATION_KEY_LENGTH
@@ -340,8 +345,11 @@ FASTAPI_VALIDATION_COMPONENTS = {
                 "description": 'Where: `["body", "metadata", "<key>"]`, `["query", "limit"]`…',
             },
             "msg": {"type": "string"},
-            "type": {"type": "string", "description": "pydantic v2 error type, e.g. "
-                     "`string_too_long`, `missing`, `json_invalid`."},
+            "type": {
+                "type": "string",
+                "description": "pydantic v2 error type, e.g. "
+                "`string_too_long`, `missing`, `json_invalid`.",
+            },
         },
         "required": ["loc", "msg", "type"],
     },

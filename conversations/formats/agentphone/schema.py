@@ -38,7 +38,7 @@ METADATA = {
 }
 METADATA_INPUT = {
     **METADATA,
-    "description": "Replaces the stored object (AgentPhone: \"Replaces the stored object\"); "
+    "description": 'Replaces the stored object (AgentPhone: "Replaces the stored object"); '
     "`{}` empties it, `null` clears it to `null`; absent: unchanged. `ai_disabled` also takes "
     "a boolean.",
     "properties": {
@@ -59,7 +59,7 @@ COMPONENTS = {
     **FASTAPI_VALIDATION_COMPONENTS,
     "HTTPError": {
         "type": "object",
-        "description": "FastAPI's error body, e.g. `{\"detail\": \"Conversation not found\"}`.",
+        "description": 'FastAPI\'s error body, e.g. `{"detail": "Conversation not found"}`.',
         "properties": {"detail": {"type": "string"}},
         "required": ["detail"],
     },
@@ -120,8 +120,11 @@ class MessageOutput(OpenApiSerializerExtension):
             "channel": NULLABLE_STRING,
             "mediaUrl": NULLABLE_STRING,
             "mediaUrls": {"type": "array", "items": {"type": "string"}},
-            "receivedAt": {**TIME, "description": "When convstore stored the message; the "
-                           "field `before`/`after` compare. " + TIME["description"]},
+            "receivedAt": {
+                **TIME,
+                "description": "When convstore stored the message; the "
+                "field `before`/`after` compare. " + TIME["description"],
+            },
             "reactions": {"type": "array", "items": ref("Reaction")},
             "replyTo": {"type": ["object", "null"]},
         }
@@ -160,8 +163,7 @@ class ConversationOutput(OpenApiSerializerExtension):
         properties["messages"] = {
             "type": "array",
             "items": ref("Message"),
-            "description": "Only on a single conversation: its most recent messages, newest "
-            "first.",
+            "description": "Only on a single conversation: its most recent messages, newest first.",
         }
         return {"type": "object", "properties": properties, "required": required}
 
@@ -263,7 +265,9 @@ describe_view(
         "page's last `receivedAt` as the next cursor.",
         parameters=[
             CONVERSATION_ID,
-            _int("limit", 1, views.MESSAGES_MAX, views.MESSAGES_DEFAULT, f"1–{views.MESSAGES_MAX}."),
+            _int(
+                "limit", 1, views.MESSAGES_MAX, views.MESSAGES_DEFAULT, f"1–{views.MESSAGES_MAX}."
+            ),
             _time("before", "Only messages received before this ISO 8601 time (exclusive)."),
             _time("after", "Only messages received after this ISO 8601 time (exclusive)."),
         ],
@@ -290,7 +294,7 @@ class AgentPhoneSchemaGenerator(FormatSchemaGenerator):
         description="AgentPhone's conversation routes as convstore serves them: point the "
         "`agentphone` SDK at `http://HOST/agentphone` (it appends `/v1`). camelCase, ISO 8601 "
         "UTC times with microseconds, ids `conv_`/`msg_` + 32 hex. Errors are FastAPI's: "
-        "`{\"detail\": \"…\"}`, and `{\"detail\": [{loc, msg, type}]}` for every 422. Every "
+        '`{"detail": "…"}`, and `{"detail": [{loc, msg, type}]}` for every 422. Every '
         "answer carries `x-request-id`; the `x-ms-user-isolation-key` header narrows the "
         "caller's partition.",
         spec=SPEC,

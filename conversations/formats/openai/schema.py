@@ -88,8 +88,7 @@ INPUT_MESSAGE = {
 INPUT_OTHER_ITEM = {
     "type": "object",
     "title": "Other item",
-    "description": "Any other item type (function call, function call output, …), stored as "
-    "sent.",
+    "description": "Any other item type (function call, function call output, …), stored as sent.",
     "properties": {"type": {"type": "string", "minLength": 1, "not": {"const": "message"}}},
     "required": ["type"],
 }

@@ -20,9 +20,9 @@ from ..schema import (
     QUERY,
     FormatSchemaGenerator,
     FormatSpec,
+    describe_view,
     format_settings,
     raw_field,
-    describe_view,
     ref,
 )
 from . import serializers as s
@@ -317,7 +317,7 @@ describe_view(
         operation_id="ai_conversations_list",
         summary="List conversations",
         description="PostgREST-style filters, as the SDK sends them; repeated parameters AND "
-        "together; unknown parameters are ignored. Answers `{\"data\": [...]}`.",
+        'together; unknown parameters are ignored. Answers `{"data": [...]}`.',
         parameters=LIST_PARAMETERS,
         response=inline("ConversationList", {"data": s.ConversationOutputSerializer(many=True)}),
         errors=(422,),
@@ -336,7 +336,7 @@ describe_view(
     retrieve=SPEC.operation(
         operation_id="ai_conversations_retrieve",
         summary="Retrieve a conversation",
-        description="Answers `{\"data\": conversation}`.",
+        description='Answers `{"data": conversation}`.',
         parameters=[CONVERSATION_ID],
         response=WRAPPED,
         errors=(404, 422),
@@ -407,7 +407,7 @@ describe_view(
         summary="Chat with an assistant",
         description="convstore runs no model: the reply comes from the configured chat "
         "responder (`CONVSTORE_CHAT_RESPONDER`). With the conversation's AI switched off "
-        "(`ai_disabled` `\"true\"`) this answers 400 and stores nothing; otherwise it stores "
+        '(`ai_disabled` `"true"`) this answers 400 and stores nothing; otherwise it stores '
         "the user message and the reply. `stream` is accepted; the answer is always one JSON "
         "object.",
         parameters=[
@@ -439,8 +439,8 @@ class TelnyxSchemaGenerator(FormatSchemaGenerator):
         title="convstore — Telnyx AI Conversations API",
         description="Telnyx's AI conversations routes as convstore serves them: point the "
         "`telnyx` SDK at `http://HOST/telnyx/v2`. Errors are Telnyx's envelope "
-        "`{\"errors\": [{code, title, detail, source?}]}`, except every 422, which is FastAPI's "
-        "`{\"detail\": [{loc, msg, type}]}`. Every answer carries `x-request-id`; the "
+        '`{"errors": [{code, title, detail, source?}]}`, except every 422, which is FastAPI\'s '
+        '`{"detail": [{loc, msg, type}]}`. Every answer carries `x-request-id`; the '
         "`x-ms-user-isolation-key` header narrows the caller's partition.",
         spec=SPEC,
         prefix=r"/telnyx/v2",
