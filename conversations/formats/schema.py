@@ -23,6 +23,7 @@ they have in common:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -295,6 +296,9 @@ def documented(patterns) -> list:
     return [p for p in patterns if str(p.pattern) != "^.*$"]
 
 
+_GENERATION_LOCK = threading.Lock()
+
+
 class FormatSchemaGenerator(SchemaGenerator):
     """Generate one format's document: its routes under ``mount`` and its own ``settings``.
 
@@ -314,7 +318,9 @@ class FormatSchemaGenerator(SchemaGenerator):
         super().__init__(*args, **kwargs)
 
     def get_schema(self, request=None, public=False):
-        with patched_settings(self.settings):
+        # patched_settings changes drf-spectacular's process-wide settings: two documents
+        # generated at once in two threads would mix each other's components.
+        with _GENERATION_LOCK, patched_settings(self.settings):
             return super().get_schema(request=request, public=public)
 
 
