@@ -14,6 +14,7 @@ from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
 
 from conversations.formats.docs import FORMATS
+from conversations.formats.openai.views import ConversationViewSet
 
 DOCS = {f.slug: f for f in FORMATS}
 ROUTES = {
@@ -44,6 +45,8 @@ ROUTES = {
         ("get", "/agentphone/v1/conversations/{conversation_id}/messages"),
     },
 }
+if hasattr(ConversationViewSet, "list"):  # conversation listing, where it is served
+    ROUTES["openai"].add(("get", "/openai/v1/conversations"))
 ROUTES["azure"] = {(m, p.replace("/openai/v1/", "/azure/openai/v1/")) for m, p in ROUTES["openai"]}
 ERROR_COMPONENT = {"openai": "OpenAIError", "azure": "OpenAIError", "telnyx": "TelnyxErrors"}
 ERROR_COMPONENT["agentphone"] = "HTTPError"

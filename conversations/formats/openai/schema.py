@@ -288,9 +288,62 @@ LIST_PARAMETERS = [
 ]
 
 
+CONVERSATION_LIST = inline_serializer(
+    "ConversationList",
+    {
+        "object": const_field("list"),
+        "data": s.ConversationOutputSerializer(many=True),
+        "first_id": serializers.CharField(allow_null=True),
+        "last_id": serializers.CharField(allow_null=True),
+        "has_more": serializers.BooleanField(),
+    },
+)
+CONVERSATION_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        QUERY,
+        description="Conversations per page, 1–100.",
+    ),
+    OpenApiParameter(
+        "order",
+        {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+        QUERY,
+        description="By `created_at`: `asc` oldest first, `desc` newest first.",
+    ),
+    OpenApiParameter("after", str, QUERY, description="A conversation id: the page after it."),
+    OpenApiParameter("before", str, QUERY, description="A conversation id: the page before it."),
+    OpenApiParameter("agent_name", str, QUERY, description="Azure's agent filter."),
+    OpenApiParameter("agent_id", str, QUERY, description="Azure's agent filter."),
+    OpenApiParameter(
+        "metadata",
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        QUERY,
+        style="deepObject",
+        explode=True,
+        description="`metadata[KEY]=VALUE` filters, repeatable, ANDed (convstore's).",
+    ),
+]
+
+
+def _conversation_list(spec: FormatSpec):
+    """``GET /conversations`` (Azure v1's list, also on the OpenAI base URL: convstore's)."""
+    return spec.operation(
+        operation_id="conversations_list",
+        summary="List conversations",
+        description="The caller's partition only, paged by conversation-id cursors.",
+        parameters=CONVERSATION_LIST_PARAMETERS,
+        response=CONVERSATION_LIST,
+        errors=(400,),
+        tags=["Conversations"],
+    )
+
+
 def describe(conversation_viewset, item_viewset, spec: FormatSpec) -> None:
     """Decorate one pair of OpenAI-route viewsets with the operations of ``spec``."""
     conversations, items = ["Conversations"], ["Items"]
+    if hasattr(conversation_viewset, "list"):  # the listing route, where it is served
+        extend_schema_view(list=_conversation_list(spec))(conversation_viewset)
     extend_schema_view(
         create=spec.operation(
             operation_id="conversations_create",
