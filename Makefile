@@ -7,7 +7,11 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint benchmark
+.PHONY: install run test lint benchmark openapi
+
+# One OpenAPI document per wire format (conversations/formats/*/schema.py).
+OPENAPI_GENERATORS := openai.schema.OpenAISchemaGenerator openai.schema.AzureSchemaGenerator \
+	telnyx.schema.TelnyxSchemaGenerator agentphone.schema.AgentPhoneSchemaGenerator
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +34,16 @@ test: install
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 	DJANGO_SETTINGS_MODULE=convstore.test_settings $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff check .
+	$(MAKE) --no-print-directory openapi
 	$(PY) -m pytest
+
+## Generate and validate each format's OpenAPI document (fails on any generator warning).
+openapi: install
+	@for g in $(OPENAPI_GENERATORS); do \
+		echo "spectacular --validate --fail-on-warn: $$g"; \
+		$(PY) manage.py spectacular --validate --fail-on-warn --format openapi-json \
+			--generator-class conversations.formats.$$g --file /dev/null || exit 1; \
+	done
 
 lint: install
 	$(PY) -m ruff check .

@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "axes",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "conversations",
 ]
 
@@ -200,6 +202,23 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["conversations.parsers.StrictJSONParser"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI documents, one per format (conversations/formats/*/schema.py), and their docs pages
+# under /docs/, served from drf-spectacular-sidecar's static files (no CDN).
+SPECTACULAR_SETTINGS = {
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": True,
+        "validatorUrl": None,
+        "displayOperationId": True,
+        "tryItOutEnabled": False,
+    },
 }
 
 CONVSTORE_MAX_BODY_BYTES = int(os.environ.get("CONVSTORE_MAX_BODY_BYTES", str(1024 * 1024)))

@@ -5,12 +5,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from conversations.formats.agentphone.urls import agentphone_urlpatterns
+from conversations.formats.docs import docs_urlpatterns
 from conversations.formats.openai.urls import azure_urlpatterns, openai_urlpatterns
 from conversations.formats.telnyx.urls import telnyx_urlpatterns
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    *docs_urlpatterns,  # before the formats' catch-all routes
     path("openai/v1/", include(openai_urlpatterns)),
     path("azure/openai/v1/", include(azure_urlpatterns)),
     path("azure/openai/", include(azure_urlpatterns)),

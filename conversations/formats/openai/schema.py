@@ -1,0 +1,490 @@
+"""OpenAPI descriptions of the OpenAI (``/openai/v1``) and Azure OpenAI v1 (``/azure/openai/v1``)
+formats: the real viewsets of :mod:`.views`, decorated here, and the real serializers of
+:mod:`.serializers`, described by serializer extensions (they parse and render by hand, so
+drf-spectacular cannot read their shapes from fields).
+
+Shapes follow ``providers/openai-azure.md`` §2–§5; the documents are served at
+``/openai/v1/openapi.json`` and ``/azure/openai/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema_view, inline_serializer
+from rest_framework import serializers
+
+from ...metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from ..schema import (
+    HEADER,
+    ISOLATION_KEY,
+    QUERY,
+    REQUEST_ID,
+    RETRY_AFTER,
+    FormatSchemaGenerator,
+    FormatSpec,
+    const_field,
+    format_settings,
+    ref,
+)
+from . import serializers as s
+from . import views
+from .urls import azure_urlpatterns, openai_urlpatterns
+from .views import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+# -- wire shapes ---------------------------------------------------------------------------------
+
+_KEY_NAMES = {"minLength": 1, "maxLength": MAX_KEY_LENGTH}
+AI_DISABLED_INPUT = {
+    "anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false"]}],
+    "description": '`true` switches AI replies off for the conversation; stored as "true"/"false".',
+}
+METADATA = {
+    "type": "object",
+    "description": f"Up to {MAX_PAIRS} string pairs: keys 1–{MAX_KEY_LENGTH} characters, values "
+    f"at most {MAX_VALUE_LENGTH} characters.",
+    "maxProperties": MAX_PAIRS,
+    "propertyNames": _KEY_NAMES,
+    "additionalProperties": {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+}
+METADATA_INPUT = {
+    "type": ["object", "null"],
+    "description": METADATA["description"] + " `ai_disabled` also accepts a boolean.",
+    "maxProperties": MAX_PAIRS,
+    "propertyNames": _KEY_NAMES,
+    "properties": {"ai_disabled": AI_DISABLED_INPUT},
+    "additionalProperties": {"type": "string", "maxLength": MAX_VALUE_LENGTH},
+}
+METADATA_PATCH = {
+    "type": ["object", "null"],
+    "description": "Merged into the stored metadata: keys sent are set, a key sent as `null` is "
+    "removed; `null` clears every key (convstore's choice, OpenAI documents none). The "
+    f"{MAX_PAIRS}-pair limit applies to the merged result.",
+    "maxProperties": MAX_PAIRS,
+    "propertyNames": _KEY_NAMES,
+    "properties": {"ai_disabled": {"anyOf": [*AI_DISABLED_INPUT["anyOf"], {"type": "null"}]}},
+    "additionalProperties": {"type": ["string", "null"], "maxLength": MAX_VALUE_LENGTH},
+}
+CONTENT_PART = {
+    "type": "object",
+    "description": "A content part (`input_text`, `output_text`, …), stored as sent.",
+    "properties": {"type": {"type": "string"}, "text": {"type": "string"}},
+    "required": ["type"],
+}
+INPUT_MESSAGE = {
+    "type": "object",
+    "title": "Message",
+    "description": "A message; string content is stored as one `input_text` part "
+    "(`output_text` for the assistant).",
+    "properties": {
+        "type": {"type": "string", "const": "message"},
+        "role": {"type": "string", "enum": list(s.MESSAGE_ROLES)},
+        "content": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": CONTENT_PART}],
+        },
+        "status": {"type": "string"},
+    },
+    "required": ["role", "content"],
+}
+INPUT_OTHER_ITEM = {
+    "type": "object",
+    "title": "Other item",
+    "description": "Any other item type (function call, function call output, …), stored as sent.",
+    "properties": {"type": {"type": "string", "minLength": 1, "not": {"const": "message"}}},
+    "required": ["type"],
+}
+INPUT_ITEMS = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": s.MAX_ITEMS_PER_REQUEST,
+    "items": {"anyOf": [INPUT_MESSAGE, INPUT_OTHER_ITEM]},
+}
+ID = {"type": "string", "pattern": "^conv_[0-9a-f]{32}$", "examples": ["conv_" + "0" * 32]}
+ITEM_ID = {"type": "string", "pattern": "^msg_[0-9a-f]{32}$"}
+
+COMPONENTS = {
+    "OpenAIError": {
+        "type": "object",
+        "description": "OpenAI's error envelope (`providers/openai-azure.md` §5).",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string", "examples": ["invalid_request_error"]},
+                    "param": {"type": ["string", "null"]},
+                    "code": {"type": ["string", "null"]},
+                },
+                "required": ["message", "type", "param", "code"],
+            }
+        },
+        "required": ["error"],
+    },
+}
+ERROR = ref("OpenAIError")
+
+
+class ConversationCreateInput(OpenApiSerializerExtension):
+    """:class:`~.serializers.ConversationCreateInputSerializer`."""
+
+    target_class = s.ConversationCreateInputSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "ConversationCreateParams"
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "properties": {
+                "items": {**INPUT_ITEMS, "description": "Initial items (up to 20)."},
+                "metadata": METADATA_INPUT,
+            },
+            "additionalProperties": False,
+        }
+
+
+class ConversationUpdateInput(OpenApiSerializerExtension):
+    """:class:`~.serializers.ConversationUpdateInputSerializer`."""
+
+    target_class = s.ConversationUpdateInputSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "ConversationUpdateParams"
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "properties": {"metadata": METADATA_PATCH},
+            "required": ["metadata"],
+            "additionalProperties": False,
+        }
+
+
+class ItemsCreateInput(OpenApiSerializerExtension):
+    """:class:`~.serializers.ItemsCreateInputSerializer`."""
+
+    target_class = s.ItemsCreateInputSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "ItemCreateParams"
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "properties": {"items": INPUT_ITEMS},
+            "required": ["items"],
+            "additionalProperties": False,
+        }
+
+
+class ConversationOutput(OpenApiSerializerExtension):
+    """:class:`~.serializers.ConversationOutputSerializer` (``Conversation``, §4.1)."""
+
+    target_class = s.ConversationOutputSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "Conversation"
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "properties": {
+                "id": ID,
+                "object": {"type": "string", "const": "conversation"},
+                "created_at": {"type": "integer", "description": "Unix seconds."},
+                "metadata": {**METADATA, "description": "Cleared metadata renders as `{}`."},
+            },
+            "required": ["id", "object", "created_at", "metadata"],
+        }
+
+
+class ItemOutput(OpenApiSerializerExtension):
+    """:class:`~.serializers.ItemOutputSerializer` (``ConversationItem``, §4.5)."""
+
+    target_class = s.ItemOutputSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "ConversationItem"
+
+    def map_serializer(self, auto_schema, direction):
+        message = {
+            "type": "object",
+            "title": "Message",
+            "properties": {
+                "type": {"type": "string", "const": "message"},
+                "id": ITEM_ID,
+                "status": {"type": "string", "examples": ["completed"]},
+                "role": {
+                    "type": "string",
+                    "description": "`user`, `assistant`, `system`, `developer`, `tool`, or "
+                    "`unknown` for a message stored without one.",
+                },
+                "content": {"type": "array", "items": CONTENT_PART},
+            },
+            "required": ["type", "id", "status", "role", "content"],
+        }
+        other = {
+            "type": "object",
+            "title": "Other item",
+            "description": "A stored non-message item, as sent, with its id and status.",
+            "properties": {
+                "type": {"type": "string"},
+                "id": ITEM_ID,
+                "status": {"type": "string"},
+            },
+            "required": ["type", "id", "status"],
+        }
+        return {"anyOf": [message, other]}
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+CONVERSATION_ID = OpenApiParameter(
+    "conversation_id",
+    str,
+    OpenApiParameter.PATH,
+    description="`conv_` + 32 hex, 32 hex, or the dashed UUID.",
+)
+ITEM_ID_PARAM = OpenApiParameter(
+    "item_id", str, OpenApiParameter.PATH, description="`msg_` + 32 hex, 32 hex, or a UUID."
+)
+ITEM_LIST = inline_serializer(
+    "ConversationItemList",
+    {
+        "object": const_field("list"),
+        "data": s.ItemOutputSerializer(many=True),
+        "first_id": serializers.CharField(allow_null=True),
+        "last_id": serializers.CharField(allow_null=True),
+        "has_more": serializers.BooleanField(),
+    },
+)
+DELETED = inline_serializer(
+    "ConversationDeletedResource",
+    {
+        "id": serializers.CharField(),
+        "object": const_field("conversation.deleted"),
+        "deleted": serializers.BooleanField(),
+    },
+)
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+        QUERY,
+        description=f"Items per page, 1–{MAX_PAGE_SIZE}.",
+    ),
+    OpenApiParameter(
+        "order",
+        {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+        QUERY,
+        description="`asc`: oldest first; `desc`: newest first.",
+    ),
+    OpenApiParameter(
+        "after",
+        str,
+        QUERY,
+        description="An item id of this conversation: the page starts after it (a page's "
+        "`last_id`). Not an item of the conversation: 400 `invalid_value`.",
+    ),
+]
+
+
+CONVERSATION_LIST = inline_serializer(
+    "ConversationList",
+    {
+        "object": const_field("list"),
+        "data": s.ConversationOutputSerializer(many=True),
+        "first_id": serializers.CharField(allow_null=True),
+        "last_id": serializers.CharField(allow_null=True),
+        "has_more": serializers.BooleanField(),
+    },
+)
+CONVERSATION_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        QUERY,
+        description="Conversations per page, 1–100.",
+    ),
+    OpenApiParameter(
+        "order",
+        {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+        QUERY,
+        description="By `created_at`: `asc` oldest first, `desc` newest first.",
+    ),
+    OpenApiParameter("after", str, QUERY, description="A conversation id: the page after it."),
+    OpenApiParameter("before", str, QUERY, description="A conversation id: the page before it."),
+    OpenApiParameter("agent_name", str, QUERY, description="Azure's agent filter."),
+    OpenApiParameter("agent_id", str, QUERY, description="Azure's agent filter."),
+    OpenApiParameter(
+        "metadata",
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        QUERY,
+        style="deepObject",
+        explode=True,
+        description="`metadata[KEY]=VALUE` filters, repeatable, ANDed (convstore's).",
+    ),
+]
+
+
+def _conversation_list(spec: FormatSpec):
+    """``GET /conversations`` (Azure v1's list, also on the OpenAI base URL: convstore's)."""
+    return spec.operation(
+        operation_id="conversations_list",
+        summary="List conversations",
+        description="The caller's partition only, paged by conversation-id cursors.",
+        parameters=CONVERSATION_LIST_PARAMETERS,
+        response=CONVERSATION_LIST,
+        errors=(400,),
+        tags=["Conversations"],
+    )
+
+
+def describe(conversation_viewset, item_viewset, spec: FormatSpec) -> None:
+    """Decorate one pair of OpenAI-route viewsets with the operations of ``spec``."""
+    conversations, items = ["Conversations"], ["Items"]
+    if hasattr(conversation_viewset, "list"):  # the listing route, where it is served
+        extend_schema_view(list=_conversation_list(spec))(conversation_viewset)
+    extend_schema_view(
+        create=spec.operation(
+            operation_id="conversations_create",
+            summary="Create a conversation",
+            description="Creates a conversation in the caller's partition, with up to 20 "
+            "initial items.",
+            request=s.ConversationCreateInputSerializer,
+            response=s.ConversationOutputSerializer,
+            errors=(400, 413, 415),
+            idempotent=True,
+            conditional=None,
+            tags=conversations,
+        ),
+        retrieve=spec.operation(
+            operation_id="conversations_retrieve",
+            summary="Retrieve a conversation",
+            parameters=[CONVERSATION_ID],
+            response=s.ConversationOutputSerializer,
+            errors=(400, 404),
+            conditional="read",
+            tags=conversations,
+        ),
+        update=spec.operation(
+            operation_id="conversations_update",
+            summary="Update a conversation's metadata (merge)",
+            description=METADATA_PATCH["description"],
+            parameters=[CONVERSATION_ID],
+            request=s.ConversationUpdateInputSerializer,
+            response=s.ConversationOutputSerializer,
+            errors=(400, 404, 413, 415),
+            conditional="write",
+            tags=conversations,
+        ),
+        destroy=spec.operation(
+            operation_id="conversations_delete",
+            summary="Delete a conversation and its items",
+            parameters=[CONVERSATION_ID],
+            response=DELETED,
+            errors=(400, 404),
+            conditional="delete",
+            tags=conversations,
+        ),
+    )(conversation_viewset)
+    extend_schema_view(
+        create=spec.operation(
+            operation_id="conversations_items_create",
+            summary="Add items to a conversation",
+            parameters=[CONVERSATION_ID],
+            request=s.ItemsCreateInputSerializer,
+            response=ITEM_LIST,
+            errors=(400, 404, 413, 415),
+            idempotent=True,
+            tags=items,
+        ),
+        list=spec.operation(
+            operation_id="conversations_items_list",
+            summary="List a conversation's items",
+            parameters=[CONVERSATION_ID, *LIST_PARAMETERS],
+            response=ITEM_LIST,
+            errors=(400, 404),
+            tags=items,
+        ),
+        retrieve=spec.operation(
+            operation_id="conversations_items_retrieve",
+            summary="Retrieve an item",
+            parameters=[CONVERSATION_ID, ITEM_ID_PARAM],
+            response=s.ItemOutputSerializer,
+            errors=(400, 404),
+            tags=items,
+        ),
+        destroy=spec.operation(
+            operation_id="conversations_items_delete",
+            summary="Delete an item",
+            description="Answers the parent conversation, as the SDK expects.",
+            parameters=[CONVERSATION_ID, ITEM_ID_PARAM],
+            response=s.ConversationOutputSerializer,
+            errors=(400, 404),
+            tags=items,
+        ),
+    )(item_viewset)
+
+
+OPENAI = FormatSpec(errors=dict.fromkeys(range(400, 600), ERROR), components=COMPONENTS)
+APIM_REQUEST_ID = OpenApiParameter(
+    "apim-request-id",
+    str,
+    HEADER,
+    required=True,
+    response=True,
+    description="The request's id, as Azure's API gateway names it (same as `x-request-id`).",
+)
+API_VERSION = OpenApiParameter(
+    "api-version", str, QUERY, description="Accepted and ignored (`preview`, `v1`, …)."
+)
+AZURE = FormatSpec(
+    errors=OPENAI.errors,
+    components=COMPONENTS,
+    parameters=(ISOLATION_KEY, REQUEST_ID, RETRY_AFTER, APIM_REQUEST_ID, API_VERSION),
+)
+
+describe(views.ConversationViewSet, views.ItemViewSet, OPENAI)
+describe(views.AzureConversationViewSet, views.AzureItemViewSet, AZURE)
+
+_TAGS = [
+    {"name": "Conversations", "description": "Conversations and their metadata."},
+    {"name": "Items", "description": "A conversation's items (messages and other items)."},
+]
+_COMMON = (
+    "Every error is OpenAI's envelope `{\"error\": {message, type, param, code}}` with OpenAI's "
+    "codes and wording. Every answer carries `x-request-id`. The `x-ms-user-isolation-key` "
+    "header narrows the caller's partition."
+)
+
+
+class OpenAISchemaGenerator(FormatSchemaGenerator):
+    """The OpenAI Conversations format's document (``/openai/v1/openapi.json``)."""
+
+    mount = "openai/v1/"
+    url_patterns = openai_urlpatterns
+    settings = format_settings(
+        title="convstore — OpenAI Conversations API",
+        description="The OpenAI Conversations API as convstore serves it: point the `openai` SDK "
+        "at `http://HOST/openai/v1`. " + _COMMON,
+        spec=OPENAI,
+        prefix=r"/openai/v1",
+        tags=_TAGS,
+    )
+
+
+class AzureSchemaGenerator(FormatSchemaGenerator):
+    """The Azure OpenAI v1 format's document (``/azure/openai/v1/openapi.json``)."""
+
+    mount = "azure/openai/v1/"
+    url_patterns = azure_urlpatterns
+    settings = format_settings(
+        title="convstore — Azure OpenAI v1 Conversations API",
+        description="Azure OpenAI v1's conversation routes as convstore serves them: point "
+        "`openai.AzureOpenAI` at `http://HOST/azure/openai/v1/` (also served without `/v1`). "
+        "Authenticate with `api-key` or Bearer; `api-version` is ignored; answers also carry "
+        "`apim-request-id`. " + _COMMON,
+        spec=AZURE,
+        prefix=r"/azure/openai/v1",
+        tags=_TAGS,
+    )
