@@ -13,6 +13,9 @@ Variables (all optional):
   bodies answer 413 in the calling format's error shape.
 - ``CONVSTORE_CHAT_RESPONDER``: dotted path of the callable that writes AI replies for the
   Telnyx chat endpoint (see ``conversations.formats.telnyx``).
+- ``LOG_FORMAT`` (``text``/``json``), ``LOG_REQUESTS`` (default on), ``LOG_LEVEL``: logs.
+- ``REDIS_URL``: checked by ``/readyz`` when set.
+- ``CONVSTORE_METRICS_TOKEN``, ``CONVSTORE_METRICS_ALLOWED_IPS``: who may read ``/metrics``.
 """
 
 import os
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "conversations.middleware.RequestIdMiddleware",
+    "conversations.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,12 +158,35 @@ CONVSTORE_MAX_BODY_BYTES = int(os.environ.get("CONVSTORE_MAX_BODY_BYTES", str(10
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONVSTORE_MAX_BODY_BYTES
 CONVSTORE_CHAT_RESPONDER = os.environ.get("CONVSTORE_CHAT_RESPONDER", "")
 
+# Logs (conversations.observability): one line per request on the "convstore.request"
+# logger, JSON with LOG_FORMAT=json, key=value text otherwise; LOG_REQUESTS=0 turns it off.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "line": {
+            "()": "conversations.observability."
+            + ("JsonLineFormatter" if LOG_FORMAT == "json" else "KeyValueFormatter")
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "convstore.request": {
+            "handlers": ["console"],
+            "level": "INFO" if env_bool("LOG_REQUESTS", True) else "WARNING",
+            "propagate": False,
+        },
+    },
 }
+
+# Health and metrics (conversations.health, conversations.metrics). /readyz pings Redis only
+# when REDIS_URL is set. /metrics answers a Bearer CONVSTORE_METRICS_TOKEN or a client address
+# in CONVSTORE_METRICS_ALLOWED_IPS (addresses or CIDR networks); with neither, it is closed.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CONVSTORE_METRICS_TOKEN = os.environ.get("CONVSTORE_METRICS_TOKEN", "")
+CONVSTORE_METRICS_ALLOWED_IPS = env_list("CONVSTORE_METRICS_ALLOWED_IPS", "")
 
 # Webhooks (conversations.webhooks.delivery): request timeout, attempts before an event is
 # marked failed, and the base of the exponential backoff (base × 2^(n-1) seconds).

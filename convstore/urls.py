@@ -4,12 +4,16 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from conversations import health, metrics
 from conversations.formats.agentphone.urls import agentphone_urlpatterns
 from conversations.formats.openai.urls import azure_urlpatterns, openai_urlpatterns
 from conversations.formats.telnyx.urls import telnyx_urlpatterns
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("openai/v1/", include(openai_urlpatterns)),
     path("azure/openai/v1/", include(azure_urlpatterns)),

@@ -36,6 +36,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..metrics import webhook_delivery_recorded
 from ..models import WebhookAttempt, WebhookEvent
 
 USER_AGENT = "convstore-webhooks/1"
@@ -232,6 +233,7 @@ def deliver_due(
                 started_at=started_at,
                 now=now or timezone.now(),
             )
+            webhook_delivery_recorded(status)
             bucket = {
                 WebhookEvent.Status.DELIVERED: report.delivered,
                 WebhookEvent.Status.PENDING: report.retrying,
