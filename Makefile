@@ -18,11 +18,14 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 ## Set up and run the server on SQLite, with a demo project, API key, staff login and data.
-## (DEBUG=1: a local development server that also serves the admin's static files.)
+## (DEBUG=1: a local development server that also serves the admin's static files; the Telnyx
+## chat answers with the example responder unless CONVSTORE_CHAT_RESPONDER names another.)
+## Safe to run again: seed_demo keeps the same login, key and demo data.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 CONVSTORE_CHAT_RESPONDER=$${CONVSTORE_CHAT_RESPONDER:-conversations.responders.echo} \
+		$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Set up and run every check and the whole test suite (DATABASE_URL picks the database).
 test: install
