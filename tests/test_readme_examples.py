@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.ops.conftest import child_env, free_port, wait_until_up
 
