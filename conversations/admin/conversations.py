@@ -42,6 +42,22 @@ AUDIT_LIMIT = 100
 SUMMARY_PAIRS = 6
 
 
+def metadata_diff(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
+    """What an audited change did, key by key: ``[(sign, key, text)]`` with ``+`` (added),
+    ``−`` (removed) or ``~`` (changed: ``"old" → "new"``), in key order."""
+    before, after = before or {}, after or {}
+    lines = []
+    for key in sorted(before.keys() | after.keys()):
+        if key not in before:
+            lines.append(("+", key, json.dumps(after[key], ensure_ascii=False)))
+        elif key not in after:
+            lines.append(("−", key, json.dumps(before[key], ensure_ascii=False)))
+        elif before[key] != after[key]:
+            old, new = (json.dumps(v, ensure_ascii=False) for v in (before[key], after[key]))
+            lines.append(("~", key, f"{old} → {new}"))
+    return lines
+
+
 def admin_time(value):
     """A time in the admin's one format (``2026-11-25 15:07:29 UTC``, convstore/formats),
     the date above the time so list columns stay narrow."""
@@ -320,6 +336,7 @@ class ConversationAdmin(admin.ModelAdmin):
             for change_row in audit:
                 change_row.before_json = json.dumps(change_row.before, ensure_ascii=False)
                 change_row.after_json = json.dumps(change_row.after, ensure_ascii=False)
+                change_row.diff = metadata_diff(change_row.before, change_row.after)
             context.update(
                 conversation_label=prefixed(obj.pk, "conv"),
                 thread=newest[::-1],
