@@ -1,5 +1,7 @@
 """``/healthz`` and ``/readyz``: JSON, no auth, and readiness failing when a dependency is down."""
 
+import os
+
 import httpx
 import pytest
 from django.test import override_settings
@@ -7,6 +9,9 @@ from django.test import override_settings
 from conversations.health import shipped_migrations
 
 from .conftest import ROOT, VENV_BIN, Server, child_env, database_url_for_child, free_port
+
+# PING reads and writes nothing, so any database number will do.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def test_healthz_answers_without_touching_the_database(client):
@@ -33,7 +38,7 @@ def test_readyz_reports_database_and_migrations(client):
 
 @pytest.mark.django_db
 def test_readyz_pings_redis_when_configured(client):
-    with override_settings(REDIS_URL="redis://127.0.0.1:6379/6"):
+    with override_settings(REDIS_URL=TEST_REDIS_URL):
         response = client.get("/readyz")
     assert response.status_code == 200, response.json()
     assert response.json()["checks"]["redis"]["ok"] is True
