@@ -23,11 +23,14 @@ install: $(VENV)/.installed
 
 ## Set up and run the server on SQLite, with a demo project, API key, staff login and data.
 ## (DEBUG=1: a local development server that also serves the admin's static files, with a
-## development SECRET_KEY and plain HTTP; production settings refuse to start without a key.)
+## development SECRET_KEY and plain HTTP; production settings refuse to start without a key.
+## The Telnyx chat answers with the example responder unless CONVSTORE_CHAT_RESPONDER names
+## another.) Safe to run again: seed_demo keeps the same login, key and demo data.
 run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 CONVSTORE_CHAT_RESPONDER=$${CONVSTORE_CHAT_RESPONDER:-conversations.responders.echo} \
+		$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Set up and run every check and the whole test suite (DATABASE_URL picks the database).
 test: install

@@ -30,6 +30,9 @@ Variables (all optional):
   ``CONVSTORE_DB_RETRY_AFTER``: request limits (README "Security and limits").
 - ``CONVSTORE_CHAT_RESPONDER``: dotted path of the callable that writes AI replies for the
   Telnyx chat endpoint (see ``conversations.formats.telnyx``).
+- ``LOG_FORMAT`` (``text``/``json``), ``LOG_REQUESTS`` (default on), ``LOG_LEVEL``: logs.
+- ``REDIS_URL``: checked by ``/readyz`` when set.
+- ``CONVSTORE_METRICS_TOKEN``, ``CONVSTORE_METRICS_ALLOWED_IPS``: who may read ``/metrics``.
 """
 
 import os
@@ -98,6 +101,7 @@ MIDDLEWARE = [
     "conversations.middleware.RequestIdMiddleware",
     "conversations.middleware.ChunkedBodyMiddleware",
     "conversations.middleware.NulQueryMiddleware",
+    "conversations.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,7 +135,7 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "convstore" / "templates"],  # the admin's brand (base_site.html)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -179,6 +183,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The admin shows every time as "2026-11-25 15:07:29 UTC" (convstore/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["convstore.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -244,12 +250,35 @@ CONVSTORE_RATE_LIMIT = os.environ.get("CONVSTORE_RATE_LIMIT", "100/s")
 CONVSTORE_AUTH_FAILURE_LIMIT = os.environ.get("CONVSTORE_AUTH_FAILURE_LIMIT", "20/m")
 CONVSTORE_PROXY_COUNT = int(os.environ.get("CONVSTORE_PROXY_COUNT", "0"))
 
+# Logs (conversations.observability): one line per request on the "convstore.request"
+# logger, JSON with LOG_FORMAT=json, key=value text otherwise; LOG_REQUESTS=0 turns it off.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "line": {
+            "()": "conversations.observability."
+            + ("JsonLineFormatter" if LOG_FORMAT == "json" else "KeyValueFormatter")
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "convstore.request": {
+            "handlers": ["console"],
+            "level": "INFO" if env_bool("LOG_REQUESTS", True) else "WARNING",
+            "propagate": False,
+        },
+    },
 }
+
+# Health and metrics (conversations.health, conversations.metrics). /readyz pings Redis only
+# when REDIS_URL is set. /metrics answers a Bearer CONVSTORE_METRICS_TOKEN or a client address
+# in CONVSTORE_METRICS_ALLOWED_IPS (addresses or CIDR networks); with neither, it is closed.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CONVSTORE_METRICS_TOKEN = os.environ.get("CONVSTORE_METRICS_TOKEN", "")
+CONVSTORE_METRICS_ALLOWED_IPS = env_list("CONVSTORE_METRICS_ALLOWED_IPS", "")
 
 # Webhooks (conversations.webhooks.delivery): request timeout, attempts before an event is
 # marked failed, and the base of the exponential backoff (base × 2^(n-1) seconds).

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from conversations import health, metrics
 from conversations.formats.agentphone.urls import agentphone_urlpatterns
 from conversations.formats.docs import docs_urlpatterns
 from conversations.formats.openai.urls import azure_urlpatterns, openai_urlpatterns
@@ -11,6 +12,9 @@ from conversations.formats.telnyx.urls import telnyx_urlpatterns
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     *docs_urlpatterns,  # before the formats' catch-all routes
     path("openai/v1/", include(openai_urlpatterns)),

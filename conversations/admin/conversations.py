@@ -14,9 +14,10 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 
 from .. import selectors, services
 from ..ids import prefixed
@@ -37,6 +38,49 @@ from .support import (
 
 THREAD_LIMIT = 200
 AUDIT_LIMIT = 100
+#: Metadata pairs shown per row of the list.
+SUMMARY_PAIRS = 6
+
+
+def metadata_diff(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
+    """What an audited change did, key by key: ``[(sign, key, text)]`` with ``+`` (added),
+    ``−`` (removed) or ``~`` (changed: ``"old" → "new"``), in key order."""
+    before, after = before or {}, after or {}
+    lines = []
+    for key in sorted(before.keys() | after.keys()):
+        if key not in before:
+            lines.append(("+", key, json.dumps(after[key], ensure_ascii=False)))
+        elif key not in after:
+            lines.append(("−", key, json.dumps(before[key], ensure_ascii=False)))
+        elif before[key] != after[key]:
+            old, new = (json.dumps(v, ensure_ascii=False) for v in (before[key], after[key]))
+            lines.append(("~", key, f"{old} → {new}"))
+    return lines
+
+
+def admin_time(value):
+    """A time in the admin's one format (``2026-11-25 15:07:29 UTC``, convstore/formats),
+    the date above the time so list columns stay narrow."""
+    if value is None:
+        return "—"
+    day, _, clock = date_format(localtime(value), "DATETIME_FORMAT").partition(" ")
+    return format_html(
+        '<span class="cs-day">{}</span> <span class="cs-clock">{}</span>', day, clock
+    )
+
+
+def ai_badge(conversation, *, hint: bool = False):
+    """The AI state as a coloured badge: green "AI on", red "AI off"."""
+    off = conversation.ai_disabled
+    return format_html(
+        '<span class="ai-badge ai-state {}" data-ai="{}">{}{}</span>',
+        "ai-off" if off else "ai-on",
+        "off" if off else "on",
+        "AI off" if off else "AI on",
+        format_html(' <span class="ai-hint">(ai_disabled={})</span>', "true" if off else "false")
+        if hint
+        else "",
+    )
 
 
 #: Telephony context: set by the formats that know it, shown read-only to staff.
@@ -74,11 +118,13 @@ class ConversationAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # Facet counts would COUNT the table per choice.
     list_per_page = 100
     actions = ("turn_ai_off", "turn_ai_on")
+    # The page's header shows the id and the AI state; the first fieldset sits above the
+    # metadata rows, the others below them (change_form.html).
     fieldsets = (
-        (None, {"fields": ("conversation_id", "project", "isolation_key", "name", "ai_state")}),
+        (None, {"fields": ("project", "isolation_key", "name")}),
         (
             "Activity",
-            {"fields": ("created_at", "last_message_at", "updated_at", "message_count")},
+            {"fields": (("created_at", "last_message_at"), ("updated_at", "message_count"))},
         ),
         (
             "Channel",
@@ -104,30 +150,32 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="id", ordering="pk")
     def conversation_id(self, obj):
-        return prefixed(obj.pk, "conv")
+        """``conv_`` + the first 12 hex digits (the full id in the tooltip and on its page)."""
+        label = prefixed(obj.pk, "conv")
+        return format_html('<span class="cs-short-id" title="{}">{}…</span>', label, label[:17])
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj):
-        return f"{obj.created_at:%Y-%m-%d %H:%M}"
+        return admin_time(obj.created_at)
 
     @admin.display(description="last activity", ordering="last_message_at")
     def last_activity(self, obj):
-        return f"{obj.last_message_at:%Y-%m-%d %H:%M}"
+        return admin_time(obj.last_message_at)
 
     @admin.display(description="AI")
     def ai_switch(self, obj):
-        """The switch's state and a one-click POST button that flips it (CSRF-protected)."""
+        """The state as a badge and a one-click POST button that flips it (CSRF-protected)."""
         turn_off = not obj.ai_disabled
         url = reverse(
             "admin:conversations_conversation_ai",
             args=[obj.pk, "off" if turn_off else "on"],
         )
         return format_html(
-            '<span class="ai-state" data-ai="{}">{}</span> '
-            '<button type="submit" class="button ai-toggle" formaction="{}" formmethod="post" '
+            "{}"
+            '<button type="submit" class="ai-toggle {}" formaction="{}" formmethod="post" '
             'data-conversation="{}">{}</button>',
-            "off" if obj.ai_disabled else "on",
-            "AI off" if obj.ai_disabled else "AI on",
+            ai_badge(obj),
+            "turn-off" if turn_off else "turn-on",
             url,
             obj.pk.hex,
             "Turn AI off" if turn_off else "Turn AI on",
@@ -135,17 +183,36 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="AI switch")
     def ai_state(self, obj):
-        return "AI off (ai_disabled=true)" if obj.ai_disabled else "AI on"
+        return ai_badge(obj, hint=True)
 
     @admin.display(description="metadata")
     def metadata_summary(self, obj):
-        """Up to four pairs, one a line, long values cut; ``null`` for cleared metadata."""
+        """Up to six pairs as ``key value`` chips that wrap between pairs, never inside a key;
+        long values cut at 60 characters; ``null`` for cleared metadata."""
         items = list((obj.metadata or {}).items())
-        pairs = [(k, v if len(v) <= 40 else v[:39] + "…") for k, v in items[:4]]
-        html = format_html_join(mark_safe("<br>"), "{}={}", pairs)
-        if len(items) > 4:
-            html = format_html("{}<br>… (+{} more)", html, len(items) - 4)
-        return html or ("null" if obj.metadata is None else "—")
+        if not items:
+            return format_html(
+                '<span class="md-empty">{}</span>', "null" if obj.metadata is None else "—"
+            )
+        chips = format_html_join(
+            "",
+            '<span class="md-pair{}" title="{}={}"><span class="md-key">{}</span>'
+            '<span class="md-value">{}</span></span>',
+            (
+                (
+                    " md-reserved" if k in RESERVED_KEYS else "",
+                    k,
+                    v,
+                    k,
+                    v if len(v) <= 60 else v[:59] + "…",
+                )
+                for k, v in items[:SUMMARY_PAIRS]
+            ),
+        )
+        more = ""
+        if len(items) > SUMMARY_PAIRS:
+            more = format_html('<span class="md-more">+{} more</span>', len(items) - SUMMARY_PAIRS)
+        return format_html('<div class="md-pairs">{}{}</div>', chips, more)
 
     def get_search_results(self, request, queryset, search_term):
         return search_conversations(queryset, search_term), False
@@ -260,10 +327,21 @@ class ConversationAdmin(admin.ModelAdmin):
                     :AUDIT_LIMIT
                 ]
             )
+            for message in newest:
+                message.shown_at = message.sent_at or message.created_at
+                message.bubble_side = (
+                    "system"
+                    if message.role in ("system", "developer", "tool")
+                    else "outbound"
+                    if message.direction == "outbound" or message.role == "assistant"
+                    else "inbound"
+                )
             for change_row in audit:
                 change_row.before_json = json.dumps(change_row.before, ensure_ascii=False)
                 change_row.after_json = json.dumps(change_row.after, ensure_ascii=False)
+                change_row.diff = metadata_diff(change_row.before, change_row.after)
             context.update(
+                conversation_label=prefixed(obj.pk, "conv"),
                 thread=newest[::-1],
                 thread_limited=more,
                 audit=audit,

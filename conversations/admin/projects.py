@@ -1,6 +1,7 @@
 """Projects and API keys in the admin: create a key (shown once), revoke, see last use."""
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from .. import services
 from ..models import ApiKey, Project
@@ -54,7 +55,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="status")
     def status(self, obj):
-        return "active" if obj.is_active else "revoked"
+        state = "active" if obj.is_active else "revoked"
+        return format_html('<span class="status-badge {}">{}</span>', state, state)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

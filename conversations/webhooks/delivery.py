@@ -39,6 +39,7 @@ from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from ..metrics import webhook_delivery_recorded
 from ..models import WebhookAttempt, WebhookEvent
 from .transport import AttemptResult, Sender
 
@@ -320,6 +321,7 @@ def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchRep
         WebhookEvent.Status.FAILED: report.failed,
     }
     for event_id in report.claimed:
+        webhook_delivery_recorded(statuses.get(event_id))
         bucket = buckets.get(statuses.get(event_id))
         if bucket is not None:
             bucket.append(event_id)

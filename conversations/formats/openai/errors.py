@@ -32,7 +32,7 @@ NO_KEY_MESSAGE = (
     "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with "
     "blank username) if you're accessing the API from your browser and are prompted for a "
     "username and password. You can create an API key with "
-    "`python manage.py create_api_key --project NAME`."
+    "`.venv/bin/python manage.py create_api_key --project NAME`."
 )
 
 _ARTICLE_TYPES = {
@@ -237,7 +237,7 @@ def render_error(exc, request) -> Response | None:
         return error_response(
             401,
             f"Incorrect API key provided: {mask_key(getattr(exc, 'raw_key', ''))}. You can "
-            "create an API key with `python manage.py create_api_key --project NAME`.",
+            "create an API key with `.venv/bin/python manage.py create_api_key --project NAME`.",
             code="invalid_api_key",
         )
     if isinstance(exc, UnstorableJSON):

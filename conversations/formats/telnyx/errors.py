@@ -39,7 +39,7 @@ from ..base import (
 AUTH_DETAIL = (
     "The required authentication headers were either invalid or not included in the request. "
     "Send Authorization: Bearer <key>; create a key with "
-    "`python manage.py create_api_key --project NAME`."
+    "`.venv/bin/python manage.py create_api_key --project NAME`."
 )
 AI_DISABLED_DETAIL = "AI responses are disabled for this conversation (metadata.ai_disabled=true)"
 

@@ -1,0 +1,102 @@
+"""What the metrics and request-log middleware costs per request, in microseconds.
+
+Runs Django in this process (no server, no network) and times ``GET /healthz`` (no database)
+and an authenticated OpenAI ``GET /openai/v1/conversations/{id}`` (a key lookup and a read)
+through the full middleware stack, alternating rounds with and without
+``conversations.observability.RequestObservabilityMiddleware``. The request log is written
+as JSON to ``/dev/null`` (formatting and the write are paid, the terminal is not).
+
+    .venv/bin/python benchmarks/observability_overhead.py [--requests 3000] [--rounds 3]
+
+Prints one line per path: median µs/request without and with the middleware, and the
+difference. Uses a throwaway SQLite file; set DATABASE_URL to measure on PostgreSQL (the
+script creates its tables with ``migrate`` and leaves the data there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MIDDLEWARE = "conversations.observability.RequestObservabilityMiddleware"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="requests per round and path")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per setting")
+    args = parser.parse_args()
+
+    if "DATABASE_URL" not in os.environ:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
+    os.environ["LOG_FORMAT"] = "json"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from conversations.observability import JsonLineFormatter
+    from conversations.services import (
+        Actor,
+        api_key_create,
+        conversation_create,
+        project_get_or_create,
+    )
+
+    call_command("migrate", verbosity=0)
+    project = project_get_or_create(name="bench")
+    _, key = api_key_create(project=project, name="bench")
+    conversation = conversation_create(
+        project=project, actor=Actor.for_command("bench"), metadata={"k": "v"}
+    )
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the run
+    handler = logging.StreamHandler(devnull)
+    handler.setFormatter(JsonLineFormatter())
+    log = logging.getLogger("convstore.request")
+    log.handlers = [handler]
+
+    with_mw = list(settings.MIDDLEWARE)
+    without_mw = [m for m in with_mw if m != MIDDLEWARE]
+    paths = {
+        "GET /healthz": ("/healthz", {}),
+        "GET /openai/v1/conversations/{id}": (
+            f"/openai/v1/conversations/conv_{conversation.pk.hex}",
+            {"Authorization": f"Bearer {key}"},
+        ),
+    }
+    for label, (path, headers) in paths.items():
+        timings: dict[str, list[float]] = {"without": [], "with": []}
+        for _ in range(args.rounds):
+            for name, middleware in (("without", without_mw), ("with", with_mw)):
+                with override_settings(MIDDLEWARE=middleware):
+                    client = Client()
+                    for _ in range(50):  # warm-up
+                        client.get(path, headers=headers)
+                    start = time.perf_counter()
+                    for _ in range(args.requests):
+                        response = client.get(path, headers=headers)
+                    elapsed = time.perf_counter() - start
+                    assert response.status_code == 200, response.content
+                    timings[name].append(elapsed / args.requests * 1e6)
+        without = statistics.median(timings["without"])
+        with_ = statistics.median(timings["with"])
+        print(
+            f"{label:40s} without {without:8.1f} µs/req   with {with_:8.1f} µs/req   "
+            f"middleware {with_ - without:+7.1f} µs/req ({(with_ / without - 1) * 100:+.1f}%)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""gunicorn settings for production: ``gunicorn -c gunicorn.conf.py convstore.wsgi``.
+
+Every value can be overridden from the environment (``GUNICORN_*``, below) or the command
+line (``-w 8``, ``-b 0.0.0.0:9000``). What the defaults mean:
+
+- ``workers`` = 2 × CPU cores + 1 (``GUNICORN_WORKERS``), ``gthread`` workers with
+  ``threads`` = 2 (``GUNICORN_THREADS``): a request waits on PostgreSQL most of its time, so
+  a few threads per process keep the cores busy. Each thread holds one persistent database
+  connection (``DB_CONN_MAX_AGE``): size PostgreSQL's ``max_connections`` for
+  workers × threads per instance.
+- ``timeout`` 30 s (``GUNICORN_TIMEOUT``): a worker silent that long is killed and replaced.
+  ``graceful_timeout`` 30 s (``GUNICORN_GRACEFUL_TIMEOUT``): on SIGTERM, workers stop
+  accepting and finish in-flight requests for up to that long (graceful shutdown; give the
+  orchestrator's stop grace period a little more). ``keepalive`` 5 s behind a load balancer.
+- ``max_requests`` 2000 with jitter 200: workers are recycled now and then, so a slow leak
+  cannot grow without bound.
+- ``bind`` ``0.0.0.0:8000`` (``GUNICORN_BIND``).
+- Logs go to stderr. convstore logs one line per request itself (``LOG_FORMAT=json`` for
+  JSON; request id, format, route, status, duration, project), so gunicorn's access log is
+  off by default; ``GUNICORN_ACCESS_LOG=-`` turns it on (with the request id and duration).
+- Metrics: ``PROMETHEUS_MULTIPROC_DIR`` (default: a fresh temporary directory) lets every
+  worker count into shared files, so ``/metrics`` answers for the whole server whichever
+  worker serves the scrape. The directory is emptied at start and a dead worker's gauges are
+  dropped. Point ``deliver_webhooks`` workers at the same directory to include their counters.
+"""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = _int("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", 2)
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Request line and header limits (gunicorn's defaults, stated): bodies are bounded by
+# CONVSTORE_MAX_BODY_BYTES in the app.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
+# Django's logging (LOGGING in settings) writes the app's lines; keep gunicorn's own.
+capture_output = False
+# Whose X-Forwarded-Proto is believed (the load balancer's address).
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+_OWN_METRICS_DIR = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="convstore-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+
+
+def on_starting(server):
+    """Empty the metrics directory: counters from a previous run must not be added in."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (prometheus_client multiprocess mode)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this file created (not one named by the environment)."""
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
