@@ -27,7 +27,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0004_conversation_version'),
+        ('conversations', '0005_idempotency_keys'),
     ]
 
     operations = [

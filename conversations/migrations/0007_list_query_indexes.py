@@ -55,6 +55,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0004_conversation_version")]
+    dependencies = [("conversations", "0006_message_size_bytes")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
