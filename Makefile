@@ -44,7 +44,7 @@ test: install
 openapi: install
 	@for g in $(OPENAPI_GENERATORS); do \
 		echo "spectacular --validate --fail-on-warn: $$g"; \
-		$(PY) manage.py spectacular --validate --fail-on-warn --format openapi-json \
+		DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --format openapi-json \
 			--generator-class conversations.formats.$$g --file /dev/null || exit 1; \
 	done
 
