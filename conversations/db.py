@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 QUERY_CANCELED = "57014"  # statement_timeout fired (PostgreSQL errcodes)
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout fired
@@ -27,12 +29,17 @@ def apply_statement_timeout() -> None:
         return
     timeout = int(settings.CONVSTORE_STATEMENT_TIMEOUT_MS)
     connection.ensure_connection()
-    marker = (id(connection.connection), timeout)
-    if getattr(connection, "_convstore_statement_timeout", None) == marker:
+    if getattr(connection, "_convstore_statement_timeout", None) == timeout:
         return
     with connection.cursor() as cursor:
         cursor.execute(f"SET statement_timeout = {timeout}")
-    connection._convstore_statement_timeout = marker
+    connection._convstore_statement_timeout = timeout
+
+
+@receiver(connection_created)
+def _forget_statement_timeout(sender, connection, **kwargs) -> None:
+    """A new connection starts with the server's default: the next API request sets ours."""
+    connection._convstore_statement_timeout = None
 
 
 def database_failure(exc: BaseException) -> str | None:

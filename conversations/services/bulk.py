@@ -114,8 +114,10 @@ def conversations_import(
     return len(created), len(updated), len(records) - len(created) - len(updated)
 
 
-_MESSAGE_FIELDS = [
-    f.name for f in Message._meta.concrete_fields if f.name not in ("id", "conversation")
+_MESSAGE_FIELDS = [  # size_bytes is derived: measured when the rows are written
+    f.name
+    for f in Message._meta.concrete_fields
+    if f.name not in ("id", "conversation", "size_bytes")
 ]
 
 

@@ -76,6 +76,23 @@ def tiny_timeout(settings):
     connection._convstore_statement_timeout = None
 
 
+def statement_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+def test_api_requests_run_under_the_statement_timeout_and_commands_do_not(
+    client, api_key, tiny_timeout
+):
+    assert statement_timeout() == "0"  # what a command (or any non-API code) runs with
+    response = client.get(
+        f"/openai/v1/conversations/conv_{'a' * 32}", HTTP_AUTHORIZATION=f"Bearer {api_key}"
+    )
+    assert response.status_code == 404
+    assert statement_timeout() == "300ms"
+
+
 def django_headers(fmt, key):
     return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in auth_headers(fmt, key).items()}
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from conversations.limits import message_size
 from conversations.models import Conversation
 from conversations.services import SYSTEM, MessageInput, conversation_create
 
@@ -39,3 +40,18 @@ def test_import_refuses_a_deeply_nested_line(tmp_path, project, depth):
         call_command("import_conversations", str(path), stdout=StringIO(), stderr=err)
     assert "nested deeper than 33 levels" in err.getvalue()
     assert not Conversation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_imported_messages_are_measured_for_the_response_budget(tmp_path, project):
+    line = {
+        "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "project": "acme",
+        "messages": [{"id": "9fa85f64-5717-4562-b3fc-2c963f66afa6", "content": "é" * 1000}],
+    }
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    call_command("import_conversations", str(path), stdout=StringIO(), stderr=StringIO())
+    message = Conversation.objects.get().messages.get()
+    assert message.size_bytes == message_size(content="é" * 1000)  # 2002 UTF-8 bytes + the rest
+    assert message.size_bytes > 2000
