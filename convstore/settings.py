@@ -13,6 +13,9 @@ Variables (all optional):
   bodies answer 413 in the calling format's error shape.
 - ``CONVSTORE_CHAT_RESPONDER``: dotted path of the callable that writes AI replies for the
   Telnyx chat endpoint (see ``conversations.formats.telnyx``).
+- ``CONVSTORE_WEBHOOK_*``: webhook delivery (timeout of a whole attempt, attempts, backoff,
+  ``ALLOW_PRIVATE`` for development receivers on private addresses, ``CONCURRENCY``,
+  ``MAX_PAYLOAD_BYTES``); see the README's "Webhooks security".
 """
 
 import os

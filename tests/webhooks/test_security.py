@@ -295,3 +295,24 @@ def test_answer_bodies_are_never_stored(admin_client, project):
     assert (attempt.status_code, attempt.error, event.last_error) == (500, "HTTP 500", "HTTP 500")
     page = admin_client.get(f"/admin/conversations/webhookevent/{event.pk}/change/")
     assert page.status_code == 200 and b"hunter2" not in page.content
+
+
+def endless_headers(server, conn):
+    """A status line, then header lines without end."""
+    server.send(conn, b"HTTP/1.1 200 OK\r\n")
+    for n in range(100_000):
+        server.send(conn, b"X-Filler-%d: %s\r\n" % (n, b"a" * 200))
+
+
+def test_endless_headers_are_cut_off(project):
+    server = RawServer(endless_headers)
+    try:
+        webhook_endpoint_create(project=project, url=server.url, secret=SECRET)
+        add_message(project)
+        report = deliver_due()
+    finally:
+        server.close()
+    assert report.retrying == report.claimed
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code is None and "aaaa" not in attempt.error
+    assert len(attempt.error) <= 200
