@@ -305,6 +305,14 @@ def _start(
     queues: dict[tuple, list[Outgoing]] = {}
     for event in load_outgoing(claimed):
         queues.setdefault((event.endpoint_id, event.conversation_id), []).append(event)
+    # Such a queue is sent one attempt after another: when one is longer than the lease
+    # allows for, lengthen the lease (rare: many events of one conversation in one batch).
+    longest = max(map(len, queues.values()), default=0)
+    needed = timedelta(seconds=2 * longest * request_timeout() + 30)
+    if needed > lease:
+        WebhookEvent.objects.filter(pk__in=claimed, locked_by=worker).update(
+            locked_until=(now or timezone.now()) + needed
+        )
 
     def attempt(events: list[Outgoing]) -> list[tuple[int, tuple[AttemptResult, datetime]]]:
         outcomes = []
