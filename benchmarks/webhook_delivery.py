@@ -5,9 +5,10 @@ The script builds its own data: it migrates the database named by ``BENCH_DATABA
 (default ``postgres://postgres@127.0.0.1:5432/convstore_bench``; an ``sqlite:///…`` URL works
 too), makes a ``benchmark-webhooks`` project with one endpoint pointing at a receiver on
 127.0.0.1, and writes ``--events`` pending outbox rows carrying a real ``agent.message``
-envelope (one conversation, ``--history`` messages of recent history). It then starts
-``--processes`` ``manage.py deliver_webhooks --once`` processes and waits for them to drain
-the outbox.
+envelope (``--history`` messages of recent history), spread over ``--conversations``
+conversations (one conversation's events to one endpoint are sent in order, one at a
+time). It then starts ``--processes`` ``manage.py deliver_webhooks --once`` processes and
+waits for them to drain the outbox.
 
 The receiver answers ``204 No Content`` at once, with keep-alive: Debian's ``nginx`` when it
 is installed (``apt-get install nginx-light``), else a tiny asyncio HTTP/1.1 server in a
@@ -15,7 +16,8 @@ separate process (``--receiver asyncio`` forces it).
 
 It prints events per second two ways: over the whole run of the worker processes (Python and
 Django start-up included) and over the delivery window (first attempt started to last event
-delivered, from the database). It checks that every event was delivered exactly once
+delivered, from the database), and the worker processes' CPU time per event. It checks
+that every event was delivered exactly once
 (one attempt row each) and exits 1 otherwise. Timings are printed, never asserted.
 
 Usage: ``.venv/bin/python benchmarks/webhook_delivery.py [--events N] [--batch B]

@@ -33,6 +33,9 @@ Variables (all optional):
 - ``LOG_FORMAT`` (``text``/``json``), ``LOG_REQUESTS`` (default on), ``LOG_LEVEL``: logs.
 - ``REDIS_URL``: checked by ``/readyz`` when set.
 - ``CONVSTORE_METRICS_TOKEN``, ``CONVSTORE_METRICS_ALLOWED_IPS``: who may read ``/metrics``.
+- ``CONVSTORE_WEBHOOK_*``: webhook delivery (timeout of a whole attempt, attempts, backoff,
+  ``ALLOW_PRIVATE`` for development receivers on private addresses, ``CONCURRENCY``,
+  ``MAX_PAYLOAD_BYTES``); see the README's "Webhooks security".
 """
 
 import os

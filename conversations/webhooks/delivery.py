@@ -12,6 +12,13 @@ SQLite the claim's ``IMMEDIATE`` transaction serialises workers. A worker killed
 leaves its rows leased; once the lease passes, any worker claims them again. A worker whose
 lease was taken over records nothing, so one attempt is never counted twice.
 
+Speed (``deliver_batches``, used by ``deliver_webhooks``): a batch is loaded in one query,
+sent ``CONVSTORE_WEBHOOK_CONCURRENCY`` attempts at a time over keep-alive connections
+(:class:`~.transport.Sender`; one conversation's events to one endpoint in order), and
+recorded in one transaction (one ``INSERT`` of attempt rows, one ``UPDATE`` of the delivered
+events), while the next batch is already being sent. Transport safety — the address rule at
+connect time, the 4 KiB answer cap, the whole-attempt deadline — is :mod:`.transport`'s.
+
 Retries: a non-2xx answer or a network error is retried after
 ``CONVSTORE_WEBHOOK_BACKOFF_SECONDS × 2^(n-1)`` (n = attempts so far) until
 ``CONVSTORE_WEBHOOK_MAX_ATTEMPTS`` (6, AgentPhone's "5 retries (6 total attempts)"); then the
@@ -299,6 +306,14 @@ def _start(
     queues: dict[tuple, list[Outgoing]] = {}
     for event in load_outgoing(claimed):
         queues.setdefault((event.endpoint_id, event.conversation_id), []).append(event)
+    # Such a queue is sent one attempt after another: when one is longer than the lease
+    # allows for, lengthen the lease (rare: many events of one conversation in one batch).
+    longest = max(map(len, queues.values()), default=0)
+    needed = timedelta(seconds=2 * longest * request_timeout() + 30)
+    if needed > lease:
+        WebhookEvent.objects.filter(pk__in=claimed, locked_by=worker).update(
+            locked_until=(now or timezone.now()) + needed
+        )
 
     def attempt(events: list[Outgoing]) -> list[tuple[int, tuple[AttemptResult, datetime]]]:
         outcomes = []

@@ -271,7 +271,7 @@ class Sender:
         self.concurrency = max(1, concurrency)
         self._threads: ThreadPoolExecutor | None = None
         self._local = threading.local()
-        self._all: list[_Connection] = []
+        self._all: set[_Connection] = set()  # every thread's open connections, to close
         self._lock = threading.Lock()
 
     def _connection(self, scheme: str, host: str, port: int) -> tuple[_Connection, bool]:
@@ -283,12 +283,13 @@ class Sender:
         conn = pool.get(key)
         if conn is not None and conn.idle_and_fresh():
             return conn, True
-        if conn is not None:
-            conn.close()
-        conn = pool[key] = _Connection(scheme, host, port)
+        fresh = pool[key] = _Connection(scheme, host, port)
         with self._lock:
-            self._all.append(conn)
-        return conn, False
+            if conn is not None:
+                conn.close()
+                self._all.discard(conn)
+            self._all.add(fresh)
+        return fresh, False
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
         """POST ``body`` to ``url`` within the deadline; never raises for network trouble."""

@@ -307,3 +307,34 @@ def test_deactivated_endpoint_gets_nothing_until_reactivated(project, endpoint, 
     endpoint.is_active = True
     endpoint.save(update_fields=["is_active"])
     assert len(deliver_due().delivered) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lease_grows_for_one_conversation_sent_in_order(project, endpoint, receiver):
+    """One conversation's events go one at a time: a lease too short for that is lengthened,
+    so another worker cannot take them while the first one is still sending."""
+    import threading
+
+    from django.db import connection
+
+    add_messages(project, "a", "b", "c")
+    receiver.hold = True
+    reports = []
+
+    def first_worker():
+        try:
+            reports.append(deliver_due(worker="first", lease=timedelta(seconds=1)))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    try:
+        assert receiver.arrived.wait(60)
+        later = timezone.now() + timedelta(seconds=5)  # well past the asked-for 1 s lease
+        assert claim_due(worker="second", batch=10, lease=timedelta(seconds=60), now=later) == []
+    finally:
+        receiver.release()
+        thread.join(60)
+    assert len(reports[0].delivered) == 3
+    assert len(receiver.ids()) == 3 == len(set(receiver.ids()))

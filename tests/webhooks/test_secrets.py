@@ -59,6 +59,8 @@ def test_mask_keeps_the_prefix_and_last_four():
 
 @pytest.mark.parametrize("typed", ["", "whsec_typed_by_staff_0001"])
 def test_admin_shows_the_secret_once_then_masked(admin_client, project, receiver, typed):
+    add_page = admin_client.get(ADD_URL)
+    assert add_page.status_code == HTTPStatus.OK and b'name="secret"' in add_page.content
     response = admin_client.post(ADD_URL, add_form(project, receiver.url, typed), follow=True)
     assert response.status_code == HTTPStatus.OK
     endpoint = WebhookEndpoint.objects.get()

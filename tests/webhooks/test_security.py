@@ -295,3 +295,68 @@ def test_answer_bodies_are_never_stored(admin_client, project):
     assert (attempt.status_code, attempt.error, event.last_error) == (500, "HTTP 500", "HTTP 500")
     page = admin_client.get(f"/admin/conversations/webhookevent/{event.pk}/change/")
     assert page.status_code == 200 and b"hunter2" not in page.content
+
+
+def endless_headers(server, conn):
+    """A status line, then header lines without end."""
+    server.send(conn, b"HTTP/1.1 200 OK\r\n")
+    for n in range(100_000):
+        server.send(conn, b"X-Filler-%d: %s\r\n" % (n, b"a" * 200))
+
+
+def test_endless_headers_are_cut_off(project):
+    server = RawServer(endless_headers)
+    try:
+        webhook_endpoint_create(project=project, url=server.url, secret=SECRET)
+        add_message(project)
+        report = deliver_due()
+    finally:
+        server.close()
+    assert report.retrying == report.claimed
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code is None and "aaaa" not in attempt.error
+    assert len(attempt.error) <= 200
+
+
+def test_https_keeps_the_name_for_sni_and_certificate_checks(project, tmp_path):
+    """Connected to the checked address, TLS still speaks the URL's name: the receiver sees
+    SNI ``localhost``, and its self-signed certificate is refused (verification is on)."""
+    import shutil
+    import ssl
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    names = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        try:
+            conn, _ = listener.accept()
+            with context.wrap_socket(conn, server_side=True):
+                pass
+        except (OSError, ssl.SSLError):
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        webhook_endpoint_create(project=project, url=f"https://localhost:{port}/h", secret=SECRET)
+        add_message(project)
+        deliver_due()
+        thread.join(10)
+    finally:
+        listener.close()
+    attempt = WebhookAttempt.objects.get()
+    assert names == ["localhost"]
+    assert attempt.status_code is None and "CERTIFICATE_VERIFY_FAILED" in attempt.error
