@@ -49,7 +49,12 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         )
         if not filterset.is_valid():
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
-        return Response({"data": [s.ConversationOutputSerializer(c).data for c in filterset.qs]})
+        rows = selectors.conversation_filtered_page(
+            partition=self.partition,
+            queryset=filterset.qs,
+            order=filterset.window_order,
+        )
+        return Response({"data": [s.ConversationOutputSerializer(c).data for c in rows]})
 
     def create(self, request):
         data = s.validated(s.ConversationCreateInputSerializer, request.data)
