@@ -14,7 +14,6 @@ from datetime import datetime
 
 from django.db import connections
 from django.db.models import Prefetch, QuerySet
-from django.db.models.expressions import RawSQL
 
 from .ids import parse_id
 from .models import ApiKey, Conversation, Message, Project
@@ -102,78 +101,6 @@ def message_number_page(
     start = (page_number - 1) * page_size
     rows = list(queryset[start : start + page_size]) if start < total else []
     return rows, total
-
-
-#: How many of a partition's first rows (in the list's order) a filtered list looks among
-#: before asking the filters' own indexes (:func:`conversation_filtered_page`).
-FILTER_WINDOW = 5000
-#: Orders with a partition index to walk (``conv_partition_created_idx``, ``…_activity_idx``).
-WINDOW_ORDERS = ("created_at", "last_message_at")
-
-
-def conversation_filtered_page(
-    *,
-    partition: Partition,
-    queryset: QuerySet[Conversation],
-    order: tuple[str, bool] | None,
-) -> list[Conversation]:
-    """Evaluate ``queryset``, a partition's filtered, ordered and sliced conversations, fast
-    whatever the filters match.
-
-    ``order`` is the list's first sort term ``(column, descending)`` (then ``id`` the same
-    way), or ``None`` for an unfiltered list or an order without a partition index.
-
-    PostgreSQL's estimates of how many rows a metadata filter matches can be far off (a
-    value on 0.1% of a million rows is estimated at 0.01%), and then it fetches thousands of
-    matches through the GIN index and sorts them for a page of 20 (p99 51–54 ms, issue 10).
-    So on PostgreSQL, for an order in :data:`WINDOW_ORDERS` and an early page, the same query
-    first runs over only the partition's first :data:`FILTER_WINDOW` rows in that order (a
-    walk of the order's index): when those hold the whole page, or are the whole partition,
-    they are the answer — the page is the first matches in list order, and these rows come
-    first in that order. Otherwise (rare matches) the query runs as given, where the GIN
-    index finds the few matches. The answer is the same either way; SQLite runs the query
-    as given.
-    """
-    connection = connections[queryset.db]
-    page_end = queryset.query.high_mark or 0
-    limit = page_end - queryset.query.low_mark
-    if (
-        order is None
-        or order[0] not in WINDOW_ORDERS
-        or connection.vendor != "postgresql"
-        or limit <= 0
-        or page_end > FILTER_WINDOW // 10
-    ):
-        return list(queryset)
-    sql, params = window_query(partition=partition, queryset=queryset, order=order)
-    rows = list(Conversation.objects.raw(sql, params))
-    if len(rows) == limit or (rows and rows[0].window_rows < FILTER_WINDOW):
-        return rows
-    return list(queryset)
-
-
-def window_query(
-    *, partition: Partition, queryset: QuerySet[Conversation], order: tuple[str, bool]
-) -> tuple[str, list]:
-    """``(sql, params)`` of ``queryset`` run over the partition's first :data:`FILTER_WINDOW`
-    rows in ``order`` (then ``id``), each row with ``window_rows``, the window's size.
-
-    A ``MATERIALIZED`` CTE named as the table shadows it in the query Django compiled, so the
-    filters stay Django's; materialised, the window is always read by walking the order's
-    partition index, whatever the planner believes of the filters.
-    """
-    connection = connections[queryset.db]
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    probe = queryset.annotate(window_rows=RawSQL(f"SELECT COUNT(*) FROM {table}", ()))
-    sql, params = probe.query.sql_with_params()
-    column = connection.ops.quote_name(order[0])
-    direction = "DESC" if order[1] else "ASC"
-    window = (
-        f"WITH {table} AS MATERIALIZED (SELECT * FROM {table} WHERE project_id = %s AND "
-        f"isolation_key = %s ORDER BY {column} {direction}, id {direction} LIMIT %s) "
-    )
-    window_params = [partition.project.pk, partition.isolation_key, FILTER_WINDOW]
-    return window + sql, [*window_params, *params]
 
 
 #: A partition's conversation count is exact up to this many; past it, an estimate.

@@ -163,7 +163,6 @@ class ConversationFilterSet(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, **kwargs):
         self.metadata_conditions = 0
-        self.window_order: tuple[str, bool] | None = None
         super().__init__(data, queryset, **kwargs)
         extra = {name: ExpressionFilter(connector=name) for name in ("or", "and")}
         for name in self.data:
@@ -194,13 +193,4 @@ class ConversationFilterSet(django_filters.FilterSet):
         ordering = data.get("order") or [F("created_at").desc()]
         queryset = queryset.order_by(*ordering, "-pk")
         offset = data.get("offset") or 0
-        filtered = any(
-            data.get(name) for name, f in self.filters.items() if isinstance(f, ExpressionFilter)
-        )
-        # For selectors.conversation_filtered_page: the sort term when it is the only one.
-        first = ordering[0]
-        single = len(ordering) == 1
-        self.window_order = (
-            (first.expression.name, first.descending) if filtered and single else None
-        )
         return queryset[offset : offset + (data.get("limit") or MAX_LIMIT)]

@@ -49,12 +49,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         )
         if not filterset.is_valid():
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
-        rows = selectors.conversation_filtered_page(
-            partition=self.partition,
-            queryset=filterset.qs,
-            order=filterset.window_order,
-        )
-        return Response({"data": [s.ConversationOutputSerializer(c).data for c in rows]})
+        return Response({"data": [s.ConversationOutputSerializer(c).data for c in filterset.qs]})
 
     def create(self, request):
         data = s.validated(s.ConversationCreateInputSerializer, request.data)
