@@ -1,0 +1,110 @@
+"""Lists at a million (issue 10): every list query is served by an index, asserted on the
+plan, and AgentPhone's ``total`` reads a bounded number of index entries.
+
+The plans are PostgreSQL's; the data (``benchmarks/list_latency.py``'s generator, 30,000
+rows) is big enough for the planner's choice to be stable, with sequential scans off as in
+``test_telnyx_filters.py``. Latency figures: ``benchmarks/list_latency.py``.
+"""
+
+import pytest
+from django.db import connection
+
+from benchmarks.list_latency import LOAD_SQL, WORDS
+from conversations import selectors, services
+from conversations.formats.telnyx.filters import ConversationFilterSet
+from conversations.selectors import Partition, conversation_queryset
+
+ROWS = 30_000
+pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
+
+
+def load(project, rows=ROWS):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            LOAD_SQL,
+            {"project": project.pk, "rows": rows, "start": "2024-01-01T00:00:00Z",
+             "words": list(WORDS)},
+        )  # fmt: skip
+
+
+@pytest.fixture
+def big(project):
+    """``ROWS`` conversations, analysed, GIN pending lists flushed, sequential scans off."""
+    load(project)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE conversations_conversation")
+        for index in ("conv_metadata_gin_idx", "conv_metadata_path_idx", "conv_metadata_trgm_idx"):
+            cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    return Partition(project)
+
+
+def filterset(partition, **params):
+    result = ConversationFilterSet(
+        data={"limit": "20", **params}, queryset=conversation_queryset(partition=partition)
+    )
+    assert result.is_valid(), result.errors
+    return result
+
+
+def plan_of(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pg_only
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        # One jsonb_path_ops entry per pair: a key on every row costs nothing (issue 10).
+        ({"metadata->grp": "eq.g17"}, "conv_metadata_path_idx"),  # 0.01%
+        ({"metadata->u": "eq.u17"}, "conv_metadata_path_idx"),  # unique
+        ({"metadata->grp": "in.(g1,g2,g3)"}, "conv_metadata_path_idx"),  # jsonpath @?
+        ({"or": "(metadata->grp.eq.g1,metadata->u.eq.u5)"}, "conv_metadata_path_idx"),
+        ({"metadata->note": "ilike.%note 12345 %"}, "conv_metadata_trgm_idx"),  # trigrams
+        ({"metadata->note": "like.note 2345 %"}, "conv_metadata_trgm_idx"),
+        ({"order": "last_message_at.desc"}, "conv_partition_activity_idx"),
+        ({}, "conv_partition_created_idx"),
+    ],
+)
+def test_list_queries_are_served_by_an_index(big, params, index):
+    plan = filterset(big, **params).qs.explain()
+    assert index in plan, plan
+
+
+@pg_only
+def test_agentphone_count_reads_at_most_the_exact_limit(big):
+    queryset = conversation_queryset(partition=big).order_by()
+    sql, params = queryset[: selectors.EXACT_COUNT_LIMIT + 1].values("pk").query.sql_with_params()
+    plan = plan_of(f"SELECT COUNT(*) FROM ({sql}) AS capped", params)
+    assert "Limit" in plan and "Index" in plan, plan
+    # Past the limit, the estimate of the whole partition (within a few percent).
+    total = selectors.conversation_count(partition=big)
+    assert abs(total - ROWS) < ROWS * 0.1, total
+
+
+def test_agentphone_total_is_exact_up_to_the_limit_and_on_the_last_page(
+    client, project, api_key, monkeypatch
+):
+    for _ in range(7):
+        services.conversation_create(project=project, metadata={}, actor=services.SYSTEM)
+
+    def page(offset, limit=2):
+        response = client.get(
+            f"/agentphone/v1/conversations?limit={limit}&offset={offset}",
+            HTTP_AUTHORIZATION=f"Bearer {api_key}",
+        )
+        assert response.status_code == 200, response.content
+        body = response.json()
+        return len(body["data"]), body["hasMore"], body["total"]
+
+    assert page(0) == (2, True, 7)  # 7 ≤ the exact limit
+    monkeypatch.setattr(selectors, "EXACT_COUNT_LIMIT", 3)
+    count, has_more, total = page(0)
+    assert (count, has_more) == (2, True)
+    # Past the limit: PostgreSQL's estimate, at least what the page proves; SQLite counts.
+    assert total >= 3 if connection.vendor == "postgresql" else total == 7
+    assert page(4) == (2, True, max(total, 7))
+    assert page(5) == (2, False, 7)  # the last page tells the exact total
+    assert page(6, limit=5) == (1, False, 7)
