@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from prometheus_client import (
@@ -49,6 +51,8 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger("convstore.metrics")
 
 #: Latency buckets in seconds, from a cached key lookup to a slow admin page.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -111,6 +115,14 @@ class OutboxCollector:
     """
 
     def collect(self):
+        """Yield the two gauges; nothing (and a warning in the log) if the database fails,
+        so ``/metrics`` still answers the process's own metrics."""
+        try:
+            yield from self._collect()
+        except DatabaseError as exc:
+            logger.warning("metrics: outbox depth unavailable: %s", exc)
+
+    def _collect(self):
         from .models import WebhookEvent
 
         depth = GaugeMetricFamily(

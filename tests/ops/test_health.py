@@ -61,7 +61,7 @@ def test_probes_refuse_writes(client):
     assert client.post("/readyz").status_code == 405
 
 
-def _server(database_url: str) -> Server:
+def _server(database_url: str, **env: str) -> Server:
     """gunicorn with the repository's gunicorn.conf.py, one worker (runserver would stop at
     its start-up migration check when the database is down)."""
     port = free_port()
@@ -76,19 +76,26 @@ def _server(database_url: str) -> Server:
             "1",
             "convstore.wsgi",
         ],
-        child_env(DATABASE_URL=database_url),
+        child_env(DATABASE_URL=database_url, **env),
         port,
     )
 
 
 def test_readyz_fails_when_the_database_is_unreachable():
     """A server whose DATABASES points at a closed port: alive, but not ready."""
-    server = _server(f"postgres://postgres@127.0.0.1:{free_port()}/convstore")
+    server = _server(
+        f"postgres://postgres@127.0.0.1:{free_port()}/convstore", CONVSTORE_METRICS_TOKEN="t"
+    )
     try:
         assert httpx.get(server.url + "/healthz").status_code == 200
         response = httpx.get(server.url + "/readyz", timeout=30)
+        scraped = httpx.get(server.url + "/metrics", headers={"Authorization": "Bearer t"})
     finally:
         server.stop()
+    # /metrics still answers the process's own metrics; only the outbox gauges are missing.
+    assert scraped.status_code == 200
+    assert 'route="readyz"' in scraped.text
+    assert "convstore_webhook_outbox_events" not in scraped.text
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
