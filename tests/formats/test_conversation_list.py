@@ -8,7 +8,7 @@ from typing import Literal
 import httpx
 import openai
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from openai.types.conversations import Conversation as SDKConversation
 
@@ -248,17 +248,24 @@ def test_paging_is_stable_under_concurrent_inserts(live_server, api_key, project
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="GIN indexes are PostgreSQL-only")
+@pytest.mark.django_db(transaction=True)
 def test_metadata_filter_is_served_by_the_gin_index(project):
-    services.conversation_create(project=project, metadata={"k": "wanted"}, actor=services.SYSTEM)
-    Conversation.objects.bulk_create(
-        Conversation(project=project, metadata={"k": f"v{i}", "n": str(i)}) for i in range(20000)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE conversations_conversation")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-    queryset = selectors.conversation_metadata_filter(
-        selectors.conversation_queryset(partition=Partition(project)), [("k", "wanted")]
-    ).order_by("-created_at", "-pk")[:21]
-    assert len(queryset) == 1
-    plan = queryset.explain()
+    """A transactional test: the flush afterwards truncates the table, so its 20,000 rows
+    leave no dead entries in the GIN index to skew later tests' plans."""
+    with transaction.atomic():
+        services.conversation_create(
+            project=project, metadata={"k": "wanted"}, actor=services.SYSTEM
+        )
+        Conversation.objects.bulk_create(
+            Conversation(project=project, metadata={"k": f"v{i}", "n": str(i)})
+            for i in range(20000)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE conversations_conversation")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        queryset = selectors.conversation_metadata_filter(
+            selectors.conversation_queryset(partition=Partition(project)), [("k", "wanted")]
+        ).order_by("-created_at", "-pk")[:21]
+        assert len(queryset) == 1
+        plan = queryset.explain()
     assert "conv_metadata_gin_idx" in plan, plan
