@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint benchmark
+.PHONY: install run test lint benchmark benchmark-bulk
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ lint: install
 
 benchmark: install
 	$(PY) benchmarks/update_throughput.py
+
+## Export/import throughput on PostgreSQL (BENCH_DATABASE_URL); ROWS=20000 for a quick run.
+benchmark-bulk: install
+	$(PY) benchmarks/bulk_export_import.py --rows $(or $(ROWS),1000000)
