@@ -5,7 +5,8 @@ PostgreSQL, in conversations per second and peak memory (RSS) of the command's p
 It writes its own JSONL file of ``--rows`` conversations (default 1,000,000; every
 ``--messages-every``-th one with two messages, default 10), empties the store of
 ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/convstore_bulk_bench``,
-created and migrated if missing), then times, each command in its own process:
+created and migrated if missing), then times, each command in its own process (the time of
+the command itself, after Django's start-up):
 
 1. ``import-empty``: the file into the empty store;
 2. ``export``: the whole store to a file;
@@ -26,7 +27,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,13 +36,18 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
 
-# Runs a manage.py command and reports the process's peak RSS (KiB) on its last stderr line.
+# Runs a management command after Django's start-up (not timed) and reports the command's own
+# seconds and the process's peak RSS (KiB) on its last stderr lines.
 RUN_AND_MEASURE = """
-import resource, runpy, sys
-sys.argv = ["manage.py", *sys.argv[1:]]
+import resource, sys, time
+import django
+django.setup()
+from django.core.management import call_command
+started = time.perf_counter()
 try:
-    runpy.run_path("manage.py", run_name="__main__")
+    call_command(*sys.argv[1:])
 finally:
+    print(f"seconds={time.perf_counter() - started}", file=sys.stderr)
     print(f"peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
 """
 
@@ -185,8 +190,7 @@ def empty_store(url: str) -> None:
 
 
 def run(env: dict, *args: str) -> tuple[float, int, str]:
-    """Run ``manage.py args``; return ``(seconds, peak RSS in MiB, stdout)``."""
-    started = time.perf_counter()
+    """Run a management command; return ``(its seconds, peak RSS in MiB, stdout)``."""
     done = subprocess.run(
         [sys.executable, "-c", RUN_AND_MEASURE, *args],
         env=env,
@@ -195,12 +199,10 @@ def run(env: dict, *args: str) -> tuple[float, int, str]:
         text=True,
         check=False,
     )
-    seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr}")
-    rss = next(
-        int(line.split("=")[1]) for line in done.stderr.splitlines() if "peak_rss_kib=" in line
-    )
+    found = dict(line.split("=", 1) for line in done.stderr.splitlines() if "=" in line)
+    seconds, rss = float(found["seconds"]), int(found["peak_rss_kib"])
     return seconds, round(rss / 1024), done.stdout.strip()
 
 
@@ -226,7 +228,7 @@ def main(argv=None) -> int:
         DEBUG="0",
     )
     ensure_database(url)
-    run(env, "migrate", "--noinput", "-v", "0")
+    run(env, "migrate", "--noinput", "--verbosity", "0")
     empty_store(url)
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
