@@ -89,6 +89,7 @@ for name, step in steps:
     started = time.perf_counter()
     result = step()
     seconds = time.perf_counter() - started
+    connection.close()  # each step on a fresh connection, as each command gets
     rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(f"reference {name}: {rows:,} conversations in {seconds:.1f} s = {rows / seconds:,.0f} "
           f"conversations/s; peak RSS so far {rss} MB{'' if result is None else f' {result}'}",
