@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint benchmark openapi
+.PHONY: install run test lint benchmark benchmark-bulk openapi
 
 # One OpenAPI document per wire format (conversations/formats/*/schema.py).
 OPENAPI_GENERATORS := openai.schema.OpenAISchemaGenerator openai.schema.AzureSchemaGenerator \
@@ -53,3 +53,7 @@ lint: install
 
 benchmark: install
 	$(PY) benchmarks/update_throughput.py
+
+## Export/import throughput on PostgreSQL (BENCH_DATABASE_URL); ROWS=20000 for a quick run.
+benchmark-bulk: install
+	$(PY) benchmarks/bulk_export_import.py --rows $(or $(ROWS),1000000)

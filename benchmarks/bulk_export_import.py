@@ -5,7 +5,8 @@ PostgreSQL, in conversations per second and peak memory (RSS) of the command's p
 It writes its own JSONL file of ``--rows`` conversations (default 1,000,000; every
 ``--messages-every``-th one with two messages, default 10), empties the store of
 ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/convstore_bulk_bench``,
-created and migrated if missing), then times, each command in its own process:
+created and migrated if missing), then times, each command in its own process (the time of
+the command itself, after Django's start-up):
 
 1. ``import-empty``: the file into the empty store;
 2. ``export``: the whole store to a file;
@@ -26,7 +27,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,14 +36,64 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
 
-# Runs a manage.py command and reports the process's peak RSS (KiB) on its last stderr line.
+# Runs a management command after Django's start-up (not timed) and reports the command's own
+# seconds and the process's peak RSS (KiB) on its last stderr lines.
 RUN_AND_MEASURE = """
-import resource, runpy, sys
-sys.argv = ["manage.py", *sys.argv[1:]]
+import resource, sys, time
+import django
+django.setup()
+from django.core.management import call_command
+started = time.perf_counter()
 try:
-    runpy.run_path("manage.py", run_name="__main__")
+    call_command(*sys.argv[1:])
 finally:
+    print(f"seconds={time.perf_counter() - started}", file=sys.stderr)
     print(f"peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+
+# The code before the fast paths (still SQLite's path), timed in one process for a ratio
+# measured in the same run: the ORM export with json.dumps, and conversations_import in
+# chunks of 500 inside one transaction.
+REFERENCE = """
+import sys, time, resource
+from itertools import islice
+import django
+django.setup()
+from django.db import connection, transaction
+from conversations.jsonl import conversation_to_record, dumps, parse_line
+from conversations.selectors import conversation_export_iterator
+from conversations.services import Actor, conversations_import
+
+path, rows = sys.argv[1], int(sys.argv[2])
+actor = Actor.for_command("import_conversations")
+
+def import_file():
+    records = (parse_line(line) for line in open(path, encoding="utf-8") if line.strip())
+    totals = [0, 0, 0]
+    with transaction.atomic():
+        while chunk := list(islice(records, 500)):
+            counts = conversations_import(records=chunk, actor=actor)
+            totals = [a + b for a, b in zip(totals, counts)]
+    return totals
+
+def export():
+    with open(path + ".ref", "w", encoding="utf-8") as out:
+        for c in conversation_export_iterator(chunk_size=500):
+            out.write(dumps(conversation_to_record(c, c.messages.all())) + "\\n")
+
+with connection.cursor() as cursor:
+    cursor.execute("TRUNCATE conversations_conversation CASCADE")
+steps = (("import-empty", import_file), ("export", export), ("re-import-nochange", import_file))
+for name, step in steps:
+    started = time.perf_counter()
+    result = step()
+    seconds = time.perf_counter() - started
+    connection.close()  # each step on a fresh connection, as each command gets
+    rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(f"reference {name}: {rows:,} conversations in {seconds:.1f} s = {rows / seconds:,.0f} "
+          f"conversations/s; peak RSS so far {rss} MB{'' if result is None else f' {result}'}",
+          flush=True)
 """
 
 
@@ -57,6 +107,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="every Nth conversation gets 2 messages (10; 0 for none)",
     )
     parser.add_argument("--no-verify", action="store_true", help="skip the second export")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also time the code before the fast paths (ORM export, ORM import), same file",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the JSONL files")
     return parser.parse_args(argv)
 
@@ -136,8 +191,7 @@ def empty_store(url: str) -> None:
 
 
 def run(env: dict, *args: str) -> tuple[float, int, str]:
-    """Run ``manage.py args``; return ``(seconds, peak RSS in MiB, stdout)``."""
-    started = time.perf_counter()
+    """Run a management command; return ``(its seconds, peak RSS in MiB, stdout)``."""
     done = subprocess.run(
         [sys.executable, "-c", RUN_AND_MEASURE, *args],
         env=env,
@@ -146,12 +200,10 @@ def run(env: dict, *args: str) -> tuple[float, int, str]:
         text=True,
         check=False,
     )
-    seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr}")
-    rss = next(
-        int(line.split("=")[1]) for line in done.stderr.splitlines() if "peak_rss_kib=" in line
-    )
+    found = dict(line.split("=", 1) for line in done.stderr.splitlines() if "=" in line)
+    seconds, rss = float(found["seconds"]), int(found["peak_rss_kib"])
     return seconds, round(rss / 1024), done.stdout.strip()
 
 
@@ -177,7 +229,7 @@ def main(argv=None) -> int:
         DEBUG="0",
     )
     ensure_database(url)
-    run(env, "migrate", "--noinput", "-v", "0")
+    run(env, "migrate", "--noinput", "--verbosity", "0")
     empty_store(url)
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -201,6 +253,16 @@ def main(argv=None) -> int:
             same = exported.read_bytes() == again.read_bytes()
             print(f"second export byte-identical to the first: {same}")
             ok = ok and same
+        if args.reference:
+            empty_store(url)
+            reference = subprocess.run(
+                [sys.executable, "-c", REFERENCE, str(source), str(args.rows)],
+                env=env,
+                cwd=ROOT,
+                text=True,
+                check=False,
+            )
+            ok = ok and reference.returncode == 0
         if args.keep:
             for path in (source, exported):
                 path.rename(ROOT / path.name)

@@ -64,6 +64,11 @@ class PostgresImport:
         self.projects: set[str] = set()
         self.message_defaults = {**_message_defaults(), "created_at": now}
         self.cursor = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
+        # Left over only when an earlier import ran in the same (still open) transaction.
+        self.cursor.execute(
+            "DROP TABLE IF EXISTS import_conv, import_msg, import_target, import_changed, "
+            "import_new, import_replace"
+        )
         conv = Conversation._meta
         types = {name: conv.get_field(name).db_type(connection) for name in _OPTIONAL}
         self.cursor.execute(
@@ -100,33 +105,34 @@ class PostgresImport:
 
     def _stage(self, chunk: list[tuple[int, ConversationImport]]) -> None:
         messages = []
+        head, bits = _OPTIONAL[:-1], _BIT.__getitem__
         with self.cursor.copy(self._copy_conv) as copy:
+            write, add_project = copy.write_row, self.projects.add
             for line, record in chunk:
                 fields = record.fields
-                mask = 0
-                for name in fields:
-                    mask |= _BIT[name]
+                mask = sum(map(bits, fields))
                 metadata = fields.get("metadata")
                 message_count = None
                 if record.messages is not None:
                     mask |= _MESSAGES_BIT
                     message_count = len(record.messages)
-                    messages.append((record.id, record.messages))
-                copy.write_row(
+                    if record.messages:
+                        messages.append((record.id, record.messages))
+                write(
                     (
                         line,
                         record.id,
                         record.project,
                         mask,
-                        *(fields.get(name) for name in _OPTIONAL[:-1]),
+                        *map(fields.get, head),
                         None if metadata is None else orjson.dumps(metadata).decode(),
                         rules.is_ai_disabled(metadata) if "metadata" in fields else None,
                         message_count,
                     )
                 )
-                self.projects.add(record.project)
+                add_project(record.project)
         self.total += len(chunk)
-        if not any(thread for _, thread in messages):
+        if not messages:
             return
         defaults = self.message_defaults
         with self.cursor.copy(self._copy_msg) as copy:

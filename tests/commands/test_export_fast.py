@@ -100,3 +100,17 @@ def test_the_export_command_writes_the_same_bytes(tricky_data, run, tmp_path):
     assert target.read_bytes() == reference_export()
     stdout, _ = run("export_conversations")
     assert stdout.encode() == reference_export()
+
+
+def test_tricky_data_survives_export_wipe_import_export(tricky_data, run, tmp_path):
+    """Big integers, fractions, surrogate pairs and control characters go through the import's
+    fast JSON reader and staging unchanged."""
+    first = tmp_path / "first.jsonl"
+    run("export_conversations", "--output", str(first))
+    Conversation.objects.all().delete()
+    out, _ = run("import_conversations", str(first))
+    assert "3 created, 0 updated, 0 unchanged" in out
+    assert b"".join(export_lines()) == first.read_bytes()
+    assert Message.objects.get(item_type="function_call").payload["big"] == 2**70
+    out, _ = run("import_conversations", str(first))
+    assert "0 created, 0 updated, 3 unchanged" in out

@@ -1,0 +1,121 @@
+"""import_conversations' upsert rules, held on both databases (PostgreSQL takes the COPY and
+set-based path, SQLite the ORM path): partial records, defaults, versions, audit actions,
+threads, --check, and flat streaming."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from conversations.models import Conversation, Message, MetadataChange
+
+pytestmark = pytest.mark.django_db
+
+
+def write(tmp_path, *records, name="in.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def test_partial_record_keeps_stored_fields_and_bumps_the_version(run, make_conversation, tmp_path):
+    conversation = make_conversation({"a": "1"}, channel="sms")
+    version = Conversation.objects.get(pk=conversation.pk).version
+    out, _ = run(
+        "import_conversations",
+        write(tmp_path, {"id": str(conversation.pk), "project": "acme", "name": "renamed"}),
+    )
+
+    row = Conversation.objects.get(pk=conversation.pk)
+    assert "0 created, 1 updated, 0 unchanged" in out
+    assert (row.name, row.channel, row.metadata) == ("renamed", "sms", {"a": "1"})
+    assert row.version == version + 1
+    assert not MetadataChange.objects.filter(actor="import_conversations").exists()
+
+    again, _ = run(
+        "import_conversations",
+        write(tmp_path, {"id": str(conversation.pk), "project": "acme", "name": "renamed"}),
+    )
+    assert "0 created, 0 updated, 1 unchanged" in again
+    assert Conversation.objects.get(pk=conversation.pk).version == version + 1
+
+
+def test_new_partial_record_gets_the_model_defaults(run, tmp_path):
+    before = datetime.now(UTC)
+    pk = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    run(
+        "import_conversations",
+        write(tmp_path, {"id": f"conv_{pk.replace('-', '')}", "project": " newco "}),
+    )
+
+    row = Conversation.objects.select_related("project").get(pk=pk)
+    assert row.project.name == "newco"
+    assert (row.metadata, row.ai_disabled, row.message_count, row.version) == ({}, False, 0, 1)
+    assert (row.name, row.channel, row.group_name, row.is_group) == ("", "", None, False)
+    assert row.created_at >= before and row.last_message_at == row.created_at
+    assert not MetadataChange.objects.exists()  # no metadata, no audit row
+
+
+def test_audit_actions_create_replace_clear(run, make_conversation, tmp_path):
+    kept = make_conversation({"a": "1"})
+    cleared = make_conversation({"b": "1"})
+    new_id = "00000000-0000-4000-8000-000000000001"
+    run(
+        "import_conversations",
+        write(
+            tmp_path,
+            {"id": str(kept.pk), "project": "acme", "metadata": {"a": "2", "ai_disabled": "true"}},
+            {"id": str(cleared.pk), "project": "acme", "metadata": None},
+            {"id": new_id, "project": "acme", "metadata": {"n": "1"}},
+        ),
+    )
+
+    changes = {
+        str(c.conversation_id): (c.action, c.before, c.after)
+        for c in MetadataChange.objects.filter(actor="import_conversations")
+    }
+    assert changes == {
+        str(kept.pk): ("replace", {"a": "1"}, {"a": "2", "ai_disabled": "true"}),
+        str(cleared.pk): ("clear", {"b": "1"}, None),
+        new_id: ("create", None, {"n": "1"}),
+    }
+    assert Conversation.objects.get(pk=kept.pk).ai_disabled is True
+    assert Conversation.objects.get(pk=cleared.pk).metadata is None
+
+
+def test_project_change_and_thread_rules(run, make_conversation, tmp_path):
+    conversation = make_conversation({}, messages=[("user", "one"), ("assistant", "two")])
+    ids = list(conversation.messages.order_by("id").values_list("id", flat=True))
+    exported, _ = run("export_conversations")
+    record = json.loads(exported)
+    out, _ = run("import_conversations", write(tmp_path, record))
+    assert "1 unchanged" in out
+    assert list(conversation.messages.order_by("id").values_list("id", flat=True)) == ids
+
+    out, _ = run(
+        "import_conversations", write(tmp_path, {**record, "project": "moved", "messages": []})
+    )
+    row = Conversation.objects.select_related("project").get(pk=conversation.pk)
+    assert "1 updated" in out
+    assert (row.project.name, row.message_count) == ("moved", 0)
+    assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_check_only_writes_nothing(run, tmp_path):
+    out, _ = run(
+        "import_conversations",
+        write(tmp_path, {"id": "00000000-0000-4000-8000-000000000002", "project": "acme"}),
+        "--check",
+    )
+    assert "1 conversations, all lines valid. Nothing written." in out
+    assert not Conversation.objects.exists()
+
+
+def test_many_chunks_in_one_transaction(run, tmp_path):
+    records = [
+        {"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme", "metadata": {"i": str(i)}}
+        for i in range(25)
+    ]
+    out, _ = run("import_conversations", write(tmp_path, *records), "--chunk-size", "4")
+    assert "25 created" in out
+    assert MetadataChange.objects.filter(action="create").count() == 25
