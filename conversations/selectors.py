@@ -26,10 +26,17 @@ class Partition:
 
 
 def conversation_queryset(*, partition: Partition) -> QuerySet[Conversation]:
-    """All conversations of a partition."""
-    return Conversation.objects.filter(
+    """All conversations of a partition.
+
+    The queryset carries the partition as ``.partition`` so the fast write path
+    (:mod:`conversations.services.fastwrite`) can scope its raw read without compiling the
+    queryset; a filtered clone drops the attribute and is compiled instead.
+    """
+    queryset = Conversation.objects.filter(
         project=partition.project, isolation_key=partition.isolation_key
     )
+    queryset.partition = partition
+    return queryset
 
 
 def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) -> Conversation:

@@ -23,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .. import events
 from .. import metadata as rules
 from ..models import Conversation, Message, MetadataChange, Project
+from . import fastwrite
 from .actors import Actor
 from .messages import MessageInput, messages_create
 
@@ -120,7 +121,6 @@ def _write_metadata(
     return conversation
 
 
-@transaction.atomic
 def conversation_metadata_merge(
     *,
     conversation: Conversation | Any,
@@ -131,19 +131,34 @@ def conversation_metadata_merge(
     """Shallow-merge ``patch`` into the stored metadata; a ``None`` value removes its key.
 
     The OpenAI/Azure ``POST /conversations/{id}`` and Telnyx ``PUT`` semantics. Returns the
-    conversation as stored after the merge.
+    conversation as stored after the merge. On PostgreSQL this first tries
+    :mod:`.fastwrite` (optimistic read, one statement, same rules and guarantees).
 
     Raises:
         MetadataError: the patch, or the merged result (more than 16 pairs), breaks a rule.
         Conversation.DoesNotExist: the conversation is gone.
     """
     clean_patch = rules.validate_patch(patch)
+    if fastwrite.enabled(router.db_for_write(Conversation)):
+        row = fastwrite.write(
+            conversation=conversation,
+            scope=scope,
+            compute=lambda stored: rules.merge(stored, clean_patch),
+            action=lambda new: MetadataChange.Action.MERGE,
+            actor=actor,
+        )
+        if row is not None:
+            return row
+    return _merge_locked(conversation, clean_patch, actor=actor, scope=scope)
+
+
+@transaction.atomic
+def _merge_locked(conversation, clean_patch, *, actor: Actor, scope) -> Conversation:
     row = _locked(conversation, scope)
     merged = rules.merge(row.metadata, clean_patch)
     return _write_metadata(row, merged, actor=actor, action=MetadataChange.Action.MERGE)
 
 
-@transaction.atomic
 def conversation_metadata_replace(
     *,
     conversation: Conversation | Any,
@@ -161,8 +176,23 @@ def conversation_metadata_replace(
         Conversation.DoesNotExist: the conversation is gone.
     """
     clean = None if metadata is None else rules.validate_metadata(metadata)
-    row = _locked(conversation, scope)
     action = MetadataChange.Action.REPLACE if clean else MetadataChange.Action.CLEAR
+    if fastwrite.enabled(router.db_for_write(Conversation)):
+        row = fastwrite.write(
+            conversation=conversation,
+            scope=scope,
+            compute=lambda stored: clean,
+            action=lambda new: action,
+            actor=actor,
+        )
+        if row is not None:
+            return row
+    return _replace_locked(conversation, clean, action, actor=actor, scope=scope)
+
+
+@transaction.atomic
+def _replace_locked(conversation, clean, action: str, *, actor: Actor, scope) -> Conversation:
+    row = _locked(conversation, scope)
     return _write_metadata(row, clean, actor=actor, action=action)
 
 
