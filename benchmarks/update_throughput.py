@@ -348,8 +348,17 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
     try:
         out = subprocess.run(
             [
-                "wrk", "-t", str(args.wrk_threads), "-c", str(args.connections),
-                "-d", f"{max(1, round(seconds))}s", "--timeout", "10s", "-s", handle.name,
+                "wrk",
+                "-t",
+                str(args.wrk_threads),
+                "-c",
+                str(args.connections),
+                "-d",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                handle.name,
                 f"http://127.0.0.1:{server.port}",
             ],  # fmt: skip
             capture_output=True,
@@ -507,11 +516,23 @@ def main(argv=None) -> int:
         for scenario in args.scenarios:
             if args.warmup:
                 for server in servers.values():
-                    run_wrk(server, scenario, args, key=raw_key, seconds=args.warmup, tag=f"{scenario}-w")
+                    run_wrk(
+                        server,
+                        scenario,
+                        args,
+                        key=raw_key,
+                        seconds=args.warmup,
+                        tag=f"{scenario}-w",
+                    )
             for number in range(1, args.rounds + 1):
                 for server in servers.values():
                     result = run_wrk(
-                        server, scenario, args, key=raw_key, seconds=args.duration, tag=f"{scenario}-r{number}"
+                        server,
+                        scenario,
+                        args,
+                        key=raw_key,
+                        seconds=args.duration,
+                        tag=f"{scenario}-r{number}",
                     )
                     run = Run(
                         scenario,

@@ -11,8 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connections, router
 from django.db.models import Prefetch, QuerySet
 
+from . import rows
 from .ids import parse_id
 from .models import ApiKey, Conversation, Message, Project
 
@@ -32,9 +34,11 @@ def conversation_queryset(*, partition: Partition) -> QuerySet[Conversation]:
     (:mod:`conversations.services.fastwrite`) can scope its raw read without compiling the
     queryset; a filtered clone drops the attribute and is compiled instead.
     """
-    queryset = Conversation.objects.filter(
-        project=partition.project, isolation_key=partition.isolation_key
-    )
+    queryset = Conversation.objects.all()
+    # Django's own lazy filter (what related managers use): the filter is built only when
+    # the query is compiled, which the fast write path never does for this queryset.
+    queryset._defer_next_filter = True
+    queryset = queryset.filter(project=partition.project, isolation_key=partition.isolation_key)
     queryset.partition = partition
     return queryset
 
@@ -48,6 +52,14 @@ def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) 
     pk = conversation_id if isinstance(conversation_id, uuid.UUID) else parse_id(conversation_id)
     if pk is None:
         raise Conversation.DoesNotExist(conversation_id)
+    using = router.db_for_read(Conversation)
+    if connections[using].vendor == "postgresql":  # the hot read, without the ORM's compile
+        found = rows.conversation_in_partition(
+            pk, partition.project.pk, partition.isolation_key, using
+        )
+        if found is None:
+            raise Conversation.DoesNotExist(conversation_id)
+        return found
     return conversation_queryset(partition=partition).get(pk=pk)
 
 

@@ -63,18 +63,13 @@ from django.db import connections, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import events
+from .. import events, rows
 from .. import metadata as rules
 from ..models import Conversation, MetadataChange, WebhookEndpoint, WebhookEvent
 from .actors import Actor
 
 #: ``dispatch_uid`` of the ``metadata_changed`` receivers whose work the fast path does itself.
 FAST_PATH_RECEIVERS = frozenset({"webhooks.outbox.metadata_changed"})
-
-_CONVERSATION_FIELDS = [f for f in Conversation._meta.concrete_fields]
-_CONVERSATION_ATTNAMES = [f.attname for f in _CONVERSATION_FIELDS]
-_METADATA_INDEX = _CONVERSATION_ATTNAMES.index("metadata")
-
 
 def _table(model) -> str:
     return model._meta.db_table
@@ -103,40 +98,31 @@ def _endpoints_sql() -> str:
     )
 
 
-def _read_sql(scope_filter: str) -> str:
-    columns = ", ".join(f"c.{f.column}" for f in _CONVERSATION_FIELDS)
-    return (
-        f"SELECT {columns}, {_endpoints_sql()} FROM {_table(Conversation)} c "
-        f"WHERE c.{Conversation._meta.pk.column} = %s{scope_filter}"
-    )
+def _read_sql(where: str) -> str:
+    return f"SELECT {rows.columns()}, {_endpoints_sql()} FROM {rows.TABLE} c WHERE {where}"
 
 
-_READ_ANY = _read_sql("")
-_READ_PARTITION = _read_sql(
-    f" AND c.{_column(Conversation, 'project')} = %s AND c.{_column(Conversation, 'isolation_key')} = %s"
-)
+_READ_ANY = _read_sql(f"c.{rows.PK} = %s::uuid")
+_READ_PARTITION = _read_sql(rows.partition_where())
 
 
 def _read(pk, scope: QuerySet | None, using: str):
-    """Step 1: ``(conversation, endpoints)`` or ``None`` when the row is not in scope."""
+    """Step 1: ``(conversation, endpoints)``, or ``None`` when the row is not in scope."""
     partition = getattr(scope, "partition", None) if scope is not None else None
     if scope is None:
-        sql, params = _READ_ANY, [pk]
+        row = rows.fetchone(_READ_ANY, [pk], using)
     elif partition is not None:
-        sql, params = _READ_PARTITION, [pk, partition.project.pk, partition.isolation_key]
-    else:  # any other queryset: its own SQL, as a subquery
+        params = [pk, partition.project.pk, partition.isolation_key]
+        row = rows.fetchone(_READ_PARTITION, params, using)
+    else:  # any other queryset: its own SQL as a subquery, with Django's binding
         inner, inner_params = scope.filter(pk=pk).values("pk").query.sql_with_params()
-        sql = _read_sql(f" AND c.{Conversation._meta.pk.column} IN ({inner})")
-        params = [pk, *inner_params]
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+        sql = _read_sql(f"c.{rows.PK} = %s AND c.{rows.PK} IN ({inner})")
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, [pk, *inner_params])
+            row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row[:-1])
-    raw = values[_METADATA_INDEX]
-    values[_METADATA_INDEX] = json.loads(raw) if isinstance(raw, str) else raw
-    conversation = Conversation.from_db(using, _CONVERSATION_ATTNAMES, values)
+    conversation = rows.to_conversation(row[:-1], using)
     raw_endpoints = row[-1]
     if isinstance(raw_endpoints, str):
         raw_endpoints = json.loads(raw_endpoints)
@@ -153,12 +139,14 @@ def _read(pk, scope: QuerySet | None, using: str):
     return conversation, endpoints
 
 
-def _insert_parts(obj, connection) -> tuple[list[str], list[Any]]:
-    """Columns and database values of an unsaved row, as ``Model.save()`` would insert them."""
+def _insert_parts(obj, connection) -> tuple[list[str], list[str], list[Any]]:
+    """Columns, typed placeholders and database values of an unsaved row, as ``Model.save()``
+    would insert them."""
     fields = [f for f in obj._meta.concrete_fields if not f.primary_key]
     columns = [f.column for f in fields]
+    placeholders = [rows.cast(f, connection) for f in fields]
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    return columns, values
+    return columns, placeholders, values
 
 
 def write(
@@ -216,12 +204,12 @@ def write(
     ep = _table(WebhookEndpoint)
     sql = [
         f"WITH upd AS (UPDATE {conv_table} SET "
-        f"{fields['metadata'].column} = %s, {fields['ai_disabled'].column} = %s, "
-        f"{_column(Conversation, 'updated_at')} = %s, "
+        f"{fields['metadata'].column} = %s::jsonb, {fields['ai_disabled'].column} = %s::boolean, "
+        f"{_column(Conversation, 'updated_at')} = %s::timestamptz, "
         f"{_column(Conversation, 'version')} = {_column(Conversation, 'version')} + 1 "
-        f"WHERE {pk_column} = %s AND {_column(Conversation, 'version')} = %s "
+        f"WHERE {pk_column} = %s::uuid AND {_column(Conversation, 'version')} = %s::bigint "
         f"AND (SELECT COALESCE(array_agg(e.id ORDER BY e.id), '{{}}') FROM {ep} e "
-        f"WHERE e.{_column(WebhookEndpoint, 'project')} = %s "
+        f"WHERE e.{_column(WebhookEndpoint, 'project')} = %s::bigint "
         f"AND e.{_column(WebhookEndpoint, 'is_active')}) = %s::bigint[] "
         f"RETURNING {_column(Conversation, 'version')})"
     ]
@@ -234,23 +222,21 @@ def write(
         row.project_id,
         [endpoint.id for endpoint in endpoints],
     ]
-    columns, values = _insert_parts(change, connection)
+    columns, placeholders, values = _insert_parts(change, connection)
     sql.append(
         f", aud AS (INSERT INTO {_table(MetadataChange)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(['%s'] * len(values))} FROM upd RETURNING id)"
+        f"SELECT {', '.join(placeholders)} FROM upd RETURNING id)"
     )
     params.extend(values)
     for index, event in enumerate(event_rows):
-        columns, values = _insert_parts(event, connection)
+        columns, placeholders, values = _insert_parts(event, connection)
         sql.append(
             f", ev{index} AS (INSERT INTO {_table(WebhookEvent)} ({', '.join(columns)}) "
-            f"SELECT {', '.join(['%s'] * len(values))} FROM upd)"
+            f"SELECT {', '.join(placeholders)} FROM upd)"
         )
         params.extend(values)
     sql.append(" SELECT upd.version, aud.id FROM upd, aud")
-    with connection.cursor() as cursor:
-        cursor.execute("".join(sql), params)
-        written = cursor.fetchone()
+    written = rows.fetchone("".join(sql), params, using)
     if written is None:
         return None  # the version (or the endpoint set) moved: take the locking path
     row.version, change.pk = written

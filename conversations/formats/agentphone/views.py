@@ -36,7 +36,11 @@ class AgentPhoneViewMixin(FormatViewMixin):
     def detail_payload(self, conversation, message_limit: int = DETAIL_MESSAGES_DEFAULT) -> dict:
         """A ``ConversationDetail`` with the ``message_limit`` most recent messages, newest
         first."""
-        messages, _ = selectors.message_time_page(conversation=conversation, limit=message_limit)
+        messages = []
+        if conversation.message_count and message_limit:  # no query for an empty thread
+            messages, _ = selectors.message_time_page(
+                conversation=conversation, limit=message_limit
+            )
         return s.ConversationOutputSerializer(conversation, context={"messages": messages}).data
 
 
@@ -72,6 +76,11 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
 
     def partial_update(self, request, conversation_id):
         data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
+        if set(data) == {"metadata"}:  # the common case: one service call, no lookup first
+            conversation = services.conversation_metadata_replace(
+                metadata=data["metadata"], actor=self.actor, **self.conversation_target()
+            )
+            return Response(self.detail_payload(conversation))
         conversation = self.get_conversation()
         with transaction.atomic():
             if "metadata" in data:

@@ -67,13 +67,15 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
 
     def update(self, request, conversation_id):
         data = s.validated(s.ConversationUpdateInputSerializer, request.data)
-        conversation = self.get_conversation()
         metadata = data.get("metadata")
         if metadata is not None and metadata != {}:
-            # A non-object ("", [], 7) reaches the core, which words the type error.
+            # A non-object ("", [], 7) reaches the core, which words the type error. The
+            # service finds the row in the partition itself (no separate lookup).
             conversation = services.conversation_metadata_merge(
-                conversation=conversation, patch=metadata, actor=self.actor
+                patch=metadata, actor=self.actor, **self.conversation_target()
             )
+        else:
+            conversation = self.get_conversation()
         return Response({"data": s.ConversationOutputSerializer(conversation).data})
 
     def destroy(self, request, conversation_id):
