@@ -41,7 +41,8 @@ def cast(field, connection) -> str:
 
 
 def fetchone(sql: str, params: Sequence, using: str = "default"):
-    """Run one statement on ``using`` (PostgreSQL) with server-side binding; its first row."""
+    """Run one statement that returns rows on ``using`` (PostgreSQL) with server-side
+    binding; its first row, or ``None``."""
     import psycopg
 
     connection = connections[using]
@@ -49,7 +50,7 @@ def fetchone(sql: str, params: Sequence, using: str = "default"):
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone() if cursor.description is not None else None
+        return cursor.fetchone()
 
 
 def columns(alias: str = "c") -> str:

@@ -68,12 +68,13 @@ MIDDLEWARE = [
     "conversations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin's middleware, skipped under the API prefixes (conversations.middleware).
+    "conversations.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "conversations.middleware.AdminCsrfViewMiddleware",
+    "conversations.middleware.AdminAuthenticationMiddleware",
+    "conversations.middleware.AdminMessageMiddleware",
+    "conversations.middleware.AdminXFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "convstore.urls"

@@ -54,6 +54,7 @@ path off altogether.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -139,14 +140,43 @@ def _read(pk, scope: QuerySet | None, using: str):
     return conversation, endpoints
 
 
-def _insert_parts(obj, connection) -> tuple[list[str], list[str], list[Any]]:
-    """Columns, typed placeholders and database values of an unsaved row, as ``Model.save()``
-    would insert them."""
-    fields = [f for f in obj._meta.concrete_fields if not f.primary_key]
-    columns = [f.column for f in fields]
-    placeholders = [rows.cast(f, connection) for f in fields]
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    return columns, placeholders, values
+def _insert_fields(model) -> list:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_values(obj, connection) -> list[Any]:
+    """Database values of an unsaved row, as ``Model.save()`` would insert them."""
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in _insert_fields(obj)]
+
+
+def _insert_sql(name: str, model, connection, returning: str = "") -> str:
+    fields = _insert_fields(model)
+    return (
+        f", {name} AS (INSERT INTO {_table(model)} ({', '.join(f.column for f in fields)}) "
+        f"SELECT {', '.join(rows.cast(f, connection) for f in fields)} FROM upd{returning})"
+    )
+
+
+@functools.cache
+def _write_sql(events: int, alias: str) -> str:
+    """The one statement of step 3 for ``events`` outbox rows (built once per shape)."""
+    connection = connections[alias]
+    col = functools.partial(_column, Conversation)
+    ep, ep_col = _table(WebhookEndpoint), functools.partial(_column, WebhookEndpoint)
+    return "".join(
+        [
+            f"WITH upd AS (UPDATE {_table(Conversation)} SET {col('metadata')} = %s::jsonb, "
+            f"{col('ai_disabled')} = %s::boolean, {col('updated_at')} = %s::timestamptz, "
+            f"{col('version')} = {col('version')} + 1 "
+            f"WHERE {rows.PK} = %s::uuid AND {col('version')} = %s::bigint "
+            f"AND (SELECT COALESCE(array_agg(e.id ORDER BY e.id), '{{}}') FROM {ep} e "
+            f"WHERE e.{ep_col('project')} = %s::bigint AND e.{ep_col('is_active')}) "
+            f"= %s::bigint[] RETURNING {col('version')})",
+            _insert_sql("aud", MetadataChange, connection, " RETURNING id"),
+            *(_insert_sql(f"ev{index}", WebhookEvent, connection) for index in range(events)),
+            " SELECT upd.version, aud.id FROM upd, aud",
+        ]
+    )
 
 
 def write(
@@ -199,44 +229,20 @@ def write(
     )
     event_rows: list[WebhookEvent] = metadata_event_rows(row, change, endpoints)
 
-    conv_table, pk_column = _table(Conversation), Conversation._meta.pk.column
-    fields = {name: Conversation._meta.get_field(name) for name in ("metadata", "ai_disabled")}
-    ep = _table(WebhookEndpoint)
-    sql = [
-        f"WITH upd AS (UPDATE {conv_table} SET "
-        f"{fields['metadata'].column} = %s::jsonb, {fields['ai_disabled'].column} = %s::boolean, "
-        f"{_column(Conversation, 'updated_at')} = %s::timestamptz, "
-        f"{_column(Conversation, 'version')} = {_column(Conversation, 'version')} + 1 "
-        f"WHERE {pk_column} = %s::uuid AND {_column(Conversation, 'version')} = %s::bigint "
-        f"AND (SELECT COALESCE(array_agg(e.id ORDER BY e.id), '{{}}') FROM {ep} e "
-        f"WHERE e.{_column(WebhookEndpoint, 'project')} = %s::bigint "
-        f"AND e.{_column(WebhookEndpoint, 'is_active')}) = %s::bigint[] "
-        f"RETURNING {_column(Conversation, 'version')})"
-    ]
     params: list[Any] = [
-        fields["metadata"].get_db_prep_save(new, connection),
+        Conversation._meta.get_field("metadata").get_db_prep_save(new, connection),
         row.ai_disabled,
         now,
         row.pk,
         read_version,
         row.project_id,
         [endpoint.id for endpoint in endpoints],
+        *_insert_values(change, connection),
     ]
-    columns, placeholders, values = _insert_parts(change, connection)
-    sql.append(
-        f", aud AS (INSERT INTO {_table(MetadataChange)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(placeholders)} FROM upd RETURNING id)"
-    )
-    params.extend(values)
-    for index, event in enumerate(event_rows):
-        columns, placeholders, values = _insert_parts(event, connection)
-        sql.append(
-            f", ev{index} AS (INSERT INTO {_table(WebhookEvent)} ({', '.join(columns)}) "
-            f"SELECT {', '.join(placeholders)} FROM upd)"
-        )
-        params.extend(values)
-    sql.append(" SELECT upd.version, aud.id FROM upd, aud")
-    written = rows.fetchone("".join(sql), params, using)
+    for event in event_rows:
+        params.extend(_insert_values(event, connection))
+    sql = _write_sql(len(event_rows), using)
+    written = rows.fetchone(sql, params, using)
     if written is None:
         return None  # the version (or the endpoint set) moved: take the locking path
     row.version, change.pk = written
