@@ -448,7 +448,7 @@ def summarise(runs: list[Run], scenario: str, server: str) -> tuple[float, float
     mine = [r for r in runs if r.scenario == scenario and r.server == server]
     total = sum(r.requests for r in mine)
     rate = total / sum(r.seconds for r in mine)
-    cpu = sum(r.cpu_ms_per_request * r.requests for r in mine) / total
+    cpu = sum(r.cpu_ms_per_request * r.requests for r in mine) / max(1, total)
     return (
         rate,
         statistics.median(r.p50_ms for r in mine),
@@ -564,6 +564,7 @@ def main(argv=None) -> int:
         f_rate, f_p50, f_p99, f_cpu = summarise(runs, scenario, "floor")
         c_rate, c_p50, c_p99, c_cpu = summarise(runs, scenario, "convstore")
         ratio, p99_ratio = c_rate / f_rate, c_p99 / f_p99
+        f_cpu = f_cpu or float("nan")
         if SCENARIOS[scenario][3]:
             met = ratio >= TARGET_UPDATE_RATIO and p99_ratio <= TARGET_P99_RATIO
             target = (
