@@ -34,5 +34,7 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
+## Write-path benchmark (PostgreSQL, BENCH_DATABASE_URL; loads with wrk, installed if missing).
 benchmark: install
-	$(PY) benchmarks/update_throughput.py
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(PY) benchmarks/update_throughput.py $(BENCHMARK_ARGS)
