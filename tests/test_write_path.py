@@ -252,3 +252,28 @@ def test_the_admin_still_refuses_a_post_without_a_csrf_token(db, django_user_mod
 
 def auth(key):
     return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
+def test_a_check_on_the_row_read_refuses_before_anything_is_written(project):
+    """The hook a conditional write (If-Match, expected version) uses on the fast path."""
+    from conversations.services import fastwrite
+
+    conversation = conversation_create(project=project, actor=CMD, metadata={"a": "1"})
+    if not fastwrite.enabled("default"):
+        pytest.skip("the fast path runs on PostgreSQL only")
+
+    def expect_version(row):
+        if row.version != conversation.version + 1:
+            raise ValueError(f"version is {row.version}")
+
+    with pytest.raises(ValueError, match=f"version is {conversation.version}"):
+        fastwrite.write(
+            conversation=conversation.pk,
+            scope=None,
+            compute=lambda stored: {**stored, "b": "2"},
+            action=lambda new: "merge",
+            actor=CMD,
+            check=expect_version,
+        )
+    stored = Conversation.objects.get(pk=conversation.pk)
+    assert stored.metadata == {"a": "1"} and stored.version == conversation.version

@@ -7,6 +7,12 @@ applies the change, validates the *result* with :mod:`conversations.metadata`, w
 the audit row, and raises :mod:`conversations.events` signals. So two merges at once never
 lose a key and no race pushes a conversation past 16 pairs.
 
+On PostgreSQL the merge and the replace first try :mod:`.fastwrite`: an unlocked read, the
+same rules applied in Python, and one statement that writes the change, the audit row and
+the outbox events only if the row's ``version`` is still the one read (compare-and-swap);
+when it is not, they run the locking path above. Same results, same guarantees, 2–3 round
+trips instead of 8.
+
 ``conversation`` may be a row or a primary key. The metadata writers take an optional
 ``scope`` queryset (a request's partition) that the row must belong to: callers that only
 hold an id skip a separate visibility lookup, and an id outside the scope raises

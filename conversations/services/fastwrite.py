@@ -72,6 +72,7 @@ from .actors import Actor
 #: ``dispatch_uid`` of the ``metadata_changed`` receivers whose work the fast path does itself.
 FAST_PATH_RECEIVERS = frozenset({"webhooks.outbox.metadata_changed"})
 
+
 def _table(model) -> str:
     return model._meta.db_table
 
@@ -186,6 +187,7 @@ def write(
     compute: Callable[[dict | None], dict | None],
     action: Callable[[dict | None], str],
     actor: Actor,
+    check: Callable[[Conversation], None] | None = None,
 ) -> Conversation | None:
     """Run one metadata write on the fast path (see module).
 
@@ -194,7 +196,9 @@ def write(
     the audit action. Returns the conversation as stored (unchanged, with no write, when the
     new metadata equals the stored one), or ``None`` when the row moved under us or is not
     in ``scope`` — the caller then runs the locking path, which re-reads and raises
-    ``Conversation.DoesNotExist`` for a missing row.
+    ``Conversation.DoesNotExist`` for a missing row. ``check(row)``, when given, runs on the
+    row read before anything is computed and may raise (e.g. an If-Match / expected-version
+    refusal); the compare-and-swap then guarantees the write lands on that very version.
     """
     from ..webhooks.outbox import metadata_event_rows
 
@@ -205,6 +209,8 @@ def write(
     if found is None:
         return None
     row, endpoints = found
+    if check is not None:
+        check(row)
     before = row.metadata
     new = compute(before)
     if new == before:
