@@ -24,7 +24,8 @@ from Python threads: on 2 cores a Python client takes the server's CPU and hides
 A generated Lua script makes every request write a distinct value (``{"metadata": {"k<n>":
 "<unique>"}}``, keys rotated over ``--keys`` per conversation so metadata never passes 16
 pairs), so every update is a real write. Per scenario the servers run alternately, floor then
-convstore, ``--rounds`` times (A B A B A B), after an unmeasured warm-up of each, so a busy
+convstore, ``--rounds`` times (A B A B A B), after an unmeasured warm-up of each (repeated
+until each server answered at least two requests per connection), so a busy
 neighbour slows both alike. Printed per round and per scenario: requests, req/s, p50 and p99
 (wrk's latency distribution), server CPU per request, and the convstore/floor ratios.
 
@@ -516,14 +517,19 @@ def main(argv=None) -> int:
         for scenario in args.scenarios:
             if args.warmup:
                 for server in servers.values():
-                    run_wrk(
-                        server,
-                        scenario,
-                        args,
-                        key=raw_key,
-                        seconds=args.warmup,
-                        tag=f"{scenario}-w",
-                    )
+                    # Until every connection got answers: a cold worker (first connection,
+                    # first query per thread) can take seconds on a loaded machine.
+                    for attempt in range(5):
+                        result = run_wrk(
+                            server,
+                            scenario,
+                            args,
+                            key=raw_key,
+                            seconds=args.warmup,
+                            tag=f"{scenario}-w{attempt}",
+                        )
+                        if result["requests"] >= 2 * args.connections:
+                            break
             for number in range(1, args.rounds + 1):
                 for server in servers.values():
                     result = run_wrk(
