@@ -51,8 +51,10 @@ openapi: install
 lint: install
 	$(PY) -m ruff check .
 
+## Write-path benchmark (PostgreSQL, BENCH_DATABASE_URL; loads with wrk, installed if missing).
 benchmark: install
-	$(PY) benchmarks/update_throughput.py
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(PY) benchmarks/update_throughput.py $(BENCHMARK_ARGS)
 
 ## Export/import throughput on PostgreSQL (BENCH_DATABASE_URL); ROWS=20000 for a quick run.
 benchmark-bulk: install

@@ -1,49 +1,65 @@
 #!/usr/bin/env python
-"""Update throughput: convstore's OpenAI update endpoint against a hand-written floor.
+"""Write-path throughput: convstore's updates and GET against a hand-written floor, with wrk.
 
-One run measures requests per second and p50/p99 latency of
-``POST /openai/v1/conversations/{id}`` with ``{"metadata": {"k<n>": "<value>"}}`` (a merge
-into an existing conversation) served by gunicorn on PostgreSQL, twice:
+Four scenarios, each served twice by gunicorn on PostgreSQL under the SAME settings:
 
-- **convstore**: ``convstore.wsgi`` (Django + DRF: API-key auth, partition lookup, metadata
-  rules, ``SELECT … FOR UPDATE``, the write, the audit row, the OpenAI rendering);
-- **floor**: ``benchmarks/floor_app.py``, a plain WSGI callable that runs one
-  ``UPDATE … SET metadata = metadata || %s::jsonb … RETURNING`` in autocommit on a persistent
-  psycopg connection — the least any server can do for the same request.
+==============  ================================================  ==========================
+scenario        convstore route                                    floor (``floor_app.py``)
+==============  ================================================  ==========================
+``openai``      ``POST /openai/v1/conversations/{id}`` (merge)     one merging ``UPDATE``
+``telnyx``      ``PUT /telnyx/v2/ai/conversations/{id}`` (merge)   one merging ``UPDATE``
+``agentphone``  ``PATCH /agentphone/v1/conversations/{id}``        one replacing ``UPDATE``
+``get``         ``GET /openai/v1/conversations/{id}``              one ``SELECT``
+==============  ================================================  ==========================
 
-Both run under the same gunicorn settings on 127.0.0.1, and are loaded by the same client:
-``--concurrency`` threads, each with its own keep-alive ``http.client`` connection. Request
-``i`` sets key ``k{(i // conversations) % keys}`` of conversation ``i % conversations`` to a
-value unique to the request, so every request is a real change (convstore never takes its
-"nothing changed" shortcut) and metadata never passes ``--keys`` pairs (≤ 16). The servers
-are measured in alternating rounds so a noisy neighbour on a shared machine hurts both alike.
+- **convstore**: ``convstore.wsgi`` with everything on — API-key authentication, the
+  partition check, every metadata rule, the row-level concurrency guarantee, the audit row and
+  the webhook outbox (the benchmark project has one subscribed endpoint, so every update
+  writes one outbox event);
+- **floor**: ``benchmarks/floor_app.py``, plain WSGI + psycopg, one statement per request (the
+  merge with the 16-pair check included), no authentication, audit or outbox.
+
+The load comes from ``wrk`` (Debian package ``wrk``; ``make benchmark`` installs it), not
+from Python threads: on 2 cores a Python client takes the server's CPU and hides the gap.
+A generated Lua script makes every request write a distinct value (``{"metadata": {"k<n>":
+"<unique>"}}``, keys rotated over ``--keys`` per conversation so metadata never passes 16
+pairs), so every update is a real write. Per scenario the servers run alternately, floor then
+convstore, ``--rounds`` times (A B A B A B), after an unmeasured warm-up of each (repeated
+until each server answered at least two requests per connection), so a busy
+neighbour slows both alike. Printed per round and per scenario: requests, req/s, p50 and p99
+(wrk's latency distribution), server CPU per request, and the convstore/floor ratios.
+
+Checks after the run (exit 1 if any fails): every answer was 200 (counted by the Lua
+``response`` hook; no socket errors or timeouts), every counted update landed (the sum of
+``version`` bumps over each pool is at least the updates counted and at most that plus one
+in-flight request per connection, which wrk stops without reading), convstore wrote exactly
+one audit row and one outbox event per update, and each convstore conversation holds exactly
+the ``after`` of its latest audit row (the last value landed).
 
 The script sets everything up itself: it creates and migrates the database named by
 ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/convstore_bench``), makes
-a ``benchmark`` project, an API key and two pools of conversations through the services,
-starts both servers on free loopback ports, warms up, runs the load, stops the servers, and
-checks that every update landed (the stored keys and last values, and one audit row per
-convstore update). It exits 1 on any non-200 answer or failed check. Timings are printed,
-never asserted.
+a ``benchmark`` project, an API key, a webhook endpoint and two pools of conversations through
+the services, starts both servers on free loopback ports, and stops them at the end. Timings
+are printed, never asserted.
 
-Usage: ``.venv/bin/python benchmarks/update_throughput.py [--requests N] [--concurrency C]
-[--workers W] [--duration SECONDS] ...`` (``make benchmark`` runs the defaults).
+Usage: ``.venv/bin/python benchmarks/update_throughput.py [--duration S] [--connections C]
+[--rounds R] [--scenarios openai,get] ...`` (``--help``; ``make benchmark`` runs the defaults).
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import itertools
 import json
 import os
 import platform
 import secrets
+import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,32 +68,41 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
 PROJECT_NAME = "benchmark"
 
+#: scenario -> (HTTP method, convstore path prefix, body kind, counts as an update)
+SCENARIOS = {
+    "openai": ("POST", "/openai/v1/conversations/", "merge", True),
+    "telnyx": ("PUT", "/telnyx/v2/ai/conversations/", "merge", True),
+    "agentphone": ("PATCH", "/agentphone/v1/conversations/", "merge", True),
+    "get": ("GET", "/openai/v1/conversations/", "none", False),
+}
+#: Targets from issue 10: update req/s ratio, update p99 ratio (at most), GET req/s ratio.
+TARGET_UPDATE_RATIO, AIM_UPDATE_RATIO, TARGET_P99_RATIO, TARGET_GET_RATIO = 0.6, 0.8, 2.0, 0.7
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--requests", type=int, default=6000, help="measured requests per server (default 6000)"
+        "--duration", type=float, default=5.0, help="seconds per measured wrk run (default 5)"
     )
     parser.add_argument(
-        "--duration",
-        type=float,
-        default=25.0,
-        help="cap on each server's measured seconds, whichever of this and --requests "
-        "comes first (default 25)",
+        "--warmup", type=float, default=2.0, help="unmeasured seconds per server (default 2)"
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds per scenario (default 3)"
+    )
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument(
         "--worker-class", default="gthread", help="gunicorn worker class (default gthread)"
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="gunicorn threads per worker (default 1)"
+        "--threads", type=int, default=4, help="gunicorn threads per worker (default 4)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating measuring rounds (default 3)"
-    )
-    parser.add_argument(
-        "--warmup", type=int, default=300, help="unmeasured requests per server (default 300)"
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of {', '.join(SCENARIOS)} (default all)",
     )
     parser.add_argument(
         "--conversations", type=int, default=64, help="conversations per server (default 64)"
@@ -91,9 +116,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="metadata keys rotated per conversation (default 8)",
     )
     args = parser.parse_args(argv)
-    counts = (args.requests, args.concurrency, args.workers, args.threads, args.rounds)
+    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown or not args.scenarios:
+        parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
+    counts = (args.rounds, args.connections, args.wrk_threads, args.workers, args.threads)
     if min(counts + (args.conversations,)) < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("counts and --duration must be positive")
+    if args.connections < args.wrk_threads:
+        parser.error("--connections must be at least --wrk-threads")
     return args
 
 
@@ -115,7 +146,9 @@ def ensure_database(url: str) -> None:
 
 def prepare_data(conversations: int) -> tuple[str, list[str], list[str]]:
     """Migrate, reset the ``benchmark`` project, and return ``(raw_key, convstore_ids,
-    floor_ids)``: two pools of empty conversations, ids rendered ``conv_<hex>``."""
+    floor_ids)``: two pools of empty conversations, ids rendered ``conv_<hex>``. The project
+    gets one active webhook endpoint (every event, a loopback URL nobody delivers to), so each
+    convstore update also writes an outbox event."""
     import django
     from django.core.management import call_command
 
@@ -123,12 +156,15 @@ def prepare_data(conversations: int) -> tuple[str, list[str], list[str]]:
     from django.db import connections
 
     from conversations import services
-    from conversations.models import ApiKey, Conversation
+    from conversations.models import ApiKey, Conversation, WebhookEndpoint
+    from conversations.webhooks.endpoints import webhook_endpoint_create
 
     call_command("migrate", verbosity=0, interactive=False)
     project = services.project_get_or_create(name=PROJECT_NAME)
     Conversation.objects.filter(project=project).delete()  # audit rows go with them
     ApiKey.objects.filter(project=project).delete()  # earlier runs' keys
+    WebhookEndpoint.objects.filter(project=project).delete()  # and endpoints, with events
+    webhook_endpoint_create(project=project, url="http://127.0.0.1:9/benchmark-hooks")
     _, raw_key = services.api_key_create(project=project, name="benchmark")
     actor = services.Actor.for_command("benchmark")
     pools = [
@@ -151,18 +187,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def gunicorn_options(args: argparse.Namespace) -> list[str]:
+    """The one set of gunicorn settings both servers run under."""
+    return [
+        "--workers", str(args.workers),
+        "--worker-class", args.worker_class,
+        "--threads", str(args.threads),
+        "--keep-alive", "30",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subprocess.Popen, int]:
     """Start ``gunicorn app`` on a free loopback port; return once it accepts connections."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "gunicorn", app,
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(args.workers),
-        "--worker-class", args.worker_class,
-        "--threads", str(args.threads),
-        "--keep-alive", "30",
-        "--chdir", str(ROOT),
-        "--log-level", "warning",
+        "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), *gunicorn_options(args),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
     deadline = time.monotonic() + 30
@@ -208,136 +249,219 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 # --- load ---------------------------------------------------------------------------------
 
+#: wrk script: request() builds a distinct write per request; response() counts non-200
+#: answers; done() prints one RESULT line of JSON (latencies in microseconds).
+LUA_TEMPLATE = r"""
+local ids = {%(ids)s}
+local method, prefix, kind, tag, keys = "%(method)s", "%(prefix)s", "%(kind)s", "%(tag)s", %(keys)d
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(key)s"}
+local nthreads = %(nthreads)d
+local threads = {}
+counter, bad, samples, tid = 0, 0, "", 0
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function request()
+  counter = counter + 1
+  local n = (counter - 1) * nthreads + tid
+  local conv = ids[(n %% #ids) + 1]
+  local body = nil
+  if kind == "merge" then
+    local key = "k" .. (math.floor(n / #ids) %% keys)
+    body = '{"metadata": {"' .. key .. '": "' .. tag .. '-' .. tid .. '-' .. counter .. '"}}'
+  end
+  return wrk.format(method, prefix .. conv, headers, body)
+end
+
+function response(status, hdrs, body)
+  if status ~= 200 then
+    bad = bad + 1
+    if #samples < 600 then samples = samples .. status .. " " .. body:sub(1, 200) .. "\n" end
+  end
+end
+
+function done(summary, latency, requests)
+  local nbad, text = 0, ""
+  for _, thread in ipairs(threads) do
+    nbad = nbad + thread:get("bad")
+    text = text .. thread:get("samples")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, ' ..
+    '"non200": %%d, "socket_errors": %%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    nbad, e.connect + e.read + e.write + e.timeout))
+  for line in text:gmatch("[^\n]+") do io.write("SAMPLE " .. line .. "\n") end
+end
+"""
+
 
 @dataclass
-class Target:
-    """One server under test and what its client has seen so far."""
+class Server:
+    """One gunicorn under test and its pool of conversations."""
 
     name: str
     port: int
     pid: int
     conversation_ids: list[str]
-    headers: dict
-    latencies: list[float] = field(default_factory=list)  # seconds, measured requests only
-    requests: int = 0
-    errors: int = 0
-    elapsed: float = 0.0
-    error_samples: list[str] = field(default_factory=list)
-    # (conversation index, key) -> (request number, value) of the last 200 answer
-    last_write: dict = field(default_factory=dict)
-    ok_total: int = 0  # 200 answers, warm-up included
-    server_cpu: float = 0.0  # CPU seconds of the gunicorn master and workers, measured only
-    client_cpu: float = 0.0  # CPU seconds of this load-generating process, measured only
+    updates: int = 0  # 200 answers to updates, warm-ups included
+    update_runs: int = 0  # wrk runs of updates, warm-ups included
+    problems: list[str] = field(default_factory=list)
 
 
-def run_load(target: Target, args, *, count: int, duration: float, phase: str, measure: bool):
-    """Send ``count`` updates (or for ``duration`` seconds) from ``args.concurrency`` threads."""
-    counter = itertools.count()  # next() on itertools.count is atomic under the GIL
-    stop_at = time.monotonic() + duration
-    n_conv = len(target.conversation_ids)
-    lock = threading.Lock()
+@dataclass
+class Run:
+    """One measured wrk run."""
 
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
-        latencies, writes, errors, samples = [], {}, 0, []
-        while True:
-            i = next(counter)
-            if i >= count or time.monotonic() >= stop_at:
-                break
-            conv, key = i % n_conv, f"k{(i // n_conv) % args.keys}"
-            value = f"{target.name}-{phase}-{i}"
-            body = json.dumps({"metadata": {key: value}})
-            path = f"/openai/v1/conversations/{target.conversation_ids[conv]}"
-            started = time.perf_counter()
-            try:
-                conn.request("POST", path, body, target.headers)
-                response = conn.getresponse()
-                payload = response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                status, payload = 0, repr(exc).encode()
-            latencies.append(time.perf_counter() - started)
-            if status == 200:
-                writes[(conv, key)] = (phase, i, value)
-            else:
-                errors += 1
-                if len(samples) < 3:
-                    samples.append(f"{status} {payload[:200]!r}")
-        conn.close()
-        with lock:
-            if measure:
-                target.latencies.extend(latencies)
-                target.requests += len(latencies)
-                target.errors += errors
-            target.error_samples.extend(samples)
-            target.ok_total += len(latencies) - errors
-            for slot, write in writes.items():
-                if slot not in target.last_write or _later(write, target.last_write[slot]):
-                    target.last_write[slot] = write
+    scenario: str
+    server: str
+    round: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_request: float
 
-    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-    server_cpu, client_cpu = tree_cpu_seconds(target.pid), time.process_time()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if measure:
-        target.elapsed += time.perf_counter() - started
-        target.server_cpu += tree_cpu_seconds(target.pid) - server_cpu
-        target.client_cpu += time.process_time() - client_cpu
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
 
 
-def _later(a: tuple, b: tuple) -> bool:
-    """Is write ``a`` (phase, request number, value) after ``b``? Phases sort by name+number."""
-    return (a[0], a[1]) > (b[0], b[1])
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of ``values`` (seconds)."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(1, round(pct / 100 * len(ordered) + 0.5))
-    return ordered[min(rank, len(ordered)) - 1]
+def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, tag: str) -> dict:
+    """One wrk run of ``scenario`` against ``server``; returns wrk's RESULT (plus CPU)."""
+    method, prefix, kind, is_update = SCENARIOS[scenario]
+    script = LUA_TEMPLATE % {
+        "ids": ", ".join(f'"{cid}"' for cid in server.conversation_ids),
+        "method": method,
+        "prefix": prefix,
+        "kind": kind,
+        "tag": tag,
+        "keys": args.keys,
+        "key": key,
+        "nthreads": args.wrk_threads,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    cpu_before = tree_cpu_seconds(server.pid)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(args.wrk_threads),
+                "-c",
+                str(args.connections),
+                "-d",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                handle.name,
+                f"http://127.0.0.1:{server.port}",
+            ],  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+    finally:
+        os.unlink(handle.name)
+    cpu = tree_cpu_seconds(server.pid) - cpu_before
+    result = None
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+        elif line.startswith("SAMPLE ") and len(server.problems) < 5:
+            server.problems.append(f"{scenario}: non-200 answer {line[7:]}")
+    if result is None:
+        raise SystemExit(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
+    if result["non200"] or result["socket_errors"]:
+        server.problems.append(
+            f"{scenario} {tag}: {result['non200']} non-200 answers, "
+            f"{result['socket_errors']} socket errors"
+        )
+    if is_update:
+        server.updates += result["requests"] - result["non200"]
+        server.update_runs += 1
+    result["cpu"] = cpu
+    return result
 
 
 # --- checks -------------------------------------------------------------------------------
 
 
-def verify(target: Target, *, audited: bool) -> list[str]:
-    """Compare the database with what the client saw; return failure messages."""
-    from conversations.ids import parse_id
-    from conversations.models import Conversation, MetadataChange
+def verify(server: Server, *, audited: bool, connections: int) -> list[str]:
+    """Compare the database with what wrk counted; return failure messages."""
+    from django.db.models import Max, Sum
 
-    problems = []
-    ids = [parse_id(cid) for cid in target.conversation_ids]
-    stored = dict(Conversation.objects.filter(pk__in=ids).values_list("pk", "metadata"))
-    for index, pk in enumerate(ids):
-        expected = {
-            key: write[2] for (conv, key), write in target.last_write.items() if conv == index
-        }
-        if (stored.get(pk) or {}) != expected:
+    from conversations.ids import parse_id
+    from conversations.models import Conversation, MetadataChange, WebhookEvent
+
+    problems = list(server.problems)
+    ids = [parse_id(cid) for cid in server.conversation_ids]
+    pool = Conversation.objects.filter(pk__in=ids)
+    in_flight = connections * server.update_runs
+    bumps = (pool.aggregate(total=Sum("version"))["total"] or 0) - len(ids)
+    if not server.updates <= bumps <= server.updates + in_flight:
+        problems.append(
+            f"{server.name}: {bumps} version bumps for {server.updates} counted updates "
+            f"(at most {in_flight} more may have been in flight when wrk stopped)"
+        )
+    changes = MetadataChange.objects.filter(conversation_id__in=ids)
+    audits = changes.count()
+    events = WebhookEvent.objects.filter(conversation_id__in=ids).count()
+    if audited:
+        if audits != bumps or events != bumps:
             problems.append(
-                f"{target.name}: conversation {index} holds {stored.get(pk)!r}, "
-                f"expected {expected!r}"
+                f"{server.name}: {audits} audit rows and {events} outbox events for {bumps} "
+                f"updates (want one of each per update)"
             )
-            break
-    changes = MetadataChange.objects.filter(conversation_id__in=ids).count()
-    wanted = target.ok_total if audited else 0
-    if changes != wanted:
-        problems.append(f"{target.name}: {changes} audit rows, expected {wanted}")
-    if target.errors:
-        problems.append(f"{target.name}: {target.errors} non-200 answers: {target.error_samples}")
+        latest = changes.values("conversation_id").annotate(last=Max("id")).values("last")
+        after = dict(
+            MetadataChange.objects.filter(id__in=latest).values_list("conversation_id", "after")
+        )
+        for pk, metadata in pool.values_list("pk", "metadata"):
+            if pk in after and metadata != after[pk]:
+                problems.append(
+                    f"{server.name}: conversation {pk} holds {metadata!r}, its latest audit "
+                    f"row says {after[pk]!r}"
+                )
+                break
+    elif audits or events:
+        problems.append(f"{server.name}: the floor wrote {audits} audit rows, {events} events")
     return problems
 
 
 # --- main ---------------------------------------------------------------------------------
 
 
+def ensure_wrk() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk (make benchmark does it)")
+
+
+def summarise(runs: list[Run], scenario: str, server: str) -> tuple[float, float, float, float]:
+    """``(req/s, p50 ms, p99 ms, CPU ms/req)`` over a server's rounds of a scenario: req/s over
+    the summed time, latencies as the median of the rounds' percentiles."""
+    mine = [r for r in runs if r.scenario == scenario and r.server == server]
+    total = sum(r.requests for r in mine)
+    rate = total / sum(r.seconds for r in mine)
+    cpu = sum(r.cpu_ms_per_request * r.requests for r in mine) / max(1, total)
+    return (
+        rate,
+        statistics.median(r.p50_ms for r in mine),
+        statistics.median(r.p99_ms for r in mine),
+        cpu,
+    )
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    ensure_wrk()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     if not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
@@ -354,6 +478,8 @@ def main(argv=None) -> int:
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         CONVSTORE_HTTPS="0",
         CONVSTORE_RATE_LIMIT=os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s"),
+        # Counted in Redis, as a deployment with several workers would (one round trip each).
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # WhiteNoise warns once per worker that STATIC_ROOT is missing (no collectstatic).
         PYTHONWARNINGS="ignore:No directory at:UserWarning",
     )
@@ -367,78 +493,117 @@ def main(argv=None) -> int:
     assert not settings.DEBUG, "DEBUG must be off for a benchmark"
     import gunicorn
 
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"gunicorn {gunicorn.__version__}, database {url.split('@')[-1]}\n"
-        f"servers: gunicorn --workers {args.workers} --worker-class {args.worker_class} "
-        f"--threads {args.threads} on 127.0.0.1 (DEBUG off, DB_CONN_MAX_AGE="
-        f"{env['DB_CONN_MAX_AGE']})\n"
-        f"client: {args.concurrency} threads, keep-alive http.client; {args.requests} requests "
-        f"or {args.duration:g} s per server in {args.rounds} alternating rounds, after "
-        f"{args.warmup} warm-up requests; {args.conversations} conversations per server, "
-        f"{args.keys} keys rotated",
+        f"gunicorn {gunicorn.__version__}, {wrk_version.split(' Copyright')[0].strip()}, "
+        f"database {url.split('@')[-1]}\n"
+        f"servers: gunicorn {' '.join(gunicorn_options(args))} on 127.0.0.1 (DEBUG off, "
+        f"DB_CONN_MAX_AGE={env['DB_CONN_MAX_AGE']}), the same for floor and convstore\n"
+        f"load: wrk -t {args.wrk_threads} -c {args.connections}, {args.duration:g} s per run, "
+        f"{args.rounds} alternating rounds (floor, convstore) per scenario after "
+        f"{args.warmup:g} s warm-up each; {args.conversations} conversations per server, "
+        f"{args.keys} keys rotated, every request a distinct value",
         flush=True,
     )
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {raw_key}"}
-    servers = []
+    servers: dict[str, Server] = {}
+    procs = []
+    runs: list[Run] = []
     try:
-        targets = []
         for name, app, ids in (
-            ("convstore", "convstore.wsgi:application", convstore_ids),
             ("floor", "benchmarks.floor_app:application", floor_ids),
+            ("convstore", "convstore.wsgi:application", convstore_ids),
         ):
             proc, port = start_server(app, args, env)
-            servers.append(proc)
-            targets.append(Target(name, port, proc.pid, ids, headers))
-        for target in targets:
-            run_load(target, args, count=args.warmup, duration=30, phase="a-warmup", measure=False)
-        per_round = max(1, args.requests // args.rounds)
-        for number in range(args.rounds):
-            for target in targets:
-                run_load(
-                    target,
-                    args,
-                    count=per_round,
-                    duration=args.duration / args.rounds,
-                    phase=f"b-round{number:03d}",
-                    measure=True,
-                )
+            procs.append(proc)
+            servers[name] = Server(name, port, proc.pid, ids)
+        print(
+            f"\n{'scenario':<11} {'server':<10} {'round':>5} {'requests':>9} {'req/s':>8} "
+            f"{'p50 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10}",
+            flush=True,
+        )
+        for scenario in args.scenarios:
+            if args.warmup:
+                for server in servers.values():
+                    # Until every connection got answers: a cold worker (first connection,
+                    # first query per thread) can take seconds on a loaded machine.
+                    for attempt in range(5):
+                        result = run_wrk(
+                            server,
+                            scenario,
+                            args,
+                            key=raw_key,
+                            seconds=args.warmup,
+                            tag=f"{scenario}-w{attempt}",
+                        )
+                        if result["requests"] >= 2 * args.connections:
+                            break
+            for number in range(1, args.rounds + 1):
+                for server in servers.values():
+                    result = run_wrk(
+                        server,
+                        scenario,
+                        args,
+                        key=raw_key,
+                        seconds=args.duration,
+                        tag=f"{scenario}-r{number}",
+                    )
+                    run = Run(
+                        scenario,
+                        server.name,
+                        number,
+                        result["requests"],
+                        result["duration_us"] / 1e6,
+                        result["p50_us"] / 1000,
+                        result["p99_us"] / 1000,
+                        result["cpu"] / max(1, result["requests"]) * 1000,
+                    )
+                    runs.append(run)
+                    print(
+                        f"{scenario:<11} {server.name:<10} {number:>5} {run.requests:>9} "
+                        f"{run.rate:>8.1f} {run.p50_ms:>7.2f} {run.p99_ms:>7.2f} "
+                        f"{run.cpu_ms_per_request:>10.2f}",
+                        flush=True,
+                    )
     finally:
-        for proc in servers:
+        for proc in procs:
             stop_server(proc)
 
     print(
-        f"\n{'server':<10} {'requests':>9} {'errors':>7} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'server CPU ms/req':>18} {'client CPU ms/req':>18}"
+        f"\n{'scenario':<11} {'floor req/s':>11} {'convstore req/s':>15} {'ratio':>6} "
+        f"{'floor p50/p99 ms':>17} {'convstore p50/p99 ms':>21} {'p99 ratio':>9} "
+        f"{'CPU ratio':>9}  target"
     )
-    rates = {}
-    for target in targets:
-        rates[target.name] = target.requests / target.elapsed if target.elapsed else 0.0
+    for scenario in args.scenarios:
+        f_rate, f_p50, f_p99, f_cpu = summarise(runs, scenario, "floor")
+        c_rate, c_p50, c_p99, c_cpu = summarise(runs, scenario, "convstore")
+        ratio, p99_ratio = c_rate / f_rate, c_p99 / f_p99
+        f_cpu = f_cpu or float("nan")
+        if SCENARIOS[scenario][3]:
+            met = ratio >= TARGET_UPDATE_RATIO and p99_ratio <= TARGET_P99_RATIO
+            target = (
+                f"req/s >= {TARGET_UPDATE_RATIO} (aim {AIM_UPDATE_RATIO}), p99 <= "
+                f"{TARGET_P99_RATIO:g}x: {'met' if met else 'NOT met'}"
+            )
+        else:
+            met = ratio >= TARGET_GET_RATIO
+            target = f"req/s >= {TARGET_GET_RATIO}: {'met' if met else 'NOT met'}"
         print(
-            f"{target.name:<10} {target.requests:>9} {target.errors:>7} "
-            f"{rates[target.name]:>9.1f} {percentile(target.latencies, 50) * 1000:>8.2f} "
-            f"{percentile(target.latencies, 99) * 1000:>8.2f} "
-            f"{target.server_cpu / target.requests * 1000:>18.2f} "
-            f"{target.client_cpu / target.requests * 1000:>18.2f}"
+            f"{scenario:<11} {f_rate:>11.1f} {c_rate:>15.1f} {ratio:>6.2f} "
+            f"{f'{f_p50:.2f}/{f_p99:.2f}':>17} {f'{c_p50:.2f}/{c_p99:.2f}':>21} "
+            f"{p99_ratio:>9.2f} {c_cpu / f_cpu:>9.2f}  {target}"
         )
-    convstore, floor = targets
-    ratio = rates["convstore"] / rates["floor"] if rates["floor"] else float("nan")
-    p50_ratio = percentile(convstore.latencies, 50) / percentile(floor.latencies, 50)
-    cpu_ratio = (convstore.server_cpu / convstore.requests) / (floor.server_cpu / floor.requests)
-    print(
-        f"\nconvstore / floor ratio: {ratio:.2f} (convstore serves {ratio:.0%} of the floor's "
-        f"req/s; p50 latency {p50_ratio:.1f}x, server CPU per request {cpu_ratio:.1f}x the "
-        f"floor's)"
-    )
 
-    problems = verify(convstore, audited=True) + verify(floor, audited=False)
+    problems = verify(servers["convstore"], audited=True, connections=args.connections)
+    problems += verify(servers["floor"], audited=False, connections=args.connections)
     if problems:
         print("\nCHECK FAILED:\n  " + "\n  ".join(problems))
         return 1
     print(
-        f"\ncheck: 0 non-200 answers; every conversation of both pools holds exactly the keys "
-        f"and last values the client wrote ({args.conversations} x 2); convstore wrote "
-        f"{convstore.ok_total} audit rows for its {convstore.ok_total} updates, the floor none."
+        f"\ncheck: every answer 200; convstore: {servers['convstore'].updates} updates counted, "
+        f"each landed (version bumps), one audit row and one outbox event per update, every "
+        f"conversation holds its latest audit row's value; floor: "
+        f"{servers['floor'].updates} updates counted, each landed."
     )
     return 0
 

@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, connections
+from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, Max, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from . import rows
 from .ids import parse_id
 from .limits import ITEM_OVERHEAD_BYTES, response_budget, take_within_budget
 from .models import ApiKey, Conversation, Message, Project
@@ -30,10 +31,19 @@ class Partition:
 
 
 def conversation_queryset(*, partition: Partition) -> QuerySet[Conversation]:
-    """All conversations of a partition."""
-    return Conversation.objects.filter(
-        project=partition.project, isolation_key=partition.isolation_key
-    )
+    """All conversations of a partition.
+
+    The queryset carries the partition as ``.partition`` so the fast write path
+    (:mod:`conversations.services.fastwrite`) can scope its raw read without compiling the
+    queryset; a filtered clone drops the attribute and is compiled instead.
+    """
+    queryset = Conversation.objects.all()
+    # Django's own lazy filter (what related managers use): the filter is built only when
+    # the query is compiled, which the fast write path never does for this queryset.
+    queryset._defer_next_filter = True
+    queryset = queryset.filter(project=partition.project, isolation_key=partition.isolation_key)
+    queryset.partition = partition
+    return queryset
 
 
 def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) -> Conversation:
@@ -45,6 +55,14 @@ def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) 
     pk = conversation_id if isinstance(conversation_id, uuid.UUID) else parse_id(conversation_id)
     if pk is None:
         raise Conversation.DoesNotExist(conversation_id)
+    using = router.db_for_read(Conversation)
+    if connections[using].vendor == "postgresql":  # the hot read, without the ORM's compile
+        found = rows.conversation_in_partition(
+            pk, partition.project.pk, partition.isolation_key, using
+        )
+        if found is None:
+            raise Conversation.DoesNotExist(conversation_id)
+        return found
     return conversation_queryset(partition=partition).get(pk=pk)
 
 

@@ -28,6 +28,11 @@ Variables (all optional):
 - ``CONVSTORE_MAX_JSON_DEPTH``, ``CONVSTORE_MAX_MESSAGE_BYTES``,
   ``CONVSTORE_MAX_RESPONSE_BYTES``, ``CONVSTORE_STATEMENT_TIMEOUT_MS``,
   ``CONVSTORE_DB_RETRY_AFTER``: request limits (README "Security and limits").
+- ``DB_CONN_HEALTH_CHECKS``: ``1`` to check a reused connection with a query at the start of
+  each request (default off: a dropped connection fails one request, then reconnects).
+- ``CONVSTORE_API_KEY_CACHE_SECONDS``: how long a process trusts a key it looked up (default
+  5; a revoked key keeps working in other processes at most that long). ``0`` disables.
+- ``CONVSTORE_FAST_WRITES``: ``0`` turns off the PostgreSQL fast metadata write path.
 - ``CONVSTORE_CHAT_RESPONDER``: dotted path of the callable that writes AI replies for the
   Telnyx chat endpoint (see ``conversations.formats.telnyx``).
 - ``LOG_FORMAT`` (``text``/``json``), ``LOG_REQUESTS`` (default on), ``LOG_LEVEL``: logs.
@@ -107,12 +112,13 @@ MIDDLEWARE = [
     "conversations.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The admin's middleware, skipped under the API prefixes (conversations.middleware).
+    "conversations.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "conversations.middleware.AdminCsrfViewMiddleware",
+    "conversations.middleware.AdminAuthenticationMiddleware",
+    "conversations.middleware.AdminMessageMiddleware",
+    "conversations.middleware.AdminXFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -156,7 +162,10 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
-        conn_health_checks=True,
+        # Off: a health-check query per request is a round trip on every request. A
+        # connection that died between requests fails that one request, and Django closes it
+        # when the request ends (errors_occurred), so the next request reconnects.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -233,6 +242,9 @@ SPECTACULAR_SETTINGS = {
 CONVSTORE_MAX_BODY_BYTES = int(os.environ.get("CONVSTORE_MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONVSTORE_MAX_BODY_BYTES
 CONVSTORE_CHAT_RESPONDER = os.environ.get("CONVSTORE_CHAT_RESPONDER", "")
+# Write path (conversations.services.api_keys, conversations.services.fastwrite).
+CONVSTORE_API_KEY_CACHE_SECONDS = float(os.environ.get("CONVSTORE_API_KEY_CACHE_SECONDS", "5"))
+CONVSTORE_FAST_WRITES = env_bool("CONVSTORE_FAST_WRITES", True)
 
 # Limits on one request's work (README "Security and limits"). JSON bodies nest at most this
 # many levels; a message's stored size is at most CONVSTORE_MAX_MESSAGE_BYTES (UTF-8 JSON

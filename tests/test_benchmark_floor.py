@@ -93,3 +93,33 @@ def test_floor_answers_404_for_an_unknown_conversation(floor):
 
     assert status.startswith(str(HTTPStatus.NOT_FOUND.value))
     assert data == {"error": "not found"}
+
+
+def test_floor_merge_removes_null_keys_and_refuses_a_seventeenth_pair(floor, project):
+    conversation = services.conversation_create(
+        project=project, actor=services.SYSTEM, metadata={f"k{i}": "v" for i in range(16)}
+    )
+    path = f"/telnyx/v2/ai/conversations/{conversation.pk}"
+
+    status, data = call(floor, "PUT", path, json.dumps({"metadata": {"k0": None}}).encode())
+    assert status.startswith("200") and "k0" not in data["metadata"]
+    status, _ = call(floor, "PUT", path, json.dumps({"metadata": {"new": "1"}}).encode())
+    assert status.startswith("200")
+    status, data = call(floor, "PUT", path, json.dumps({"metadata": {"k17": "1"}}).encode())
+
+    assert status.startswith(str(HTTPStatus.BAD_REQUEST.value)), data
+    conversation.refresh_from_db()
+    assert len(conversation.metadata) == 16 and "k17" not in conversation.metadata
+    assert conversation.version == 3  # created at 1, two merges landed
+
+
+def test_floor_patch_replaces_and_get_reads(floor, project):
+    conversation = services.conversation_create(
+        project=project, actor=services.SYSTEM, metadata={"a": "1"}
+    )
+    path = f"/agentphone/v1/conversations/conv_{conversation.pk.hex}"
+
+    status, data = call(floor, "PATCH", path, json.dumps({"metadata": {"b": "2"}}).encode())
+    assert status.startswith("200") and data["metadata"] == {"b": "2"}
+    status, data = call(floor, "GET", f"/openai/v1/conversations/conv_{conversation.pk.hex}", b"")
+    assert status.startswith("200") and data["metadata"] == {"b": "2"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from .. import db, ratelimit
@@ -103,10 +104,20 @@ class InvalidIsolationKey(exceptions.APIException):
 MAX_ISOLATION_KEY_LENGTH = Conversation._meta.get_field("isolation_key").max_length
 
 
+class JSONContentNegotiation(DefaultContentNegotiation):
+    """Answer JSON whatever ``Accept`` says, as every provider does, without parsing the
+    header on each request; request bodies are still matched to a parser by content type."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
 class FormatViewMixin:
     """Mixin for a format's DRF views (put it before ``GenericViewSet``/``APIView``)."""
 
     authentication_classes = [ApiKeyAuthentication]
+    content_negotiation_class = JSONContentNegotiation
     permission_classes: list = []
     source = "api"
 

@@ -1,17 +1,38 @@
-"""Projects and API keys: keys are stored as SHA-256 digests and shown once."""
+"""Projects and API keys: keys are stored as SHA-256 digests and shown once.
+
+**Key cache.** :func:`api_key_authenticate` keeps each process's successful lookups for
+``CONVSTORE_API_KEY_CACHE_SECONDS`` (default 5 s; ``0`` looks every request up), so a
+request usually costs no key query. The price is a bounded revocation delay: a key revoked
+by another process (the admin, ``revoke_api_key``, another gunicorn worker) keeps working in
+a process that looked it up less than that many seconds ago, and never longer; the process
+that revokes it forgets it at once. Failed lookups are never cached (a wrong key costs a
+query every time, and random keys cannot fill the cache), and the cache holds at most
+:data:`API_KEY_CACHE_MAX_ENTRIES` keys (it is emptied when full).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from ..models import ApiKey, Project
 
 API_KEY_PREFIX = "cs_"
 API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+API_KEY_CACHE_MAX_ENTRIES = 10_000
+
+# key digest -> (monotonic expiry, ApiKey with its project); see the module docstring.
+_cache: dict[str, tuple[float, ApiKey]] = {}
+
+
+def api_key_cache_seconds() -> float:
+    """How long a looked-up key is trusted without a query (``CONVSTORE_API_KEY_CACHE_SECONDS``)."""
+    return float(getattr(settings, "CONVSTORE_API_KEY_CACHE_SECONDS", 5.0))
 
 
 def hash_api_key(raw_key: str) -> str:
@@ -37,17 +58,30 @@ def api_key_create(*, project: Project, name: str = "") -> tuple[ApiKey, str]:
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """Return the active key matching ``raw_key`` (with its project), or ``None``.
 
+    A key found less than ``CONVSTORE_API_KEY_CACHE_SECONDS`` ago in this process is answered
+    from memory (see the module docstring for the revocation delay this bounds).
     ``last_used_at`` is refreshed at most once per :data:`API_KEY_TOUCH_INTERVAL`, so a burst of
     requests costs one write, not one each.
     """
     if not raw_key or len(raw_key) > 256:
         return None
-    try:
-        api_key = ApiKey.objects.select_related("project").get(
-            key_hash=hash_api_key(raw_key), revoked_at__isnull=True
-        )
-    except ApiKey.DoesNotExist:
-        return None
+    digest = hash_api_key(raw_key)
+    cached = _cache.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        api_key = cached[1]
+    else:
+        try:
+            api_key = ApiKey.objects.select_related("project").get(
+                key_hash=digest, revoked_at__isnull=True
+            )
+        except ApiKey.DoesNotExist:
+            _cache.pop(digest, None)
+            return None
+        ttl = api_key_cache_seconds()
+        if ttl > 0:
+            if len(_cache) >= API_KEY_CACHE_MAX_ENTRIES:
+                _cache.clear()
+            _cache[digest] = (time.monotonic() + ttl, api_key)
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_TOUCH_INTERVAL:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
@@ -57,6 +91,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
 
 def api_key_revoke(*, api_key: ApiKey) -> bool:
     """Revoke a key; returns ``False`` if it was already revoked (a no-op)."""
+    _cache.pop(api_key.key_hash, None)
     if api_key.revoked_at is not None:
         return False
     api_key.revoked_at = timezone.now()

@@ -24,13 +24,13 @@ def subscribed_endpoints(conversation: Conversation, event_type: str) -> list[We
     return [endpoint for endpoint in endpoints if endpoint.wants(event_type)]
 
 
-def _enqueue(conversation, event_type, endpoints, build) -> list[WebhookEvent]:
-    """Write one event per endpoint; ``build(history)`` renders the payload, and the history
+def _event_rows(conversation, event_type, endpoints, build) -> list[WebhookEvent]:
+    """One unsaved event per endpoint; ``build(history)`` renders the payload, and the history
     is read once at the largest context limit. Each payload is cut to the byte budget
     (:func:`~.envelope.fit_payload`: history first, then long contents)."""
     deepest = max(endpoint.context_limit for endpoint in endpoints)
     history = build.history(deepest)
-    rows = [
+    return [
         WebhookEvent(
             endpoint=endpoint,
             conversation=conversation,
@@ -42,7 +42,11 @@ def _enqueue(conversation, event_type, endpoints, build) -> list[WebhookEvent]:
         )
         for endpoint in endpoints
     ]
-    return WebhookEvent.objects.bulk_create(rows)
+
+
+def _enqueue(conversation, event_type, endpoints, build) -> list[WebhookEvent]:
+    """Write one event per endpoint (see :func:`_event_rows`)."""
+    return WebhookEvent.objects.bulk_create(_event_rows(conversation, event_type, endpoints, build))
 
 
 class _MessageBuild:
@@ -69,10 +73,29 @@ class _MetadataBuild:
         self.conversation, self.change = conversation, change
 
     def history(self, limit: int) -> list[Message]:
+        if not self.conversation.message_count:  # kept exact by every message write
+            return []
         return selectors.message_recent(conversation=self.conversation, limit=limit)
 
     def __call__(self, history: list[Message]) -> dict:
         return metadata_envelope(self.conversation, self.change, history=history)
+
+
+def metadata_event_rows(
+    conversation: Conversation, change: MetadataChange, endpoints: list[WebhookEndpoint]
+) -> list[WebhookEvent]:
+    """The unsaved ``agent.conversation_updated`` events of ``change`` for those of
+    ``endpoints`` (active endpoints of the conversation's project) that subscribe to it.
+
+    What :func:`on_metadata_changed` writes, for a writer that inserts the rows itself in
+    the statement that makes the change (:mod:`conversations.services.fastwrite`). Reads
+    the recent messages when an endpoint wants them and the conversation has any.
+    """
+    endpoints = [e for e in endpoints if e.wants(EVENT_CONVERSATION_UPDATED)]
+    if not endpoints:
+        return []
+    build = _MetadataBuild(conversation, change)
+    return _event_rows(conversation, EVENT_CONVERSATION_UPDATED, endpoints, build)
 
 
 @receiver(events.message_added, dispatch_uid="webhooks.outbox.message_added")
@@ -87,6 +110,6 @@ def on_message_added(sender, conversation: Conversation, message: Message, **kwa
 def on_metadata_changed(sender, conversation: Conversation, change: MetadataChange, **kwargs):
     """``agent.conversation_updated`` for every audited metadata change, whatever the path."""
     endpoints = subscribed_endpoints(conversation, EVENT_CONVERSATION_UPDATED)
-    if endpoints:
-        build = _MetadataBuild(conversation, change)
-        _enqueue(conversation, EVENT_CONVERSATION_UPDATED, endpoints, build)
+    rows = metadata_event_rows(conversation, change, endpoints)
+    if rows:
+        WebhookEvent.objects.bulk_create(rows)

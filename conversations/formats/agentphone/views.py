@@ -40,12 +40,14 @@ class AgentPhoneViewMixin(FormatViewMixin):
         """A ``ConversationDetail`` with the ``message_limit`` most recent messages, newest
         first; fewer when they would pass the response budget (the client pages on with
         ``GET …/messages?before=<the last receivedAt>``; ``messageCount`` tells the total)."""
-        summary = s.ConversationOutputSerializer(conversation).data
-        messages, _ = selectors.message_time_page(
-            conversation=conversation,
-            limit=message_limit,
-            budget=response_budget() - json_bytes(summary),
-        )
+        messages = []
+        if conversation.message_count and message_limit:  # no query for an empty thread
+            summary = s.ConversationOutputSerializer(conversation).data
+            messages, _ = selectors.message_time_page(
+                conversation=conversation,
+                limit=message_limit,
+                budget=response_budget() - json_bytes(summary),
+            )
         return s.ConversationOutputSerializer(conversation, context={"messages": messages}).data
 
 
@@ -84,6 +86,14 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
 
     def partial_update(self, request, conversation_id):
         data = s.ConversationUpdateInputSerializer().to_internal_value(request.data)
+        if set(data) == {"metadata"}:  # the common case: one service call, no lookup first
+            conversation = services.conversation_metadata_replace(
+                metadata=data["metadata"],
+                actor=self.actor,
+                if_match=self.if_match,
+                **self.conversation_target(),
+            )
+            return self.with_etag(Response(self.detail_payload(conversation)), conversation)
         conversation = self.get_conversation()
         with transaction.atomic():
             if self.if_match is not None:  # Locks the row for the writes below.

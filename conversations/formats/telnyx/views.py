@@ -92,18 +92,20 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
 
     def update(self, request, conversation_id):
         data = s.validated(s.ConversationUpdateInputSerializer, request.data)
-        conversation = self.get_conversation()
         metadata = data.get("metadata")
         if_match = self.if_match
         if (metadata is not None and metadata != {}) or if_match is not None:
             # A non-object ("", [], 7) reaches the core, which words the type error; an empty
-            # patch with If-Match still locks and checks the precondition, writing nothing.
+            # patch with If-Match still checks the precondition, writing nothing. The service
+            # finds the row in the partition itself (no separate lookup).
             conversation = services.conversation_metadata_merge(
-                conversation=conversation,
                 patch={} if metadata is None else metadata,
                 actor=self.actor,
                 if_match=if_match,
+                **self.conversation_target(),
             )
+        else:
+            conversation = self.get_conversation()
         return self.with_etag(
             Response({"data": s.ConversationOutputSerializer(conversation).data}), conversation
         )

@@ -1,0 +1,85 @@
+"""Raw-SQL reads of whole conversation rows, for the hot paths on PostgreSQL.
+
+The ORM spends more CPU compiling a one-row ``SELECT`` than PostgreSQL spends answering it,
+so the two reads every API request makes — one conversation by id in a partition
+(:func:`conversations.selectors.conversation_get`) and the fast write path's read
+(:mod:`conversations.services.fastwrite`) — use SQL built once here from the model's own
+metadata (table, columns) and turn the row into a model instance with ``Model.from_db``, as
+the ORM does. Only PostgreSQL uses it (psycopg returns UUIDs, aware datetimes and booleans
+ready to use; JSON columns are decoded by their field).
+
+:func:`fetchone` runs such SQL with server-side parameter binding (every ``%s`` carries its
+type cast, see :func:`cast`): psycopg sends the parameters apart from the text, so the text
+is the same on every request and psycopg prepares it after a few runs (PostgreSQL then skips
+parsing and planning); Django's client-side binding would quote every parameter into the
+text in Python. Errors still go through Django's error wrapper, so a dropped connection
+marks the connection unusable and Django closes it at the end of the request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from django.db import connections
+
+from .models import Conversation
+
+FIELDS = list(Conversation._meta.concrete_fields)
+ATTNAMES = [field.attname for field in FIELDS]
+_DECODED = [(index, field) for index, field in enumerate(FIELDS) if hasattr(field, "from_db_value")]
+TABLE = Conversation._meta.db_table
+PK = Conversation._meta.pk.column
+PROJECT = Conversation._meta.get_field("project").column
+ISOLATION_KEY = Conversation._meta.get_field("isolation_key").column
+
+
+def cast(field, connection) -> str:
+    """``%s::<type>`` for ``field``'s column type without a length (so an over-long value is
+    refused by the column, as the ORM's insert would be, instead of being cut by the cast)."""
+    return "%s::" + re.sub(r"\(.*\)", "", field.cast_db_type(connection))
+
+
+def fetchone(sql: str, params: Sequence, using: str = "default"):
+    """Run one statement that returns rows on ``using`` (PostgreSQL) with server-side
+    binding; its first row, or ``None``."""
+    import psycopg
+
+    connection = connections[using]
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def columns(alias: str = "c") -> str:
+    """The conversation's columns, in :data:`ATTNAMES` order, qualified with ``alias``."""
+    return ", ".join(f"{alias}.{field.column}" for field in FIELDS)
+
+
+def partition_where(alias: str = "c") -> str:
+    """``id = %s AND project = %s AND isolation_key = %s`` for ``alias`` (params in that
+    order)."""
+    return (
+        f"{alias}.{PK} = %s::uuid AND {alias}.{PROJECT} = %s::bigint "
+        f"AND {alias}.{ISOLATION_KEY} = %s::text"
+    )
+
+
+def to_conversation(values: Sequence, using: str) -> Conversation:
+    """A :class:`Conversation` from a row of :func:`columns` (decoding JSON columns)."""
+    values = list(values)
+    connection = connections[using]
+    for index, field in _DECODED:
+        values[index] = field.from_db_value(values[index], None, connection)
+    return Conversation.from_db(using, ATTNAMES, values)
+
+
+_GET_IN_PARTITION = f"SELECT {columns()} FROM {TABLE} c WHERE {partition_where()}"
+
+
+def conversation_in_partition(pk, project_id, isolation_key: str, using: str = "default"):
+    """The conversation ``pk`` if it belongs to ``(project_id, isolation_key)``, else ``None``."""
+    row = fetchone(_GET_IN_PARTITION, [pk, project_id, isolation_key], using)
+    return None if row is None else to_conversation(row, using)
