@@ -86,6 +86,9 @@ CONVERSATION_KEYS = {
     *CONVERSATION_TIMES,
 }
 MESSAGE_KEYS = {"id", "sent_at", "created_at", *MESSAGE_STRINGS, *MESSAGE_JSON, *MESSAGE_LISTS}
+_CONVERSATION_LIMITS = {
+    f: Conversation._meta.get_field(f).max_length or float("inf") for f in CONVERSATION_STRINGS
+}
 ROLES = {value for value, _ in Message.ROLE_CHOICES}
 DIRECTIONS = {"", *(value for value, _ in Message.DIRECTION_CHOICES)}
 
@@ -221,7 +224,11 @@ def parse_line(line: str) -> ConversationImport:
     fields: dict[str, Any] = {}
     for field in CONVERSATION_STRINGS:
         if field in obj:
-            fields[field] = _string(obj, field, Conversation, "")
+            value = obj[field]
+            if type(value) is str and len(value) <= _CONVERSATION_LIMITS[field]:
+                fields[field] = value  # the common case, without a call
+            else:
+                fields[field] = _string(obj, field, Conversation, "")  # checks or raises
     for field in CONVERSATION_TIMES:
         if field in obj:
             fields[field] = _parse_time(obj[field], field, "")

@@ -39,3 +39,23 @@ def test_fewer_failures_then_the_right_password_logs_in(client, django_user_mode
 
     assert accepted.status_code == HTTPStatus.FOUND
     assert client.get(reverse("admin:index")).status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+def test_forwarded_client_ip_is_validated_behind_a_proxy(client, settings, django_user_model):
+    """With CONVSTORE_PROXY_COUNT, the client IP comes from X-Forwarded-For; a value that is
+    not an IP address falls back to REMOTE_ADDR instead of reaching axes' IP column."""
+    settings.CONVSTORE_PROXY_COUNT = 1
+    django_user_model.objects.create_superuser("boss", password="right-password-123")
+    login = reverse("admin:login")
+    for forwarded in ("not-an-ip", "203.0.113.7"):
+        response = client.post(
+            login, {"username": "boss", "password": "wrong"}, HTTP_X_FORWARDED_FOR=forwarded
+        )
+        assert response.status_code == HTTPStatus.OK
+    from axes.models import AccessAttempt
+
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {
+        "127.0.0.1",
+        "203.0.113.7",
+    }
