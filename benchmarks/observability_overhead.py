@@ -76,6 +76,7 @@ def main() -> None:
             {"Authorization": f"Bearer {key}"},
         ),
     }
+    isolated(args.requests * 5)
     for label, (path, headers) in paths.items():
         timings: dict[str, list[float]] = {"without": [], "with": []}
         for _ in range(args.rounds):
@@ -96,6 +97,59 @@ def main() -> None:
             f"{label:40s} without {without:8.1f} µs/req   with {with_:8.1f} µs/req   "
             f"middleware {with_ - without:+7.1f} µs/req ({(with_ / without - 1) * 100:+.1f}%)"
         )
+
+
+def isolated(requests: int) -> None:
+    """The middleware alone around a view that does nothing, beside ``json.dumps`` of the
+    log line's fields as a yardstick of how fast this machine is right now."""
+    import json
+
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    from conversations.observability import RequestObservabilityMiddleware
+
+    match = resolve("/healthz")
+
+    def view(request):
+        request.resolver_match = match
+        return HttpResponse(b"ok")
+
+    request = RequestFactory().get("/healthz")
+    request.request_id = "req_" + "0" * 32
+    middleware = RequestObservabilityMiddleware(view)
+    fields = {
+        "request_id": request.request_id,
+        "method": "GET",
+        "format": "ops",
+        "route": "healthz",
+        "status": 200,
+        "duration_ms": 1.0,
+        "db_ms": 0.0,
+        "db_queries": 0,
+        "project": None,
+    }
+    log = logging.getLogger("convstore.request")
+
+    def per_call(fn) -> float:
+        start = time.perf_counter()
+        for _ in range(requests):
+            fn()
+        return (time.perf_counter() - start) / requests * 1e6
+
+    bare = per_call(lambda: view(request))
+    full = per_call(lambda: middleware(request))
+    level = log.level
+    log.setLevel(logging.WARNING)
+    quiet = per_call(lambda: middleware(request))
+    log.setLevel(level)
+    yardstick = per_call(lambda: json.dumps(fields))
+    print(
+        f"{'middleware alone (no-op view)':40s} metrics {quiet - bare:6.1f} µs/req   "
+        f"metrics + JSON log line {full - bare:6.1f} µs/req   "
+        f"(json.dumps of the line's fields: {yardstick:.1f} µs)"
+    )
 
 
 if __name__ == "__main__":
