@@ -17,7 +17,9 @@ from .. import db, ratelimit
 from ..auth import ApiKeyAuthentication
 from ..conditional import EntityTags, etag
 from ..ids import parse_id
+from ..metrics import RATE_LIMITED
 from ..models import Conversation
+from ..observability import request_format
 from ..selectors import Partition, conversation_get, conversation_queryset
 from ..services import Actor
 
@@ -240,6 +242,7 @@ class FormatViewMixin:
             if response is not None and getattr(exc, "retry_after", None):
                 response["Retry-After"] = str(exc.retry_after)
             if response is not None and isinstance(exc, ratelimit.RateLimited):
+                RATE_LIMITED.labels(format=request_format(context["request"].path_info)).inc()
                 if exc.usage is not None:
                     context["request"].rate_limit_usage = exc.usage
             return response

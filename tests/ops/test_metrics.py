@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from conversations import metrics
+from conversations import ratelimit
 from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
 from tests.webhooks.conftest import Receiver
@@ -138,10 +138,21 @@ def test_outbox_depth_and_delivery_outcomes(client, project, make_conversation):
 
 @override_settings(CONVSTORE_METRICS_TOKEN=TOKEN)
 @pytest.mark.django_db
-def test_rate_limit_refusals_have_a_counter_the_limiter_increments(client):
+def test_rate_limit_refusals_are_counted_by_format(client, api_key, settings):
     def scrape():
         return client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).content.decode()
 
-    before = value(scrape(), "convstore_rate_limited_total", format="telnyx")
-    metrics.RATE_LIMITED.labels(format="telnyx").inc()
-    assert value(scrape(), "convstore_rate_limited_total", format="telnyx") == before + 1
+    settings.REDIS_URL = ""  # the in-memory counters: this test owns them
+    settings.CONVSTORE_RATE_LIMIT = "1/h"
+    ratelimit.reset()
+    try:
+        before = scrape()
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+        assert client.get("/telnyx/v2/ai/conversations", **auth).status_code == 200
+        assert client.get("/telnyx/v2/ai/conversations", **auth).status_code == 429
+        after = scrape()
+    finally:
+        ratelimit.reset()
+    name = "convstore_rate_limited_total"
+    assert value(after, name, format="telnyx") == value(before, name, format="telnyx") + 1
+    assert value(after, name, format="openai") == value(before, name, format="openai")
