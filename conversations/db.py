@@ -44,16 +44,20 @@ def _forget_statement_timeout(sender, connection, **kwargs) -> None:
 
 def database_failure(exc: BaseException) -> str | None:
     """``"timeout"`` for a statement cancelled by its timeout, ``"unavailable"`` for a
-    database that refused or dropped the connection, ``None`` for anything else (a bug)."""
-    if not isinstance(exc, DatabaseError):
+    database that refused or dropped the connection, ``None`` for anything else (a bug).
+
+    Knows Django's wrapped errors and the driver's own (psycopg's), which a few code paths
+    raise unwrapped (closing a server-side cursor on a dropped connection).
+    """
+    driver = getattr(connection, "Database", None)
+    transient = (OperationalError, InterfaceError)
+    if driver is not None:
+        transient += (driver.OperationalError, driver.InterfaceError)
+    if not isinstance(exc, transient):
         return None
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    if sqlstate in (QUERY_CANCELED, LOCK_NOT_AVAILABLE):
+    raw = exc.__cause__ if isinstance(exc, DatabaseError) else exc
+    if getattr(raw, "sqlstate", None) in (QUERY_CANCELED, LOCK_NOT_AVAILABLE):
         return "timeout"
-    if isinstance(exc, InterfaceError):
-        return "unavailable"
-    if isinstance(exc, OperationalError):
-        # Connection failures (class 08, admin shutdown 57P01…) and SQLite's "database is
-        # locked" are all worth a retry.
-        return "unavailable"
-    return None
+    # Connection failures (class 08, admin shutdown 57P01, …) and SQLite's "database is
+    # locked" are all worth a retry.
+    return "unavailable"

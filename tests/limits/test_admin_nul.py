@@ -1,11 +1,10 @@
 """A NUL character (``%00``) in any admin list parameter never answers 500.
 
-Before: ``?q=%00`` (and NUL in filter values) reached PostgreSQL, which cannot hold NUL in
-text, and answered 500. Now every non-API page answers 400 (``NulQueryMiddleware``), but the
-search box, which Django's search form already answers on the page. Every
-registered model's change list, every filter parameter, the search box, ordering and paging
-are tried, logged in as staff.
-"""
+Before: a NUL in a list filter value (``?channel=%00``, ``?has_key=%00``,
+``?source=%00``, ``?status__exact=%00``, …) reached PostgreSQL, which cannot hold NUL in
+text, and answered 500. Now every non-API page answers 400 (``NulQueryMiddleware``), except
+the search box, which Django's own search form already answers on the page. Every
+registered model's change list and every parameter it reads are tried, logged in as staff."""
 
 import pytest
 from django.contrib import admin

@@ -267,3 +267,14 @@ def test_openai_sdk_retries_a_dropped_connection_and_succeeds(server, project, a
     raw = result["raw"]
     assert raw.retries_taken >= 1
     assert raw.parse().metadata == {"keep": "me", "k": "v"}
+
+
+def test_unwrapped_driver_errors_count_as_database_failures():
+    """Closing a server-side cursor on a dropped connection raises psycopg's own error, not
+    Django's wrapper (seen as a 500 under the load test above)."""
+    from conversations.db import database_failure
+
+    assert database_failure(psycopg.OperationalError("consuming input failed")) == "unavailable"
+    assert database_failure(psycopg.errors.QueryCanceled("canceling statement")) == "timeout"
+    assert database_failure(psycopg.errors.UniqueViolation("duplicate")) is None
+    assert database_failure(ValueError("not the database")) is None
