@@ -18,6 +18,7 @@ marks the connection unusable and Django closes it at the end of the request.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -49,7 +50,15 @@ def fetchone(sql: str, params: Sequence, using: str = "default"):
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+
+        def execute(sql, params, many, context):
+            return cursor.execute(sql, params)
+
+        # Through the connection's execute wrappers, as Django's own cursors do, so request
+        # metrics and logs (conversations.observability) count and time this statement too.
+        for wrapper in reversed(connection.execute_wrappers):
+            execute = functools.partial(wrapper, execute)
+        execute(sql, params, False, {"connection": connection, "cursor": cursor})
         return cursor.fetchone()
 
 

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, connections, router
-from django.db.models import BooleanField, Count, Max, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    F,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    RowRange,
+    Sum,
+    Window,
+)
 from django.db.models.expressions import RawSQL
 
 from . import rows
@@ -206,16 +217,24 @@ def message_cursor_page(
 def _budget_page(queryset: QuerySet[Message], limit: int, budget: int | None = None):
     """Up to ``limit`` rows of an ordered message queryset that fit the response budget.
 
-    Reads ``(id, size_bytes)`` of ``limit + 1`` rows first, keeps the leading rows that fit
-    (:func:`conversations.limits.take_within_budget`), then loads only those, so a page of
-    large messages never sits in memory to be cut afterwards. Returns ``(rows, has_more)``;
-    ``has_more`` is also true when the budget stopped the page early.
+    One statement: a running sum of the rows' stored sizes (``size_bytes`` plus
+    :data:`~conversations.limits.ITEM_OVERHEAD_BYTES` each, in the page's order) is computed
+    by the database, which sends only the rows that begin inside the budget — the ones that
+    fit and the first one that does not, so a page of large messages never reaches the
+    worker to be cut afterwards. The leading rows that fit are kept
+    (:func:`conversations.limits.take_within_budget`: at least one). Returns ``(rows,
+    has_more)``; ``has_more`` is also true when the budget stopped the page early.
     """
-    sized = list(queryset.values_list("id", "size_bytes")[: limit + 1])
-    taken = take_within_budget((size for _, size in sized[:limit]), budget)
-    ids = [pk for pk, _ in sized[:taken]]
-    rows = {row.id: row for row in Message.objects.filter(id__in=ids)}
-    return [rows[pk] for pk in ids if pk in rows], len(sized) > taken
+    budget = response_budget() if budget is None else budget
+    item = F("size_bytes") + ITEM_OVERHEAD_BYTES
+    running = Window(Sum(item), order_by=list(queryset.query.order_by), frame=RowRange(None, 0))
+    fetched = list(
+        queryset.annotate(running=running, size=item)
+        .filter(running__lt=F("size") + budget)  # began inside the budget
+        .order_by(*queryset.query.order_by)[: limit + 1]
+    )
+    taken = take_within_budget((row.size_bytes for row in fetched[:limit]), budget)
+    return fetched[:taken], len(fetched) > taken
 
 
 def message_number_page(

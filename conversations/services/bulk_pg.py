@@ -32,6 +32,7 @@ from django.db.models import JSONField
 
 from .. import metadata as rules
 from ..jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
+from ..limits import message_size
 from ..models import Conversation, Message, MetadataChange, Project
 from .actors import Actor
 from .api_keys import project_get_or_create
@@ -83,7 +84,7 @@ class PostgresImport:
         self.cursor.execute(
             "CREATE TEMPORARY TABLE import_msg (conversation_id uuid, ordinal integer, "
             + ", ".join(f"{_q(name)} {message_types[name]}" for name in _MESSAGE_FIELDS)
-            + ") ON COMMIT DROP"
+            + ", size_bytes integer) ON COMMIT DROP"
         )
         self._copy_conv = (
             "COPY import_conv (line, id, project, mask, "
@@ -93,7 +94,7 @@ class PostgresImport:
         self._copy_msg = (
             "COPY import_msg (conversation_id, ordinal, "
             + ", ".join(_q(name) for name in _MESSAGE_FIELDS)
-            + ") FROM STDIN"
+            + ", size_bytes) FROM STDIN"
         )
 
     # --- pass 1: stage ---------------------------------------------------------------------
@@ -140,7 +141,8 @@ class PostgresImport:
                 for ordinal, message in enumerate(thread):
                     full = {**defaults, **message}
                     values = (self._value(n, full[n]) for n in _MESSAGE_FIELDS)
-                    copy.write_row((conversation_id, ordinal, *values))
+                    # size_bytes is derived (limits.message_size), as the ORM path writes it.
+                    copy.write_row((conversation_id, ordinal, *values, message_size(**full)))
 
     @staticmethod
     def _value(name: str, value: Any) -> Any:
@@ -334,8 +336,9 @@ class PostgresImport:
             f"WHERE {conversation_id} IN (SELECT id FROM import_replace)"
         )
         cur.execute(
-            f"INSERT INTO {message_table} ({conversation_id}, {', '.join(columns)}) "
-            f"SELECT g.conversation_id, {staged} FROM import_msg g "
+            f"INSERT INTO {message_table} ({conversation_id}, {', '.join(columns)}, "
+            f"{_col(Message, 'size_bytes')}) "
+            f"SELECT g.conversation_id, {staged}, g.size_bytes FROM import_msg g "
             f"WHERE g.conversation_id IN (SELECT id FROM import_replace) "
             f"ORDER BY g.conversation_id, g.ordinal"
         )

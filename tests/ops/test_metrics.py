@@ -109,7 +109,8 @@ def test_requests_are_counted_by_format_route_and_status(client, api_key):
 
 @override_settings(CONVSTORE_METRICS_TOKEN=TOKEN)
 @pytest.mark.django_db(transaction=True)
-def test_outbox_depth_and_delivery_outcomes(client, project, make_conversation):
+def test_outbox_depth_and_delivery_outcomes(client, project, make_conversation, settings):
+    settings.CONVSTORE_WEBHOOK_ALLOW_PRIVATE = True  # the receiver listens on 127.0.0.1
     def scrape():
         return client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).content.decode()
 
