@@ -10,9 +10,11 @@ ready to use; JSON columns are decoded by their field).
 
 :func:`fetchone` runs such SQL with server-side parameter binding (every ``%s`` carries its
 type cast, see :func:`cast`): psycopg sends the parameters apart from the text, so the text
-is the same on every request and psycopg prepares it after a few runs (PostgreSQL then skips
-parsing and planning); Django's client-side binding would quote every parameter into the
-text in Python. Errors still go through Django's error wrapper, so a dropped connection
+is the same on every request, and psycopg prepares it on its first run on each connection
+(``prepare=True``: Django turns psycopg's automatic preparing off with ``prepare_threshold``
+``None``), so PostgreSQL parses and plans each statement once per connection instead of on
+every request (the write statement's plan, a five-part CTE, costs more than running it);
+Django's client-side binding would quote every parameter into the text in Python. Errors still go through Django's error wrapper, so a dropped connection
 marks the connection unusable and Django closes it at the end of the request.
 """
 
@@ -42,14 +44,14 @@ def cast(field, connection) -> str:
 
 def fetchone(sql: str, params: Sequence, using: str = "default"):
     """Run one statement that returns rows on ``using`` (PostgreSQL) with server-side
-    binding; its first row, or ``None``."""
+    binding, prepared on the connection (see module); its first row, or ``None``."""
     import psycopg
 
     connection = connections[using]
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, prepare=True)
         return cursor.fetchone()
 
 
