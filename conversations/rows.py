@@ -13,9 +13,9 @@ type cast, see :func:`cast`): psycopg sends the parameters apart from the text, 
 is the same on every request, and psycopg prepares it on its first run on each connection
 (``prepare=True``: Django turns psycopg's automatic preparing off with ``prepare_threshold``
 ``None``), so PostgreSQL parses and plans each statement once per connection instead of on
-every request (the write statement's plan, a five-part CTE, costs more than running it);
-Django's client-side binding would quote every parameter into the text in Python. Errors still go through Django's error wrapper, so a dropped connection
-marks the connection unusable and Django closes it at the end of the request.
+every request. Django's client-side binding would quote every parameter into the text in
+Python. Errors still go through Django's error wrapper, so a dropped connection marks the
+connection unusable and Django closes it at the end of the request.
 """
 
 from __future__ import annotations
