@@ -222,22 +222,32 @@ def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subproc
     raise SystemExit(f"gunicorn {app} did not start on port {port}")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its live descendants (Linux ``/proc``;
-    ``nan`` elsewhere). Gunicorn workers live as long as the run, so deltas are per phase."""
+def tree_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of process ``pid`` and each live descendant, by pid (Linux
+    ``/proc``; empty elsewhere). See :func:`cpu_between`."""
     tick = os.sysconf("SC_CLK_TCK")
-    total, pending = 0.0, [pid]
-    try:
-        while pending:
-            current = pending.pop()
+    found, pending = {}, [pid]
+    while pending:
+        current = pending.pop()
+        try:
             stat = Path(f"/proc/{current}/stat").read_text()
             fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            found[current] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
-    except (OSError, ValueError, IndexError):
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return found
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the tree spent between two :func:`tree_cpu` readings: per process, so a
+    worker that gunicorn replaced in between does not make the figure negative (what it spent
+    in between is lost: an undercount); a new worker counts from zero. ``nan`` without
+    ``/proc``."""
+    if not after:
         return float("nan")
-    return total
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -349,7 +359,7 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    cpu_before = tree_cpu_seconds(server.pid)
+    cpu_before = tree_cpu(server.pid)
     try:
         out = subprocess.run(
             [
@@ -373,7 +383,7 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
         )
     finally:
         os.unlink(handle.name)
-    cpu = tree_cpu_seconds(server.pid) - cpu_before
+    cpu = cpu_between(cpu_before, tree_cpu(server.pid))
     result = None
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
