@@ -222,17 +222,28 @@ def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subproc
     raise SystemExit(f"gunicorn {app} did not start on port {port}")
 
 
+#: Every process seen in a server's tree: ``/proc/*/task/*/children`` may miss a child now and
+#: then (the kernel lists it reliably only while the parent is stopped), so workers once seen
+#: are read directly afterwards.
+_SEEN: set[int] = set()
+
+
 def tree_cpu(pid: int) -> dict[int, float]:
     """User + system CPU seconds of process ``pid`` and each live descendant, by pid (Linux
     ``/proc``; empty elsewhere). See :func:`cpu_between`."""
     tick = os.sysconf("SC_CLK_TCK")
-    found, pending = {}, [pid]
+    found, pending = {}, [pid, *_SEEN]
     while pending:
         current = pending.pop()
+        if current in found:
+            continue
         try:
             stat = Path(f"/proc/{current}/stat").read_text()
             fields = stat.rsplit(")", 1)[1].split()
+            if current != pid and int(fields[1]) not in (pid, *found):
+                continue  # a process seen once, no longer in this tree (or another server's)
             found[current] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            _SEEN.add(current)
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, ValueError, IndexError):
