@@ -20,6 +20,7 @@ connection unusable and Django closes it at the end of the request.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -51,7 +52,15 @@ def fetchone(sql: str, params: Sequence, using: str = "default"):
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+
+        def execute(sql, params, many, context):
+            return cursor.execute(sql, params, prepare=True)
+
+        # Through the connection's execute wrappers, as Django's cursors run every statement
+        # (the request metrics' database time and statement count, assertNumQueries).
+        for wrapper in reversed(connection.execute_wrappers):
+            execute = functools.partial(wrapper, execute)
+        execute(sql, params, False, {"connection": connection, "cursor": cursor})
         return cursor.fetchone()
 
 
