@@ -154,6 +154,7 @@ def prepare_data(conversations: int) -> tuple[str, list[str], list[str]]:
 
     django.setup()
     from django.db import connections
+    from django.test import override_settings
 
     from conversations import services
     from conversations.models import ApiKey, Conversation, WebhookEndpoint
@@ -164,7 +165,9 @@ def prepare_data(conversations: int) -> tuple[str, list[str], list[str]]:
     Conversation.objects.filter(project=project).delete()  # audit rows go with them
     ApiKey.objects.filter(project=project).delete()  # earlier runs' keys
     WebhookEndpoint.objects.filter(project=project).delete()  # and endpoints, with events
-    webhook_endpoint_create(project=project, url="http://127.0.0.1:9/benchmark-hooks")
+    # A loopback URL nobody delivers to: allowed here only (README "Webhooks", addresses).
+    with override_settings(CONVSTORE_WEBHOOK_ALLOW_PRIVATE=True):
+        webhook_endpoint_create(project=project, url="http://127.0.0.1:9/benchmark-hooks")
     _, raw_key = services.api_key_create(project=project, name="benchmark")
     actor = services.Actor.for_command("benchmark")
     pools = [
@@ -219,22 +222,43 @@ def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subproc
     raise SystemExit(f"gunicorn {app} did not start on port {port}")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its live descendants (Linux ``/proc``;
-    ``nan`` elsewhere). Gunicorn workers live as long as the run, so deltas are per phase."""
+#: Every process seen in a server's tree: ``/proc/*/task/*/children`` may miss a child now and
+#: then (the kernel lists it reliably only while the parent is stopped), so workers once seen
+#: are read directly afterwards.
+_SEEN: set[int] = set()
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of process ``pid`` and each live descendant, by pid (Linux
+    ``/proc``; empty elsewhere). See :func:`cpu_between`."""
     tick = os.sysconf("SC_CLK_TCK")
-    total, pending = 0.0, [pid]
-    try:
-        while pending:
-            current = pending.pop()
+    found, pending = {}, [pid, *_SEEN]
+    while pending:
+        current = pending.pop()
+        if current in found:
+            continue
+        try:
             stat = Path(f"/proc/{current}/stat").read_text()
             fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            if current != pid and int(fields[1]) not in (pid, *found):
+                continue  # a process seen once, no longer in this tree (or another server's)
+            found[current] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            _SEEN.add(current)
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
-    except (OSError, ValueError, IndexError):
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return found
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the tree spent between two :func:`tree_cpu` readings: per process, so a
+    worker that gunicorn replaced in between does not make the figure negative (what it spent
+    in between is lost: an undercount); a new worker counts from zero. ``nan`` without
+    ``/proc``."""
+    if not after:
         return float("nan")
-    return total
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -346,7 +370,7 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    cpu_before = tree_cpu_seconds(server.pid)
+    cpu_before = tree_cpu(server.pid)
     try:
         out = subprocess.run(
             [
@@ -370,7 +394,7 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
         )
     finally:
         os.unlink(handle.name)
-    cpu = tree_cpu_seconds(server.pid) - cpu_before
+    cpu = cpu_between(cpu_before, tree_cpu(server.pid))
     result = None
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):

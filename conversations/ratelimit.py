@@ -16,7 +16,7 @@ left in it (RFC 9110 §10.2.3), never less than 1.
 Counters live in Redis when ``REDIS_URL`` is set (shared by every process and host), else in
 this process's memory (each gunicorn worker then counts on its own: the effective limit is
 workers × N). Each request costs ONE Redis round trip (a non-transactional pipeline of INCR,
-EXPIRE and, on the success path, a GET of the client IP's failure count). If Redis cannot be
+EXPIREAT and, on the success path, a GET of the client IP's failure count). If Redis cannot be
 reached the request is served (fail open) and a warning is logged: the limiter protects
 capacity, it is not an authorisation rule.
 
@@ -155,14 +155,40 @@ class RedisCounter:
         )
 
     def hit(self, key: str | None, expires_at: float, peek: str | None = None) -> tuple[int, int]:
-        """As :meth:`MemoryCounter.hit`, in one pipelined round trip."""
-        pipe = self.client.pipeline(transaction=False)
+        """As :meth:`MemoryCounter.hit`, in one pipelined round trip.
+
+        The commands are written on one pooled connection and their replies read back in
+        order — what ``pipeline(transaction=False).execute()`` sends, without its per-call
+        bookkeeping (a third of this method's CPU on the API's hot path). A connection that
+        fails mid-way is dropped (never returned with unread replies); a broken connection
+        (Redis restarted) is retried once on a fresh one, as redis-py's default retry would.
+        Raises redis' errors otherwise (the caller fails open).
+        """
+        import redis
+
+        commands: list[tuple] = []
         if key is not None:
-            pipe.incr(key)
-            pipe.expireat(key, math.ceil(expires_at) + 1)
+            commands += [("INCR", key), ("EXPIREAT", key, math.ceil(expires_at) + 1)]
         if peek:
-            pipe.get(peek)
-        results = pipe.execute()
+            commands.append(("GET", peek))
+        if not commands:
+            return 0, 0
+        pool = self.client.connection_pool
+        for attempt in (1, 2):
+            connection = pool.get_connection()
+            try:
+                connection.send_packed_command(connection.pack_commands(commands))
+                results = [connection.read_response() for _ in commands]
+                break
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                connection.disconnect()
+                raise
+            finally:
+                pool.release(connection)
         count = int(results[0]) if key is not None else 0
         return count, int(results[-1] or 0) if peek else 0
 

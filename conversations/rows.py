@@ -10,10 +10,12 @@ ready to use; JSON columns are decoded by their field).
 
 :func:`fetchone` runs such SQL with server-side parameter binding (every ``%s`` carries its
 type cast, see :func:`cast`): psycopg sends the parameters apart from the text, so the text
-is the same on every request and psycopg prepares it after a few runs (PostgreSQL then skips
-parsing and planning); Django's client-side binding would quote every parameter into the
-text in Python. Errors still go through Django's error wrapper, so a dropped connection
-marks the connection unusable and Django closes it at the end of the request.
+is the same on every request, and psycopg prepares it on its first run on each connection
+(``prepare=True``: Django turns psycopg's automatic preparing off with ``prepare_threshold``
+``None``), so PostgreSQL parses and plans each statement once per connection instead of on
+every request. Django's client-side binding would quote every parameter into the text in
+Python. Errors still go through Django's error wrapper, so a dropped connection marks the
+connection unusable and Django closes it at the end of the request.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def cast(field, connection) -> str:
 
 def fetchone(sql: str, params: Sequence, using: str = "default"):
     """Run one statement that returns rows on ``using`` (PostgreSQL) with server-side
-    binding; its first row, or ``None``."""
+    binding, prepared on the connection (see module); its first row, or ``None``."""
     import psycopg
 
     connection = connections[using]
@@ -52,10 +54,10 @@ def fetchone(sql: str, params: Sequence, using: str = "default"):
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
 
         def execute(sql, params, many, context):
-            return cursor.execute(sql, params)
+            return cursor.execute(sql, params, prepare=True)
 
-        # Through the connection's execute wrappers, as Django's own cursors do, so request
-        # metrics and logs (conversations.observability) count and time this statement too.
+        # Through the connection's execute wrappers, as Django's cursors run every statement
+        # (the request metrics' database time and statement count, assertNumQueries).
         for wrapper in reversed(connection.execute_wrappers):
             execute = functools.partial(wrapper, execute)
         execute(sql, params, False, {"connection": connection, "cursor": cursor})

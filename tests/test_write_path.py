@@ -61,12 +61,17 @@ def round_trips():
             counted.append(sum(1 for line in lines if "\tReadyForQuery\t" in line))
 
 
-@pytest.fixture
-def busy_conversation(project, settings):
-    """A conversation with messages and metadata, in a project with one subscribed webhook
-    endpoint that wants history: the common case, not the cheapest one. (The endpoint is
-    never called; its loopback URL needs the development address rule.)"""
+@pytest.fixture(autouse=True)
+def allow_private_receivers(settings):
+    """The endpoints here point at 127.0.0.1 (nothing delivers to them): lift the address
+    rule, as tests/webhooks/conftest.py does."""
     settings.CONVSTORE_WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def busy_conversation(project):
+    """A conversation with messages and metadata, in a project with one subscribed webhook
+    endpoint that wants history: the common case, not the cheapest one."""
     webhook_endpoint_create(project=project, url="http://127.0.0.1:9/hook", context_limit=10)
     conversation = conversation_create(
         project=project, actor=CMD, metadata={"customer": "Jane"}, phone_number="+15551234567"
@@ -146,7 +151,6 @@ def test_without_endpoints_or_messages_an_update_costs_two(client, api_key, proj
 def test_a_write_that_loses_the_race_is_redone_on_the_new_row(project, settings):
     """Our write reads the row, a concurrent writer commits a change before our statement
     lands: the compare-and-swap misses and the locking path merges into the new row."""
-    settings.CONVSTORE_WEBHOOK_ALLOW_PRIVATE = True  # the endpoint is never called
     webhook_endpoint_create(project=project, url="http://127.0.0.1:9/hook", context_limit=0)
     conversation = conversation_create(project=project, actor=CMD, metadata={"a": "1"})
     holding, release = threading.Event(), threading.Event()
