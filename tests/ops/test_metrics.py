@@ -107,9 +107,11 @@ def test_requests_are_counted_by_format_route_and_status(client, api_key):
     assert conv_id[5:] not in after  # routes are patterns, never concrete ids
 
 
-@override_settings(CONVSTORE_METRICS_TOKEN=TOKEN)
 @pytest.mark.django_db(transaction=True)
 def test_outbox_depth_and_delivery_outcomes(client, project, make_conversation, settings):
+    # One way of overriding settings per test: pytest-django's fixture (mixing it with an
+    # override_settings decorator leaks the decorator's values into later tests).
+    settings.CONVSTORE_METRICS_TOKEN = TOKEN
     settings.CONVSTORE_WEBHOOK_ALLOW_PRIVATE = True  # the receiver listens on 127.0.0.1
     def scrape():
         return client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).content.decode()
@@ -137,12 +139,12 @@ def test_outbox_depth_and_delivery_outcomes(client, project, make_conversation, 
         receiver.close()
 
 
-@override_settings(CONVSTORE_METRICS_TOKEN=TOKEN)
 @pytest.mark.django_db
 def test_rate_limit_refusals_are_counted_by_format(client, api_key, settings):
     def scrape():
         return client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).content.decode()
 
+    settings.CONVSTORE_METRICS_TOKEN = TOKEN
     settings.REDIS_URL = ""  # the in-memory counters: this test owns them
     settings.CONVSTORE_RATE_LIMIT = "1/h"
     ratelimit.reset()
