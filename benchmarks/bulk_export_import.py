@@ -34,6 +34,10 @@ from pathlib import Path
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(ROOT))
+from benchmarks.common import ensure_database  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
 
 # Runs a management command after Django's start-up (not timed) and reports the command's own
@@ -168,19 +172,6 @@ def write_file(path: Path, rows: int, messages_every: int) -> None:
                 lines = []
         if lines:
             out.write(b"\n".join(lines) + b"\n")
-
-
-def ensure_database(url: str) -> None:
-    """Create the database named in ``url`` if it does not exist."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = conninfo_to_dict(url).get("dbname")
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def empty_store(url: str) -> None:
