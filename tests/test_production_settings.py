@@ -76,3 +76,12 @@ def test_server_refuses_to_start_without_secret_key():
 def test_development_starts_without_secret_key_when_debug_is_on():
     result = manage("check", env=production_env(DEBUG="1"))
     assert result.returncode == 0, result.stderr
+
+
+def test_every_command_names_the_missing_secret_key():
+    """Django's runner swallows a settings error for most commands and then fails with an
+    unrelated "Models aren't loaded yet"; manage.py says what is wrong instead."""
+    result = manage("makemigrations", "--check", "--dry-run", env=production_env(DEBUG="0"))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+    assert "Models aren't loaded yet" not in result.stderr
