@@ -89,31 +89,43 @@ def conversation_get_any(*, conversation_id: str | uuid.UUID) -> Conversation:
     return Conversation.objects.select_related("project").get(pk=pk)
 
 
-def conversation_metadata_filter(
-    queryset: QuerySet[Conversation], pairs: list[tuple[str, str]]
-) -> QuerySet[Conversation]:
-    """Conversations whose metadata holds every ``(key, value)`` pair (exact, case-sensitive).
+def metadata_contains_q(pairs: dict[str, str]) -> Q:
+    """A ``Q`` matching conversations whose metadata holds every ``key: value`` of ``pairs``
+    (exact, case-sensitive string match) — THE metadata equality filter, used by the list
+    selectors and by every format's filter syntax (Telnyx ``metadata->k=eq.v``).
 
     On PostgreSQL one jsonb containment ``metadata @> '{"k1": "v1", …}'``, served by the GIN
     index ``conv_metadata_gin_idx``; on SQLite one ``json_each`` test per pair (any key, even
-    with quotes). Two values for one key match nothing.
+    with quotes). A key or value holding NUL matches nothing: no stored metadata holds NUL
+    (:mod:`conversations.metadata`). An empty ``pairs`` matches everything.
     """
+    if any("\x00" in key + value for key, value in pairs.items()):
+        return Q(pk__in=[])
+    if not pairs:
+        return Q()
+    if connection.vendor == "postgresql":
+        return Q(metadata__contains=pairs)
+    table = Conversation._meta.db_table
+    sql = (
+        f'EXISTS (SELECT 1 FROM json_each("{table}"."metadata") AS pair '
+        "WHERE pair.key = %s AND pair.type = 'text' AND pair.value = %s)"
+    )
+    q = Q()
+    for key, value in pairs.items():
+        q &= Q(RawSQL(sql, [key, value], output_field=BooleanField()))
+    return q
+
+
+def conversation_metadata_filter(
+    queryset: QuerySet[Conversation], pairs: list[tuple[str, str]]
+) -> QuerySet[Conversation]:
+    """Conversations whose metadata holds every ``(key, value)`` pair
+    (:func:`metadata_contains_q`). Two different values for one key match nothing."""
     wanted: dict[str, str] = {}
     for key, value in pairs:
-        if wanted.setdefault(key, value) != value or "\x00" in key + value:
-            return queryset.none()  # No stored metadata holds NUL (the metadata rules).
-    if not wanted:
-        return queryset
-    if connection.vendor == "postgresql":
-        return queryset.filter(metadata__contains=wanted)
-    table = queryset.model._meta.db_table
-    for key, value in wanted.items():
-        sql = (
-            f'EXISTS (SELECT 1 FROM json_each("{table}"."metadata") AS pair '
-            "WHERE pair.key = %s AND pair.type = 'text' AND pair.value = %s)"
-        )
-        queryset = queryset.filter(RawSQL(sql, [key, value], output_field=BooleanField()))
-    return queryset
+        if wanted.setdefault(key, value) != value:
+            return queryset.none()
+    return queryset.filter(metadata_contains_q(wanted)) if wanted else queryset
 
 
 def conversation_cursor_page(

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from ...ids import parse_id
+from ...selectors import metadata_contains_q
 from .postgrest import Condition, FilterSyntaxError, Group
 
 DATETIME_COLUMNS = ("created_at", "last_message_at")
@@ -206,12 +207,6 @@ def _jsonpath_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _metadata_eq(key: str, value: str) -> Q:
-    if connection.vendor == "postgresql":
-        return Q(metadata__contains={key: value})  # jsonb @>, served by the GIN index
-    return Q(Exact(_metadata_value(key), value))
-
-
 def _metadata_in(key: str, values: tuple[str, ...]) -> Q:
     if not values:
         return Q(pk__in=[])
@@ -256,7 +251,7 @@ def _metadata_q(cond: Condition, key: str) -> Q:
         # NOT over a NULL (missing key) is NULL: such rows stay out, as SQL has it.
         return Q(IsNull(value, False)) if positive is None else ~positive
     if cond.op in ("eq", "neq", "is"):
-        return _metadata_eq(key, cond.value)
+        return metadata_contains_q({key: cond.value})
     if cond.op == "in":
         return _metadata_in(key, cond.values)
     lookup = Like if cond.op == "like" else ILike
