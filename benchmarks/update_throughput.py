@@ -18,13 +18,17 @@ scenario        convstore route                                    floor (``floo
   writes one outbox event);
 - **floor**: ``benchmarks/floor_app.py``, plain WSGI + psycopg, one statement per request (the
   merge with the 16-pair check included), no authentication, audit or outbox.
+- **django** (the framework's ceiling): ``benchmarks/django_bare_app.py``, convstore's own
+  Django settings and middleware with one bare view that answers a constant conversation
+  object (no database, no authentication, no DRF). Its ratio to the floor (``django/floor``)
+  is the most any Django server can reach in this harness, measured in the same run.
 
 The load comes from ``wrk`` (Debian package ``wrk``; ``make benchmark`` installs it), not
 from Python threads: on 2 cores a Python client takes the server's CPU and hides the gap.
 A generated Lua script makes every request write a distinct value (``{"metadata": {"k<n>":
 "<unique>"}}``, keys rotated over ``--keys`` per conversation so metadata never passes 16
-pairs), so every update is a real write. Per scenario the servers run alternately, floor then
-convstore, ``--rounds`` times (A B A B A B), after an unmeasured warm-up of each (repeated
+pairs), so every update is a real write. Per scenario the servers run alternately, floor, convstore,
+then django, ``--rounds`` times (A B A B A B), after an unmeasured warm-up of each (repeated
 until each server answered at least two requests per connection), so a busy
 neighbour slows both alike. Printed per round and per scenario: requests, req/s, p50 and p99
 (wrk's latency distribution), server CPU per request, and the convstore/floor ratios.
@@ -528,6 +532,7 @@ def main(argv=None) -> int:
         for name, app, ids in (
             ("floor", "benchmarks.floor_app:application", floor_ids),
             ("convstore", "convstore.wsgi:application", convstore_ids),
+            ("django", "benchmarks.django_bare_app:application", floor_ids),
         ):
             proc, port = start_server(app, args, env)
             procs.append(proc)
@@ -587,11 +592,12 @@ def main(argv=None) -> int:
     print(
         f"\n{'scenario':<11} {'floor req/s':>11} {'convstore req/s':>15} {'ratio':>6} "
         f"{'floor p50/p99 ms':>17} {'convstore p50/p99 ms':>21} {'p99 ratio':>9} "
-        f"{'CPU ratio':>9}  target"
+        f"{'CPU ratio':>9} {'django/floor':>12}  target"
     )
     for scenario in args.scenarios:
         f_rate, f_p50, f_p99, f_cpu = summarise(runs, scenario, "floor")
         c_rate, c_p50, c_p99, c_cpu = summarise(runs, scenario, "convstore")
+        ceiling = summarise(runs, scenario, "django")[0] / f_rate
         ratio, p99_ratio = c_rate / f_rate, c_p99 / f_p99
         f_cpu = f_cpu or float("nan")
         if SCENARIOS[scenario][3]:
@@ -606,7 +612,7 @@ def main(argv=None) -> int:
         print(
             f"{scenario:<11} {f_rate:>11.1f} {c_rate:>15.1f} {ratio:>6.2f} "
             f"{f'{f_p50:.2f}/{f_p99:.2f}':>17} {f'{c_p50:.2f}/{c_p99:.2f}':>21} "
-            f"{p99_ratio:>9.2f} {c_cpu / f_cpu:>9.2f}  {target}"
+            f"{p99_ratio:>9.2f} {c_cpu / f_cpu:>9.2f} {ceiling:>12.2f}  {target}"
         )
 
     problems = verify(servers["convstore"], audited=True, connections=args.connections)
