@@ -23,13 +23,14 @@ they have in common:
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.urls import include, path
 from drf_spectacular.drainage import isolate_view_method, set_override
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.settings import patched_settings
 from drf_spectacular.utils import (
@@ -67,6 +68,25 @@ def const_field(value: str, description: str = "") -> serializers.Field:
 def raw_field(schema: dict) -> serializers.Field:
     """A field documented by a raw JSON Schema (for shapes DRF fields cannot express)."""
     return extend_schema_field(schema)(type("RawField", (serializers.JSONField,), {}))()
+
+
+class SerializerSchema(OpenApiSerializerExtension):
+    """A serializer's OpenAPI component written as data (drf-spectacular extension).
+
+    Subclasses set ``target_class`` (the serializer), ``name`` (the component's name — the
+    provider's own, e.g. ``Conversation``) and ``schema`` (a JSON Schema dict, used for both
+    directions; a copy is handed out, so generating a document never alters it). A subclass
+    whose schema is computed overrides :meth:`map_serializer` instead.
+    """
+
+    name = ""
+    schema: dict = {}
+
+    def get_name(self, auto_schema, direction):
+        return self.name
+
+    def map_serializer(self, auto_schema, direction):
+        return copy.deepcopy(self.schema)
 
 
 BEARER_SCHEME = {

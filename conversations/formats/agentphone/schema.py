@@ -8,7 +8,6 @@ serializers of :mod:`.serializers` described by serializer extensions. Shapes fo
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
@@ -18,6 +17,7 @@ from ..schema import (
     QUERY,
     FormatSchemaGenerator,
     FormatSpec,
+    SerializerSchema,
     describe_view,
     format_settings,
     raw_field,
@@ -77,36 +77,30 @@ COMPONENTS = {
 }
 
 
-class ConversationUpdateInput(OpenApiSerializerExtension):
+class ConversationUpdateInput(SerializerSchema):
     """:class:`~.serializers.ConversationUpdateInputSerializer`."""
 
     target_class = s.ConversationUpdateInputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "UpdateConversationRequest"
-
-    def map_serializer(self, auto_schema, direction):
-        return {
-            "type": "object",
-            "description": "Each field is changed only when present; unknown keys are ignored.",
-            "properties": {
-                "metadata": METADATA_INPUT,
-                "group_name": {
-                    "type": ["string", "null"],
-                    "maxLength": s.GROUP_NAME_MAX_LENGTH,
-                    "description": "Renames the conversation.",
-                },
+    name = "UpdateConversationRequest"
+    schema = {
+        "type": "object",
+        "description": "Each field is changed only when present; unknown keys are ignored.",
+        "properties": {
+            "metadata": METADATA_INPUT,
+            "group_name": {
+                "type": ["string", "null"],
+                "maxLength": s.GROUP_NAME_MAX_LENGTH,
+                "description": "Renames the conversation.",
             },
-        }
+        },
+    }
 
 
-class MessageOutput(OpenApiSerializerExtension):
+class MessageOutput(SerializerSchema):
     """:class:`~.serializers.MessageOutputSerializer` (``Message``, §B.2)."""
 
     target_class = s.MessageOutputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "Message"
+    name = "Message"
 
     def map_serializer(self, auto_schema, direction):
         properties = {
@@ -131,14 +125,12 @@ class MessageOutput(OpenApiSerializerExtension):
         return {"type": "object", "properties": properties, "required": list(properties)}
 
 
-class ConversationOutput(OpenApiSerializerExtension):
+class ConversationOutput(SerializerSchema):
     """:class:`~.serializers.ConversationOutputSerializer`: a ``ConversationSummary``, or with
     its recent messages a ``ConversationDetail`` (§B.2)."""
 
     target_class = s.ConversationOutputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "Conversation"
+    name = "Conversation"
 
     def map_serializer(self, auto_schema, direction):
         properties = {

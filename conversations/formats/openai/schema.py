@@ -9,7 +9,6 @@ Shapes follow ``providers/openai-azure.md`` §2–§5; the documents are served 
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema_view, inline_serializer
 from rest_framework import serializers
 
@@ -22,6 +21,7 @@ from ..schema import (
     RETRY_AFTER,
     FormatSchemaGenerator,
     FormatSpec,
+    SerializerSchema,
     const_field,
     format_settings,
     ref,
@@ -123,87 +123,69 @@ COMPONENTS = {
 ERROR = ref("OpenAIError")
 
 
-class ConversationCreateInput(OpenApiSerializerExtension):
+class ConversationCreateInput(SerializerSchema):
     """:class:`~.serializers.ConversationCreateInputSerializer`."""
 
     target_class = s.ConversationCreateInputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "ConversationCreateParams"
-
-    def map_serializer(self, auto_schema, direction):
-        return {
-            "type": "object",
-            "properties": {
-                "items": {**INPUT_ITEMS, "description": "Initial items (up to 20)."},
-                "metadata": METADATA_INPUT,
-            },
-            "additionalProperties": False,
-        }
+    name = "ConversationCreateParams"
+    schema = {
+        "type": "object",
+        "properties": {
+            "items": {**INPUT_ITEMS, "description": "Initial items (up to 20)."},
+            "metadata": METADATA_INPUT,
+        },
+        "additionalProperties": False,
+    }
 
 
-class ConversationUpdateInput(OpenApiSerializerExtension):
+class ConversationUpdateInput(SerializerSchema):
     """:class:`~.serializers.ConversationUpdateInputSerializer`."""
 
     target_class = s.ConversationUpdateInputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "ConversationUpdateParams"
-
-    def map_serializer(self, auto_schema, direction):
-        return {
-            "type": "object",
-            "properties": {"metadata": METADATA_PATCH},
-            "required": ["metadata"],
-            "additionalProperties": False,
-        }
+    name = "ConversationUpdateParams"
+    schema = {
+        "type": "object",
+        "properties": {"metadata": METADATA_PATCH},
+        "required": ["metadata"],
+        "additionalProperties": False,
+    }
 
 
-class ItemsCreateInput(OpenApiSerializerExtension):
+class ItemsCreateInput(SerializerSchema):
     """:class:`~.serializers.ItemsCreateInputSerializer`."""
 
     target_class = s.ItemsCreateInputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "ItemCreateParams"
-
-    def map_serializer(self, auto_schema, direction):
-        return {
-            "type": "object",
-            "properties": {"items": INPUT_ITEMS},
-            "required": ["items"],
-            "additionalProperties": False,
-        }
+    name = "ItemCreateParams"
+    schema = {
+        "type": "object",
+        "properties": {"items": INPUT_ITEMS},
+        "required": ["items"],
+        "additionalProperties": False,
+    }
 
 
-class ConversationOutput(OpenApiSerializerExtension):
+class ConversationOutput(SerializerSchema):
     """:class:`~.serializers.ConversationOutputSerializer` (``Conversation``, §4.1)."""
 
     target_class = s.ConversationOutputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "Conversation"
-
-    def map_serializer(self, auto_schema, direction):
-        return {
-            "type": "object",
-            "properties": {
-                "id": ID,
-                "object": {"type": "string", "const": "conversation"},
-                "created_at": {"type": "integer", "description": "Unix seconds."},
-                "metadata": {**METADATA, "description": "Cleared metadata renders as `{}`."},
-            },
-            "required": ["id", "object", "created_at", "metadata"],
-        }
+    name = "Conversation"
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": ID,
+            "object": {"type": "string", "const": "conversation"},
+            "created_at": {"type": "integer", "description": "Unix seconds."},
+            "metadata": {**METADATA, "description": "Cleared metadata renders as `{}`."},
+        },
+        "required": ["id", "object", "created_at", "metadata"],
+    }
 
 
-class ItemOutput(OpenApiSerializerExtension):
+class ItemOutput(SerializerSchema):
     """:class:`~.serializers.ItemOutputSerializer` (``ConversationItem``, §4.5)."""
 
     target_class = s.ItemOutputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "ConversationItem"
+    name = "ConversationItem"
 
     def map_serializer(self, auto_schema, direction):
         message = {

@@ -9,7 +9,7 @@ follow ``providers/telnyx-agentphone.md`` §A; served at ``/telnyx/v2/openapi.js
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from drf_spectacular.utils import inline_serializer as inline
 from rest_framework import serializers
@@ -20,6 +20,7 @@ from ..schema import (
     QUERY,
     FormatSchemaGenerator,
     FormatSpec,
+    SerializerSchema,
     describe_view,
     format_settings,
     raw_field,
@@ -120,7 +121,7 @@ class ToolCalls(OpenApiSerializerFieldExtension):
         return TOOL_CALLS
 
 
-class _ReadFields(OpenApiSerializerExtension):
+class _ReadFields(SerializerSchema):
     """A real input serializer read field by field, some properties replaced."""
 
     name = ""
@@ -167,49 +168,41 @@ class ChatInput(_ReadFields):
     replace = {}
 
 
-class ConversationOutput(OpenApiSerializerExtension):
+class ConversationOutput(SerializerSchema):
     """:class:`~.serializers.ConversationOutputSerializer`."""
 
     target_class = s.ConversationOutputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "Conversation"
-
-    def map_serializer(self, auto_schema, direction):
-        return {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "name": {"type": "string"},
-                "created_at": ISO_TIME,
-                "last_message_at": {**ISO_TIME, "type": ["string", "null"]},
-                "metadata": METADATA,
-            },
-            "required": ["id", "name", "created_at", "last_message_at", "metadata"],
-        }
+    name = "Conversation"
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "name": {"type": "string"},
+            "created_at": ISO_TIME,
+            "last_message_at": {**ISO_TIME, "type": ["string", "null"]},
+            "metadata": METADATA,
+        },
+        "required": ["id", "name", "created_at", "last_message_at", "metadata"],
+    }
 
 
-class MessageOutput(OpenApiSerializerExtension):
+class MessageOutput(SerializerSchema):
     """:class:`~.serializers.MessageOutputSerializer`."""
 
     target_class = s.MessageOutputSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "ConversationMessage"
-
-    def map_serializer(self, auto_schema, direction):
-        return {
-            "type": "object",
-            "properties": {
-                "role": {"type": "string"},
-                "text": {"type": "string", "description": "The message's `content`."},
-                "created_at": ISO_TIME,
-                "sent_at": {**ISO_TIME, "type": ["string", "null"]},
-                "metadata": MESSAGE_METADATA,
-                "tool_calls": {**TOOL_CALLS, "type": ["array", "null"]},
-            },
-            "required": ["role", "text", "created_at", "sent_at", "metadata", "tool_calls"],
-        }
+    name = "ConversationMessage"
+    schema = {
+        "type": "object",
+        "properties": {
+            "role": {"type": "string"},
+            "text": {"type": "string", "description": "The message's `content`."},
+            "created_at": ISO_TIME,
+            "sent_at": {**ISO_TIME, "type": ["string", "null"]},
+            "metadata": MESSAGE_METADATA,
+            "tool_calls": {**TOOL_CALLS, "type": ["array", "null"]},
+        },
+        "required": ["role", "text", "created_at", "sent_at", "metadata", "tool_calls"],
+    }
 
 
 CONVERSATION_ID = OpenApiParameter(
