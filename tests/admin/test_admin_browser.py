@@ -3,48 +3,21 @@
 Screenshots land in ``test-artifacts/`` (gitignored).
 """
 
-import os
-from pathlib import Path
-
 import pytest
-from django.db import connections
 
 from conversations import services
 from conversations.models import Conversation, MetadataChange
+from tests.browser import ARTIFACTS, chromium_page
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls made here by the
-# test itself are still synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytest.importorskip("playwright.sync_api")
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "staff-pass-123456"
 
 
 @pytest.fixture
 def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does this)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
+    with chromium_page(timeout_ms=15000) as page:
         yield page
-        browser.close()
-        # ORM calls made while Playwright runs happen in a context with its own connection;
-        # close it so the test database can be dropped.
-        connections.close_all()
 
 
 @pytest.fixture

@@ -2,42 +2,19 @@
 renders every operation of its document, and nothing is loaded from another origin."""
 
 import json
-import os
-from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from conversations.formats.docs import FORMATS
+from tests.browser import ARTIFACTS, chromium_page
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
 def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does this)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(20_000)
+    with chromium_page(timeout_ms=20000) as page:
         yield page
-        browser.close()
-        connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)
