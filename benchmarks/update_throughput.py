@@ -100,12 +100,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument(
-        "--worker-class", default="gthread", help="gunicorn worker class (default gthread)"
+        "--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's, 2 x cores + 1)"
     )
     parser.add_argument(
-        "--threads", type=int, default=4, help="gunicorn threads per worker (default 4)"
+        "--worker-class", help="gunicorn worker class (default: gunicorn.conf.py's, gthread)"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="gunicorn threads per worker (default: gunicorn.conf.py's, 2)"
     )
     parser.add_argument(
         "--scenarios",
@@ -128,7 +130,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))
     if unknown or not args.scenarios:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
-    counts = (args.rounds, args.connections, args.wrk_threads, args.workers, args.threads)
+    counts = (args.rounds, args.connections, args.wrk_threads, args.workers or 1, args.threads or 1)
     if min(counts + (args.conversations,)) < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("counts and --duration must be positive")
     if args.connections < args.wrk_threads:
@@ -186,14 +188,18 @@ def free_port() -> int:
 
 
 def gunicorn_options(args: argparse.Namespace) -> list[str]:
-    """The one set of gunicorn settings both servers run under."""
-    return [
-        "--workers", str(args.workers),
-        "--worker-class", args.worker_class,
-        "--threads", str(args.threads),
-        "--keep-alive", "30",
-        "--log-level", "warning",
-    ]  # fmt: skip
+    """The one set of gunicorn settings every server runs under: the production settings the
+    README recommends (``gunicorn.conf.py``: 2 x cores + 1 ``gthread`` workers of 2 threads,
+    worker recycling, …), gunicorn's own log at ``warning``; ``--workers``, ``--threads`` and
+    ``--worker-class`` override the file's values when given."""
+    options = ["--config", str(ROOT / "gunicorn.conf.py"), "--log-level", "warning"]
+    if args.workers:
+        options += ["--workers", str(args.workers)]
+    if args.worker_class:
+        options += ["--worker-class", args.worker_class]
+    if args.threads:
+        options += ["--threads", str(args.threads)]
+    return options
 
 
 def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subprocess.Popen, int]:
@@ -203,18 +209,22 @@ def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subproc
         sys.executable, "-m", "gunicorn", app,
         "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), *gunicorn_options(args),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    # The servers' logs (a JSON line per request, as in production) go to a file, not to the
+    # benchmark's output; its path is printed if the server fails to start.
+    log = tempfile.NamedTemporaryFile("wb", prefix="bench-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"gunicorn {app} exited with {proc.returncode}")
+            raise SystemExit(f"gunicorn {app} exited with {proc.returncode}; log: {log.name}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return proc, port
         except OSError:
             time.sleep(0.1)
     stop_server(proc)
-    raise SystemExit(f"gunicorn {app} did not start on port {port}")
+    raise SystemExit(f"gunicorn {app} did not start on port {port}; log: {log.name}")
 
 
 #: Every process seen in a server's tree: ``/proc/*/task/*/children`` may miss a child now and
@@ -492,6 +502,7 @@ def main(argv=None) -> int:
         DEBUG="0",
         DJANGO_SETTINGS_MODULE="convstore.settings",
         DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "600"),
+        LOG_FORMAT=os.environ.get("LOG_FORMAT", "json"),  # as the README's production command
         # Production settings over plain HTTP on loopback, with the rate limiter on at a limit
         # the load never reaches (README "Production settings", "Rate limits and lockout").
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
@@ -518,9 +529,12 @@ def main(argv=None) -> int:
         f"gunicorn {gunicorn.__version__}, {wrk_version.split(' Copyright')[0].strip()}, "
         f"database {url.split('@')[-1]}\n"
         f"servers: gunicorn {' '.join(gunicorn_options(args))} on 127.0.0.1 (DEBUG off, "
-        f"DB_CONN_MAX_AGE={env['DB_CONN_MAX_AGE']}), the same for floor and convstore\n"
+        f"DB_CONN_MAX_AGE={env['DB_CONN_MAX_AGE']}; "
+        f"{args.workers or os.environ.get('GUNICORN_WORKERS', 2 * os.cpu_count() + 1)} workers x "
+        f"{args.threads or os.environ.get('GUNICORN_THREADS', 2)} threads), the same for floor, "
+        f"convstore and django\n"
         f"load: wrk -t {args.wrk_threads} -c {args.connections}, {args.duration:g} s per run, "
-        f"{args.rounds} alternating rounds (floor, convstore) per scenario after "
+        f"{args.rounds} alternating rounds (floor, convstore, django) per scenario after "
         f"{args.warmup:g} s warm-up each; {args.conversations} conversations per server, "
         f"{args.keys} keys rotated, every request a distinct value",
         flush=True,
