@@ -33,6 +33,9 @@ until each server answered at least two requests per connection), so a busy
 neighbour slows both alike. Printed per round and per scenario: requests, req/s, p50 and p99
 (wrk's latency distribution), server CPU per request, and the convstore/floor ratios.
 
+Each scenario starts from freshly vacuumed tables (``VACUUM ANALYZE``; the development machine
+runs PostgreSQL with autovacuum off, where dead row versions would pile up run after run).
+
 Checks after the run (exit 1 if any fails): every answer was 200 (counted by the Lua
 ``response`` hook; no socket errors or timeouts), every counted update landed (the sum of
 ``version`` bumps over each pool is at least the updates counted and at most that plus one
@@ -71,7 +74,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database  # noqa: E402
+from benchmarks.common import ensure_database, vacuum_analyze  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
 PROJECT_NAME = "benchmark"
@@ -539,6 +542,8 @@ def main(argv=None) -> int:
         f"{args.keys} keys rotated, every request a distinct value",
         flush=True,
     )
+    from conversations.models import Conversation, MetadataChange, WebhookEvent
+
     servers: dict[str, Server] = {}
     procs = []
     runs: list[Run] = []
@@ -557,6 +562,8 @@ def main(argv=None) -> int:
             flush=True,
         )
         for scenario in args.scenarios:
+            # Each scenario starts from vacuumed tables (benchmarks.common.vacuum_analyze).
+            vacuum_analyze(Conversation, MetadataChange, WebhookEvent)
             if args.warmup:
                 for server in servers.values():
                     # Until every connection got answers: a cold worker (first connection,
