@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -283,6 +284,7 @@ def main(argv=None) -> int:
     env.update(
         DATABASE_URL=url,
         DEBUG="0",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         DJANGO_SETTINGS_MODULE="convstore.settings",
         CONVSTORE_WEBHOOK_ALLOW_PRIVATE="1",  # the receiver is on 127.0.0.1
     )
