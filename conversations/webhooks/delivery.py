@@ -7,17 +7,20 @@ f"{timestamp}." + body)>`` over the exact bytes sent, ``X-Webhook-Timestamp`` in
 ``X-Webhook-ID``, the same on every attempt of an event.
 
 Concurrency: a worker claims due rows and leases them (``locked_until``). On PostgreSQL the
-claim is ``SELECT … FOR UPDATE SKIP LOCKED``, so concurrent workers take disjoint rows; on
-SQLite the claim's ``IMMEDIATE`` transaction serialises workers. A worker killed mid-batch
-leaves its rows leased; once the lease passes, any worker claims them again. A worker whose
-lease was taken over records nothing, so one attempt is never counted twice.
+claim is one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) … RETURNING``
+(:mod:`.leases_pg`), so concurrent workers take disjoint rows; on SQLite the claim's
+``IMMEDIATE`` transaction serialises workers. A worker killed mid-batch leaves its rows
+leased; once the lease passes, any worker claims them again. A worker whose lease was taken
+over records nothing (its event is no longer pending, leased to it, with the attempt count
+it claimed), so one attempt is never counted twice.
 
-Speed (``deliver_batches``, used by ``deliver_webhooks``): a batch is loaded in one query,
-sent ``CONVSTORE_WEBHOOK_CONCURRENCY`` attempts at a time over keep-alive connections
-(:class:`~.transport.Sender`; one conversation's events to one endpoint in order), and
-recorded in one transaction (one ``INSERT`` of attempt rows, one ``UPDATE`` of the delivered
-events), while the next batch is already being sent. Transport safety — the address rule at
-connect time, the 4 KiB answer cap, the whole-attempt deadline — is :mod:`.transport`'s.
+Speed (``deliver_batches``, used by ``deliver_webhooks``): on PostgreSQL a batch is claimed
+and loaded in one statement, sent ``CONVSTORE_WEBHOOK_CONCURRENCY`` attempts at a time over
+keep-alive connections (:class:`~.transport.Sender`; one conversation's events to one
+endpoint in order), and recorded in one statement (attempt rows inserted, events moved on),
+while the next batch is already being sent. SQLite does the same in a few ORM queries.
+Transport safety — the address rule at connect time, the 4 KiB answer cap, the
+whole-attempt deadline — is :mod:`.transport`'s.
 
 Retries: a non-2xx answer or a network error is retried after
 ``CONVSTORE_WEBHOOK_BACKOFF_SECONDS × 2^(n-1)`` (n = attempts so far) until
@@ -41,13 +44,14 @@ from datetime import datetime, timedelta
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..metrics import webhook_delivery_recorded
 from ..models import WebhookAttempt, WebhookEvent
+from . import leases_pg
 from .transport import AttemptResult, Sender
 
 USER_AGENT = "convstore-webhooks/1"
@@ -114,6 +118,7 @@ class Outgoing:
     secret: str
     endpoint_id: int
     conversation_id: object
+    attempt_count: int
 
 
 def load_outgoing(ids: list[int]) -> list[Outgoing]:
@@ -131,6 +136,7 @@ def load_outgoing(ids: list[int]) -> list[Outgoing]:
             "endpoint__secret",
             "endpoint_id",
             "conversation_id",
+            "attempt_count",
         )
     )
     found = {row[0]: row for row in rows}
@@ -153,13 +159,33 @@ def signed_headers(event: Outgoing, body: bytes, timestamp: int) -> dict[str, st
     }
 
 
+def claim(
+    *, worker: str, batch: int, lease: timedelta, now: datetime | None = None
+) -> list[Outgoing]:
+    """Lease up to ``batch`` due pending events to ``worker`` until ``now + lease`` and load
+    them, oldest due first. Rows leased by a live worker are skipped (PostgreSQL ``SKIP
+    LOCKED``), and so are events of a deactivated endpoint (they wait, pending, until it is
+    active again). PostgreSQL: one statement; SQLite: one transaction of two queries and a
+    load."""
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        rows = leases_pg.claim(worker=worker, batch=batch, now=now, until=now + lease)
+        return [
+            Outgoing(pk, hook_id, kind, compact_json(body), url, secret, endpoint, conv, count)
+            for _, pk, count, hook_id, kind, body, url, secret, endpoint, conv in rows
+        ]
+    return load_outgoing(_claim_ids(worker=worker, batch=batch, lease=lease, now=now))
+
+
 def claim_due(
     *, worker: str, batch: int, lease: timedelta, now: datetime | None = None
 ) -> list[int]:
-    """Lease up to ``batch`` due pending events to ``worker``; returns their ids, oldest due
-    first. Rows leased by a live worker are skipped (PostgreSQL ``SKIP LOCKED``), and so are
-    events of a deactivated endpoint (they wait, pending, until it is active again)."""
-    now = now or timezone.now()
+    """The ids :func:`claim` leased to ``worker``, oldest due first."""
+    return [event.pk for event in claim(worker=worker, batch=batch, lease=lease, now=now)]
+
+
+def _claim_ids(*, worker: str, batch: int, lease: timedelta, now: datetime) -> list[int]:
+    """:func:`claim`'s lease with the ORM (SQLite)."""
     with transaction.atomic():
         due = (
             WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
@@ -183,6 +209,40 @@ def send(event: Outgoing, sender: Sender) -> AttemptResult:
     return sender.post(event.url, event.body, headers)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One attempt's outcome and what it does to its event: attempt ``number`` (attempts
+    before + 1), the event's new ``status`` and, for a retry or a failure, its new
+    ``next_attempt_at`` (``None``: unchanged, the event was delivered)."""
+
+    event_id: int
+    number: int
+    started_at: datetime
+    result: AttemptResult
+    status: str
+    next_attempt_at: datetime | None
+
+
+def decide(
+    *,
+    event_id: int,
+    attempts_before: int,
+    result: AttemptResult,
+    started_at: datetime,
+    now: datetime,
+) -> Decision:
+    """The retry rule: a 2xx delivers; otherwise retry after :func:`backoff`, or fail once
+    :func:`max_attempts` attempts were made."""
+    number = attempts_before + 1
+    if result.ok:
+        status, next_at = WebhookEvent.Status.DELIVERED, None
+    elif number >= max_attempts():
+        status, next_at = WebhookEvent.Status.FAILED, now
+    else:
+        status, next_at = WebhookEvent.Status.PENDING, now + backoff(number)
+    return Decision(event_id, number, started_at, result, status, next_at)
+
+
 def record(
     *, event_id: int, worker: str, result: AttemptResult, started_at: datetime, now: datetime
 ) -> str | None:
@@ -191,59 +251,54 @@ def record(
     Returns the event's new status, or ``None`` when ``worker`` no longer holds the lease
     (another worker took the event over; its own attempt counts instead).
     """
-    outcome = record_many(worker=worker, outcomes={event_id: (result, started_at)}, now=now)
-    return outcome.get(event_id)
+    count = WebhookEvent.objects.filter(pk=event_id).values_list("attempt_count", flat=True)
+    if not count:
+        return None
+    decision = decide(
+        event_id=event_id, attempts_before=count[0], result=result, started_at=started_at, now=now
+    )
+    return record_many(worker=worker, decisions=[decision], now=now).get(event_id)
 
 
-def record_many(
-    *, worker: str, outcomes: dict[int, tuple[AttemptResult, datetime]], now: datetime
-) -> dict[int, str]:
-    """Store a batch of attempts (``{event_id: (result, started_at)}``) in one transaction.
+def record_many(*, worker: str, decisions: list[Decision], now: datetime) -> dict[int, str]:
+    """Store a batch of attempts (see :func:`decide`) atomically.
 
-    Locks the events, keeps only those ``worker`` still leases (pending, ``locked_by`` it),
-    bulk-inserts their attempt rows, marks the delivered ones in one ``UPDATE`` and moves the
-    others to their retry time or to failed. Returns ``{event_id: new status}`` for the
-    events recorded; events whose lease was taken over are left out.
+    Keeps only the events ``worker`` still leases (pending, ``locked_by`` it, with the
+    attempt count the decision was made on), inserts their attempt rows and moves the events
+    to their new status. Returns ``{event_id: new status}`` for the events recorded; events
+    whose lease was taken over are left out. PostgreSQL: one statement
+    (:func:`.leases_pg.record`); SQLite: one transaction.
     """
-    statuses: dict[int, str] = {}
-    if not outcomes:
-        return statuses
+    if not decisions:
+        return {}
+    if connection.vendor == "postgresql":
+        recorded = leases_pg.record(worker=worker, now=now, decisions=decisions)
+        return {d.event_id: d.status for d in decisions if d.event_id in recorded}
     with transaction.atomic():
-        held = (
+        held = set(
             WebhookEvent.objects.select_for_update()
-            .filter(pk__in=list(outcomes), locked_by=worker, status=WebhookEvent.Status.PENDING)
+            .filter(
+                pk__in=[d.event_id for d in decisions],
+                locked_by=worker,
+                status=WebhookEvent.Status.PENDING,
+            )
             .order_by("id")
             .values_list("id", "attempt_count")
         )
-        attempts, delivered, failing = [], [], []
-        for pk, attempt_count in held:
-            result, started_at = outcomes[pk]
-            number = attempt_count + 1
-            attempts.append(
-                WebhookAttempt(
-                    event_id=pk,
-                    number=number,
-                    started_at=started_at,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    error=result.error,
-                    succeeded=result.ok,
-                )
+        kept = [d for d in decisions if (d.event_id, d.number - 1) in held]
+        WebhookAttempt.objects.bulk_create(
+            WebhookAttempt(
+                event_id=d.event_id,
+                number=d.number,
+                started_at=d.started_at,
+                status_code=d.result.status_code,
+                latency_ms=d.result.latency_ms,
+                error=d.result.error,
+                succeeded=d.result.ok,
             )
-            if result.ok:
-                delivered.append(pk)
-                statuses[pk] = WebhookEvent.Status.DELIVERED
-                continue
-            event = WebhookEvent(pk=pk, attempt_count=number)
-            event.locked_until, event.locked_by, event.last_error = None, "", result.error
-            if number >= max_attempts():
-                event.status, event.next_attempt_at = WebhookEvent.Status.FAILED, now
-            else:
-                event.status = WebhookEvent.Status.PENDING
-                event.next_attempt_at = now + backoff(number)
-            failing.append(event)
-            statuses[pk] = event.status
-        WebhookAttempt.objects.bulk_create(attempts)
+            for d in kept
+        )
+        delivered = [d.event_id for d in kept if d.result.ok]
         if delivered:
             WebhookEvent.objects.filter(pk__in=delivered).update(
                 status=WebhookEvent.Status.DELIVERED,
@@ -253,6 +308,19 @@ def record_many(
                 locked_until=None,
                 locked_by="",
             )
+        failing = [
+            WebhookEvent(
+                pk=d.event_id,
+                attempt_count=d.number,
+                locked_until=None,
+                locked_by="",
+                status=d.status,
+                last_error=d.result.error,
+                next_attempt_at=d.next_attempt_at,
+            )
+            for d in kept
+            if not d.result.ok
+        ]
         if failing:
             WebhookEvent.objects.bulk_update(
                 failing,
@@ -265,7 +333,7 @@ def record_many(
                     "next_attempt_at",
                 ],
             )
-    return statuses
+    return {d.event_id: d.status for d in kept}
 
 
 @dataclass
@@ -298,13 +366,14 @@ def _start(
     *, worker: str, batch: int, lease: timedelta, now: datetime | None, sender: Sender
 ) -> _InFlight | None:
     """Claim a batch, load its events and hand them to the sender's threads."""
-    claimed = claim_due(worker=worker, batch=batch, lease=lease, now=now)
-    if not claimed:
+    outgoing = claim(worker=worker, batch=batch, lease=lease, now=now)
+    if not outgoing:
         return None
+    claimed = [event.pk for event in outgoing]
     # One conversation's events to one endpoint go one after another, in claim order
     # (oldest first), so a receiver sees its conversationState move forward.
     queues: dict[tuple, list[Outgoing]] = {}
-    for event in load_outgoing(claimed):
+    for event in outgoing:
         queues.setdefault((event.endpoint_id, event.conversation_id), []).append(event)
     # Such a queue is sent one attempt after another: when one is longer than the lease
     # allows for, lengthen the lease (rare: many events of one conversation in one batch).
@@ -315,11 +384,11 @@ def _start(
             locked_until=(now or timezone.now()) + needed
         )
 
-    def attempt(events: list[Outgoing]) -> list[tuple[int, tuple[AttemptResult, datetime]]]:
+    def attempt(events: list[Outgoing]) -> list[tuple[Outgoing, AttemptResult, datetime]]:
         outcomes = []
         for event in events:
             started_at = timezone.now()
-            outcomes.append((event.pk, (send(event, sender), started_at)))
+            outcomes.append((event, send(event, sender), started_at))
         return outcomes
 
     return _InFlight(claimed, sender.submit(attempt, list(queues.values())))
@@ -327,8 +396,19 @@ def _start(
 
 def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchReport:
     """Wait for a batch's attempts, record them together, and report."""
-    outcomes = dict(pair for future in flight.futures for pair in future.result())
-    statuses = record_many(worker=worker, outcomes=outcomes, now=now or timezone.now())
+    now = now or timezone.now()
+    decisions = [
+        decide(
+            event_id=event.pk,
+            attempts_before=event.attempt_count,
+            result=result,
+            started_at=started_at,
+            now=now,
+        )
+        for future in flight.futures
+        for event, result, started_at in future.result()
+    ]
+    statuses = record_many(worker=worker, decisions=decisions, now=now)
     report = BatchReport(claimed=flight.claimed)
     buckets = {
         WebhookEvent.Status.DELIVERED: report.delivered,
@@ -336,10 +416,11 @@ def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchRep
         WebhookEvent.Status.FAILED: report.failed,
     }
     for event_id in report.claimed:
-        webhook_delivery_recorded(statuses.get(event_id))
         bucket = buckets.get(statuses.get(event_id))
         if bucket is not None:
             bucket.append(event_id)
+    for status, bucket in buckets.items():
+        webhook_delivery_recorded(status, len(bucket))
     return report
 
 
