@@ -15,16 +15,10 @@ from django.utils import timezone
 from conversations import services
 from conversations.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 from conversations.services import Actor, MessageInput
-from conversations.webhooks.delivery import (
-    AttemptResult,
-    claim,
-    claim_due,
-    decide,
-    deliver_due,
-    record,
-    record_many,
-)
+from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
+from conversations.webhooks.leases import claim, claim_due, decide, record, record_many
+from conversations.webhooks.transport import AttemptResult
 
 from .conftest import SECRET, worker_command
 
