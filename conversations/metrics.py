@@ -96,15 +96,15 @@ WEBHOOK_DELIVERIES = Counter(
 )
 
 
-def webhook_delivery_recorded(status: str | None) -> None:
-    """Count one recorded webhook attempt; ``status`` is the event's new status.
+def webhook_delivery_recorded(status: str | None, count: int = 1) -> None:
+    """Count ``count`` recorded webhook attempts; ``status`` is their events' new status.
 
     ``delivered`` → ``delivered``, ``pending`` → ``retry``, ``failed`` → ``failed``;
     ``None`` (another worker held the lease) counts nothing.
     """
     outcome = {"delivered": "delivered", "pending": "retry", "failed": "failed"}.get(status or "")
-    if outcome:
-        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
+    if outcome and count:
+        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc(count)
 
 
 class OutboxCollector:

@@ -6,23 +6,16 @@ f"{timestamp}." + body)>`` over the exact bytes sent, ``X-Webhook-Timestamp`` in
 (wall clock at the attempt, so receivers' 300 s replay window holds on retries) and
 ``X-Webhook-ID``, the same on every attempt of an event.
 
-Concurrency: a worker claims due rows and leases them (``locked_until``). On PostgreSQL the
-claim is ``SELECT … FOR UPDATE SKIP LOCKED``, so concurrent workers take disjoint rows; on
-SQLite the claim's ``IMMEDIATE`` transaction serialises workers. A worker killed mid-batch
-leaves its rows leased; once the lease passes, any worker claims them again. A worker whose
-lease was taken over records nothing, so one attempt is never counted twice.
+Leases, recording and the retry rule are :mod:`.leases`'s: several workers never send one
+event at once, a worker killed mid-batch leaves its events to another once the lease passes.
 
-Speed (``deliver_batches``, used by ``deliver_webhooks``): a batch is loaded in one query,
-sent ``CONVSTORE_WEBHOOK_CONCURRENCY`` attempts at a time over keep-alive connections
-(:class:`~.transport.Sender`; one conversation's events to one endpoint in order), and
-recorded in one transaction (one ``INSERT`` of attempt rows, one ``UPDATE`` of the delivered
-events), while the next batch is already being sent. Transport safety — the address rule at
-connect time, the 4 KiB answer cap, the whole-attempt deadline — is :mod:`.transport`'s.
-
-Retries: a non-2xx answer or a network error is retried after
-``CONVSTORE_WEBHOOK_BACKOFF_SECONDS × 2^(n-1)`` (n = attempts so far) until
-``CONVSTORE_WEBHOOK_MAX_ATTEMPTS`` (6, AgentPhone's "5 retries (6 total attempts)"); then the
-event is ``failed``. Every attempt is a :class:`~conversations.models.WebhookAttempt` row.
+Speed (``deliver_batches``, used by ``deliver_webhooks``): on PostgreSQL a batch is claimed
+and loaded in one statement, sent ``CONVSTORE_WEBHOOK_CONCURRENCY`` attempts at a time over
+keep-alive connections (:class:`~.transport.Sender`; one conversation's events to one
+endpoint in order), and recorded in one statement (attempt rows inserted, events moved on),
+while the next batch is already being sent. SQLite does the same in a few ORM queries.
+Transport safety — the address rule at connect time, the 4 KiB answer cap, the
+whole-attempt deadline — is :mod:`.transport`'s.
 """
 
 from __future__ import annotations
@@ -39,30 +32,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import orjson
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..metrics import webhook_delivery_recorded
-from ..models import WebhookAttempt, WebhookEvent
+from ..models import WebhookEvent
+from .leases import Outgoing, claim, decide, record_many
 from .transport import AttemptResult, Sender
 
 USER_AGENT = "convstore-webhooks/1"
-MAX_BACKOFF_SECONDS = 3600
-
-
-def max_attempts() -> int:
-    """Attempts before an event is marked failed (setting, default 6)."""
-    return int(getattr(settings, "CONVSTORE_WEBHOOK_MAX_ATTEMPTS", 6))
-
-
-def backoff(attempts: int) -> timedelta:
-    """Wait after the ``attempts``-th failure: base × 2^(attempts-1), at most one hour."""
-    base = float(getattr(settings, "CONVSTORE_WEBHOOK_BACKOFF_SECONDS", 30))
-    return timedelta(seconds=min(base * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS))
 
 
 def request_timeout() -> float:
@@ -86,58 +64,10 @@ def encode_payload(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def compact_json(text: str) -> bytes:
-    """Stored JSON text (PostgreSQL's ``jsonb`` rendering, SQLite's ASCII-escaped text) as the
-    compact UTF-8 bytes :func:`encode_payload` gives, whatever the database."""
-    try:
-        return orjson.dumps(orjson.loads(text))
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # e.g. a lone surrogate
-        return json.dumps(json.loads(text), separators=(",", ":")).encode()
-
-
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=`` + hex HMAC-SHA256 of ``f"{timestamp}."`` + body, keyed with the secret."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return "sha256=" + digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """What an attempt needs of a claimed event: ids, the body (the payload as compact UTF-8
-    JSON, sent and signed byte for byte), and the endpoint's URL and secret."""
-
-    pk: int
-    webhook_id: str
-    event_type: str
-    body: bytes
-    url: str
-    secret: str
-    endpoint_id: int
-    conversation_id: object
-
-
-def load_outgoing(ids: list[int]) -> list[Outgoing]:
-    """The claimed events, in ``ids`` order, in one query (no model instances; the payload is
-    read as text and re-encoded compact by orjson). Events deleted meanwhile are left out."""
-    rows = (
-        WebhookEvent.objects.filter(pk__in=ids)
-        .annotate(body=Cast("payload", TextField()))
-        .values_list(
-            "pk",
-            "webhook_id",
-            "event_type",
-            "body",
-            "endpoint__url",
-            "endpoint__secret",
-            "endpoint_id",
-            "conversation_id",
-        )
-    )
-    found = {row[0]: row for row in rows}
-    return [
-        Outgoing(pk, webhook_id, event_type, compact_json(body), *rest)
-        for pk, webhook_id, event_type, body, *rest in (found[i] for i in ids if i in found)
-    ]
 
 
 def signed_headers(event: Outgoing, body: bytes, timestamp: int) -> dict[str, str]:
@@ -153,119 +83,11 @@ def signed_headers(event: Outgoing, body: bytes, timestamp: int) -> dict[str, st
     }
 
 
-def claim_due(
-    *, worker: str, batch: int, lease: timedelta, now: datetime | None = None
-) -> list[int]:
-    """Lease up to ``batch`` due pending events to ``worker``; returns their ids, oldest due
-    first. Rows leased by a live worker are skipped (PostgreSQL ``SKIP LOCKED``), and so are
-    events of a deactivated endpoint (they wait, pending, until it is active again)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = (
-            WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
-            .filter(next_attempt_at__lte=now, endpoint__is_active=True)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True, of=("self",))
-        )
-        ids = list(due.values_list("id", flat=True)[:batch])
-        if ids:
-            WebhookEvent.objects.filter(id__in=ids).update(
-                locked_until=now + lease, locked_by=worker
-            )
-    return ids
-
-
 def send(event: Outgoing, sender: Sender) -> AttemptResult:
     """POST one signed attempt of ``event`` to its endpoint (no redirects followed), within
     the attempt's deadline, reading at most a few KiB of the answer (:mod:`.transport`)."""
     headers = signed_headers(event, event.body, int(time.time()))
     return sender.post(event.url, event.body, headers)
-
-
-def record(
-    *, event_id: int, worker: str, result: AttemptResult, started_at: datetime, now: datetime
-) -> str | None:
-    """Store an attempt and move the event on (delivered, retry later, or failed).
-
-    Returns the event's new status, or ``None`` when ``worker`` no longer holds the lease
-    (another worker took the event over; its own attempt counts instead).
-    """
-    outcome = record_many(worker=worker, outcomes={event_id: (result, started_at)}, now=now)
-    return outcome.get(event_id)
-
-
-def record_many(
-    *, worker: str, outcomes: dict[int, tuple[AttemptResult, datetime]], now: datetime
-) -> dict[int, str]:
-    """Store a batch of attempts (``{event_id: (result, started_at)}``) in one transaction.
-
-    Locks the events, keeps only those ``worker`` still leases (pending, ``locked_by`` it),
-    bulk-inserts their attempt rows, marks the delivered ones in one ``UPDATE`` and moves the
-    others to their retry time or to failed. Returns ``{event_id: new status}`` for the
-    events recorded; events whose lease was taken over are left out.
-    """
-    statuses: dict[int, str] = {}
-    if not outcomes:
-        return statuses
-    with transaction.atomic():
-        held = (
-            WebhookEvent.objects.select_for_update()
-            .filter(pk__in=list(outcomes), locked_by=worker, status=WebhookEvent.Status.PENDING)
-            .order_by("id")
-            .values_list("id", "attempt_count")
-        )
-        attempts, delivered, failing = [], [], []
-        for pk, attempt_count in held:
-            result, started_at = outcomes[pk]
-            number = attempt_count + 1
-            attempts.append(
-                WebhookAttempt(
-                    event_id=pk,
-                    number=number,
-                    started_at=started_at,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    error=result.error,
-                    succeeded=result.ok,
-                )
-            )
-            if result.ok:
-                delivered.append(pk)
-                statuses[pk] = WebhookEvent.Status.DELIVERED
-                continue
-            event = WebhookEvent(pk=pk, attempt_count=number)
-            event.locked_until, event.locked_by, event.last_error = None, "", result.error
-            if number >= max_attempts():
-                event.status, event.next_attempt_at = WebhookEvent.Status.FAILED, now
-            else:
-                event.status = WebhookEvent.Status.PENDING
-                event.next_attempt_at = now + backoff(number)
-            failing.append(event)
-            statuses[pk] = event.status
-        WebhookAttempt.objects.bulk_create(attempts)
-        if delivered:
-            WebhookEvent.objects.filter(pk__in=delivered).update(
-                status=WebhookEvent.Status.DELIVERED,
-                delivered_at=now,
-                last_error="",
-                attempt_count=F("attempt_count") + 1,
-                locked_until=None,
-                locked_by="",
-            )
-        if failing:
-            WebhookEvent.objects.bulk_update(
-                failing,
-                [
-                    "attempt_count",
-                    "locked_until",
-                    "locked_by",
-                    "status",
-                    "last_error",
-                    "next_attempt_at",
-                ],
-            )
-    return statuses
 
 
 @dataclass
@@ -298,13 +120,14 @@ def _start(
     *, worker: str, batch: int, lease: timedelta, now: datetime | None, sender: Sender
 ) -> _InFlight | None:
     """Claim a batch, load its events and hand them to the sender's threads."""
-    claimed = claim_due(worker=worker, batch=batch, lease=lease, now=now)
-    if not claimed:
+    outgoing = claim(worker=worker, batch=batch, lease=lease, now=now)
+    if not outgoing:
         return None
+    claimed = [event.pk for event in outgoing]
     # One conversation's events to one endpoint go one after another, in claim order
     # (oldest first), so a receiver sees its conversationState move forward.
     queues: dict[tuple, list[Outgoing]] = {}
-    for event in load_outgoing(claimed):
+    for event in outgoing:
         queues.setdefault((event.endpoint_id, event.conversation_id), []).append(event)
     # Such a queue is sent one attempt after another: when one is longer than the lease
     # allows for, lengthen the lease (rare: many events of one conversation in one batch).
@@ -315,11 +138,11 @@ def _start(
             locked_until=(now or timezone.now()) + needed
         )
 
-    def attempt(events: list[Outgoing]) -> list[tuple[int, tuple[AttemptResult, datetime]]]:
+    def attempt(events: list[Outgoing]) -> list[tuple[Outgoing, AttemptResult, datetime]]:
         outcomes = []
         for event in events:
             started_at = timezone.now()
-            outcomes.append((event.pk, (send(event, sender), started_at)))
+            outcomes.append((event, send(event, sender), started_at))
         return outcomes
 
     return _InFlight(claimed, sender.submit(attempt, list(queues.values())))
@@ -327,8 +150,19 @@ def _start(
 
 def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchReport:
     """Wait for a batch's attempts, record them together, and report."""
-    outcomes = dict(pair for future in flight.futures for pair in future.result())
-    statuses = record_many(worker=worker, outcomes=outcomes, now=now or timezone.now())
+    now = now or timezone.now()
+    decisions = [
+        decide(
+            event_id=event.pk,
+            attempts_before=event.attempt_count,
+            result=result,
+            started_at=started_at,
+            now=now,
+        )
+        for future in flight.futures
+        for event, result, started_at in future.result()
+    ]
+    statuses = record_many(worker=worker, decisions=decisions, now=now)
     report = BatchReport(claimed=flight.claimed)
     buckets = {
         WebhookEvent.Status.DELIVERED: report.delivered,
@@ -336,10 +170,11 @@ def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchRep
         WebhookEvent.Status.FAILED: report.failed,
     }
     for event_id in report.claimed:
-        webhook_delivery_recorded(statuses.get(event_id))
         bucket = buckets.get(statuses.get(event_id))
         if bucket is not None:
             bucket.append(event_id)
+    for status, bucket in buckets.items():
+        webhook_delivery_recorded(status, len(bucket))
     return report
 
 

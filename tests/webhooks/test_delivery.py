@@ -9,13 +9,16 @@ from http import HTTPStatus
 import agentphone.webhook as ap_webhook
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from conversations import services
 from conversations.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 from conversations.services import Actor, MessageInput
-from conversations.webhooks.delivery import AttemptResult, claim_due, deliver_due, record
+from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
+from conversations.webhooks.leases import claim, claim_due, decide, record, record_many
+from conversations.webhooks.transport import AttemptResult
 
 from .conftest import SECRET, worker_command
 
@@ -155,6 +158,51 @@ def test_worker_that_lost_its_lease_records_nothing(project, endpoint, receiver)
     )
     assert late is None
     assert WebhookEvent.objects.get().attempt_count == 1
+
+
+def test_a_late_answer_is_not_recorded_against_a_later_claim(project, endpoint, receiver, settings):
+    """The worker's lease ran out, another worker made attempt 1, and the first worker claimed
+    the event again: the answer to its first, stale send must not count as attempt 2."""
+    settings.CONVSTORE_WEBHOOK_BACKOFF_SECONDS = 30
+    add_messages(project, "one")
+    now = timezone.now()
+    [stale] = claim(worker="slow", batch=1, lease=timedelta(seconds=1), now=now)
+    receiver.statuses = [500]
+    assert len(deliver_due(worker="fast", now=now + timedelta(seconds=2)).retrying) == 1
+    later = now + timedelta(seconds=40)
+    [fresh] = claim(worker="slow", batch=1, lease=timedelta(seconds=60), now=later)
+    assert (stale.attempt_count, fresh.attempt_count) == (0, 1)
+
+    def outcome(event):
+        return decide(
+            event_id=event.pk,
+            attempts_before=event.attempt_count,
+            result=AttemptResult(200, 5),
+            started_at=later,
+            now=later,
+        )
+
+    assert record_many(worker="slow", decisions=[outcome(stale)], now=later) == {}
+    assert WebhookEvent.objects.get().attempt_count == 1
+    assert record_many(worker="slow", decisions=[outcome(fresh)], now=later) == {
+        fresh.pk: WebhookEvent.Status.DELIVERED
+    }
+    assert list(WebhookAttempt.objects.values_list("number", "succeeded")) == [
+        (1, False),
+        (2, True),
+    ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite records with the ORM")
+def test_a_batch_is_claimed_and_recorded_in_two_statements(
+    project, endpoint, receiver, django_assert_num_queries
+):
+    for index in range(4):
+        add_messages(project, f"conversation {index}", "second")
+    with django_assert_num_queries(2):
+        report = deliver_due(batch=100)
+    assert len(report.delivered) == 8 == len(set(receiver.ids()))
+    assert WebhookAttempt.objects.filter(number=1, succeeded=True).count() == 8
 
 
 @pytest.mark.django_db(transaction=True)
