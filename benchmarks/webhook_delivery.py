@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database  # noqa: E402
+from benchmarks.common import ensure_database, vacuum_analyze  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
 PROJECT_NAME = "benchmark-webhooks"
@@ -192,7 +192,7 @@ def prepare_events(count: int, history: int, url: str, conversations: int = 200)
     from django.core.management import call_command
 
     django.setup()
-    from django.db import connection, connections
+    from django.db import connections
 
     from conversations import services
     from conversations.models import Conversation, WebhookAttempt, WebhookEndpoint, WebhookEvent
@@ -243,13 +243,9 @@ def prepare_events(count: int, history: int, url: str, conversations: int = 200)
             WebhookEvent.objects.bulk_create(batch)
             batch = []
     WebhookEvent.objects.bulk_create(batch)
-    if connection.vendor == "postgresql":
-        # Earlier runs' rows are deleted above; without autovacuum (or before it comes round)
-        # their dead versions would stay in the due-events index and slow every claim, more
-        # with each run. Start each run from a vacuumed, analysed outbox.
-        with connection.cursor() as cursor:
-            for model in (WebhookEvent, WebhookAttempt):
-                cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    # Earlier runs' rows are deleted above: start from a vacuumed, analysed outbox
+    # (benchmarks.common.vacuum_analyze), or their dead versions slow every claim.
+    vacuum_analyze(WebhookEvent, WebhookAttempt)
     connections.close_all()
     return endpoint.pk
 
