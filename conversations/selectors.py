@@ -23,7 +23,6 @@ from django.db.models import (
     Q,
     QuerySet,
     RowRange,
-    Subquery,
     Sum,
     Value,
     Window,
@@ -225,16 +224,16 @@ def conversation_filtered_page(
     1. the filter is applied to the partition's :data:`WINDOW_ROWS` first rows in the list's
        order, a subquery the planner cannot look past (at most that many index entries and
        rows read, whatever the estimates); a value matching often fills the page there;
-    2. otherwise the matches beyond the window are found through the metadata index and
-       sorted: the page is ordered by an expression (``column + interval '0'``) no index
-       provides, so the planner cannot walk the time index past rows that do not match.
+    2. otherwise every match is found through the metadata index and sorted: the page is
+       ordered by an expression (``column + interval '0'``) no index provides, so the
+       planner cannot walk the time index past rows that do not match.
 
     One statement when the window fills the page, two otherwise. Not one statement for
     both (a ``UNION ALL`` whose second half a one-time filter skips): its cost estimate
     counts the skipped half, and past ``jit_above_cost`` PostgreSQL would compile the whole
-    plan (tens of milliseconds) for every dense value. Step 2 reads every match beyond the
-    window (a value rare among the newest rows but frequent among older ones pays its
-    number of matches, as the plain statement did). Elsewhere (SQLite, or a page ending past
+    plan (tens of milliseconds) for every dense value. Step 2 reads every match (a value
+    rare among the newest rows but frequent among older ones pays its number of matches, as
+    the plain statement did when it chose that plan). Elsewhere (SQLite, or a page ending past
     :data:`WINDOW_PAGE_ROWS`) the plain statement, streamed. Returns the rows in order (a
     list, or an iterator for the plain statement).
     """
@@ -258,15 +257,11 @@ def conversation_filtered_page(
     found = list(Conversation.objects.using(filtered.db).filter(pk__in=in_window).order_by(*order))
     if len(found) >= need:
         return found[offset:need]
-    edge = newest[WINDOW_ROWS - 1 : WINDOW_ROWS]
-    edge_time, edge_pk = Subquery(edge.values(column)), Subquery(edge.values("pk"))
-    later = "lt" if descending else "gt"
-    beyond = Q(**{f"{column}__{later}": edge_time}) | Q(**{column: edge_time, "pk__lt": edge_pk})
+    # Fewer matches among the newest rows than the page needs: few overall, or most of them
+    # older. Sort them all (the few in the window again: fewer than a page).
     unindexed = F(column) + Value(timedelta(0))
-    rest = filtered.filter(beyond).order_by(
-        unindexed.desc() if descending else unindexed.asc(), F("pk").desc()
-    )
-    return (found + list(rest[: need - len(found)]))[offset:need]
+    rest = filtered.order_by(unindexed.desc() if descending else unindexed.asc(), F("pk").desc())
+    return list(rest[offset:need])
 
 
 def message_get(*, conversation: Conversation, message_id: str) -> Message:
