@@ -167,9 +167,10 @@ class ConversationFilterSet(django_filters.FilterSet):
     name = ExpressionFilter()
     created_at = ExpressionFilter()
     last_message_at = ExpressionFilter()
-    order = OrderFilter(method="skip")
-    limit = IntegerFilter(min_value=1, max_value=MAX_LIMIT, method="skip")
-    offset = IntegerFilter(min_value=0, max_value=MAX_OFFSET, method="skip")
+    # Labels given: django-filter otherwise derives each from the model on every request.
+    order = OrderFilter(method="skip", label="order")
+    limit = IntegerFilter(min_value=1, max_value=MAX_LIMIT, method="skip", label="limit")
+    offset = IntegerFilter(min_value=0, max_value=MAX_OFFSET, method="skip", label="offset")
 
     class Meta:
         model = Conversation
