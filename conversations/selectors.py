@@ -188,7 +188,10 @@ def conversation_cursor_page(
 
 
 #: How many of a partition's newest conversations a filtered page looks through first
-#: (:func:`conversation_filtered_page`): about 2 ms of index walk at a million rows.
+#: (:func:`conversation_filtered_page`): about 0.5 ms of index walk at a million rows.
+FIRST_WINDOW_ROWS = 1000
+#: How far it looks when the first window shows the value is common enough to fill the
+#: page there: about 2 ms.
 WINDOW_ROWS = 5000
 #: The window is used only for pages ending within this many rows (``offset + limit``): a
 #: value on 1% of the rows fills them from the window; a page ending further is read by one
@@ -219,23 +222,27 @@ def conversation_filtered_page(
     is a sample (a value absent from it counts 0.01%): a 1% value estimated at 0.01% had all
     its 10,000 matches fetched and sorted (50–70 ms), and a rare value that happened to be
     sampled had the index walked past nearly every row. So, on PostgreSQL, when the page
-    ends within :data:`WINDOW_PAGE_ROWS`:
+    ends within :data:`WINDOW_PAGE_ROWS`, the density of matches is measured instead:
 
-    1. the filter is applied to the partition's :data:`WINDOW_ROWS` first rows in the list's
-       order, a subquery the planner cannot look past (at most that many index entries and
-       rows read, whatever the estimates); a value matching often fills the page there;
-    2. otherwise every match is found through the metadata index and sorted: the page is
-       ordered by an expression (``column + interval '0'``) no index provides, so the
-       planner cannot walk the time index past rows that do not match.
+    1. the filter is applied to the partition's :data:`FIRST_WINDOW_ROWS` first rows in the
+       list's order, a subquery the planner cannot look past (at most that many index
+       entries and rows read, whatever the estimates); a common value fills the page there;
+    2. if those rows hold enough matches to expect three quarters of the page among
+       :data:`WINDOW_ROWS` rows, the same over that larger window;
+    3. otherwise (or if the larger window did not fill it) every match is found through
+       the metadata index and sorted: the page is ordered by an expression
+       (``column + interval '0'``) no index provides, so the planner cannot walk the time
+       index past rows that do not match. Few rows match, or few among the newest.
 
-    One statement when the window fills the page, two otherwise. Not one statement for
-    both (a ``UNION ALL`` whose second half a one-time filter skips): its cost estimate
-    counts the skipped half, and past ``jit_above_cost`` PostgreSQL would compile the whole
-    plan (tens of milliseconds) for every dense value. Step 2 reads every match (a value
-    rare among the newest rows but frequent among older ones pays its number of matches, as
-    the plain statement did when it chose that plan). Elsewhere (SQLite, or a page ending past
-    :data:`WINDOW_PAGE_ROWS`) the plain statement, streamed. Returns the rows in order (a
-    list, or an iterator for the plain statement).
+    One statement per step taken (a value on 1% of the rows: two; a rare one: two; any
+    value in a partition of fewer rows than the window: one, or two when none match). Not one
+    statement for all (a ``UNION ALL`` whose later parts a one-time filter skips): its cost
+    estimate counts the skipped parts, and past ``jit_above_cost`` PostgreSQL would compile
+    the whole plan (tens of milliseconds) for every common value. Step 3 reads every match
+    (a value rare among the newest rows but frequent among older ones pays its number of
+    matches, as the plain statement did when it chose that plan). Elsewhere (SQLite, or a
+    page ending past :data:`WINDOW_PAGE_ROWS`) the plain statement, streamed. Returns the
+    rows in order (a list, or an iterator for the plain statement).
     """
     order = (F(column).desc() if descending else F(column).asc(), F("pk").desc())
     need = offset + limit
@@ -247,18 +254,30 @@ def conversation_filtered_page(
     # The window carries only what the filter and the order read (the filter is on metadata
     # within the partition): half the cost of carrying whole rows through it.
     narrow = newest.values("id", "project_id", "isolation_key", column, "metadata")
-    inner_sql, inner_params = narrow[:WINDOW_ROWS].query.sql_with_params()
     ids_sql, ids_params = plain.values("id")[:need].query.sql_with_params()
     table = connection.ops.quote_name(Conversation._meta.db_table)
     head, found_from, tail = ids_sql.partition(f" FROM {table} ")
     if not found_from or "%s" in head:  # not the plain SELECT of the id this expects
         return plain[offset:need].iterator(chunk_size=100)
-    in_window = RawSQL(f"{head} FROM ({inner_sql}) {table} {tail}", [*inner_params, *ids_params])
-    found = list(Conversation.objects.using(filtered.db).filter(pk__in=in_window).order_by(*order))
-    if len(found) >= need:
+
+    def in_window(size: int) -> tuple[list[Conversation], bool]:
+        """The page's matches among the ``size`` first rows, and whether the partition
+        holds more rows than that (``False`` also when nothing matched)."""
+        inner_sql, inner_params = narrow[:size].query.sql_with_params()
+        ids = RawSQL(f"{head} FROM ({inner_sql}) {table} {tail}", [*inner_params, *ids_params])
+        more_sql, more_params = newest.values("pk")[size : size + 1].query.sql_with_params()
+        more = RawSQL(f"EXISTS ({more_sql})", more_params, BooleanField())
+        rows = Conversation.objects.using(filtered.db).filter(pk__in=ids).annotate(more=more)
+        rows = list(rows.order_by(*order))
+        return rows, bool(rows) and rows[0].more
+
+    found, more = in_window(FIRST_WINDOW_ROWS)
+    if len(found) >= need or (found and not more):  # the page, or the partition's last rows
         return found[offset:need]
-    # Fewer matches among the newest rows than the page needs: few overall, or most of them
-    # older. Sort them all (the few in the window again: fewer than a page).
+    if len(found) * WINDOW_ROWS >= 0.75 * need * FIRST_WINDOW_ROWS:
+        found, more = in_window(WINDOW_ROWS)
+        if len(found) >= need or (found and not more):
+            return found[offset:need]
     unindexed = F(column) + Value(timedelta(0))
     rest = filtered.order_by(unindexed.desc() if descending else unindexed.asc(), F("pk").desc())
     return list(rest[offset:need])
