@@ -189,6 +189,65 @@ def test_list_query_count_does_not_grow_with_results(
     assert len(response.json()["data"]) == 30
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"metadata->k": "eq.dense"},
+        {"metadata->k": "eq.rare"},
+        {"metadata->k": "eq.old"},
+        {"metadata->k": "eq.absent"},
+        {"metadata->k": "in.(rare,old)"},
+        {"or": "(metadata->k.eq.rare,metadata->n.eq.3)"},
+        {"metadata->k": "eq.dense", "metadata->n": "eq.1"},
+    ],
+)
+@pytest.mark.parametrize("order", ["created_at.desc", "created_at.asc", "last_message_at.desc"])
+def test_window_pages_hold_the_rows_of_the_plain_query(project, monkeypatch, params, order):
+    """The filtered page read through the newest rows first (issue 10) is, page after page,
+    the plain statement's page: same rows, same order, ties on the time broken by id, for
+    values filling the window, missing from it, or only older than it."""
+    from conversations import selectors
+
+    monkeypatch.setattr(selectors, "FIRST_WINDOW_ROWS", 5)
+    monkeypatch.setattr(selectors, "WINDOW_ROWS", 12)
+    monkeypatch.setattr(selectors, "WINDOW_PAGE_ROWS", 9)
+    rows = []
+    for index in range(40):
+        value = "dense" if index % 2 else ("rare" if index % 13 == 0 else "other")
+        if index < 10 and index % 3 == 0:
+            value = "old"
+        metadata = {"k": value, "n": str(index % 5)}
+        rows.append(Conversation(project=project, metadata=metadata, name=f"c{index}"))
+    Conversation.objects.bulk_create(rows)
+    for index, row in enumerate(rows):  # equal times in threes: the id breaks the ties
+        Conversation.objects.filter(pk=row.pk).update(
+            created_at=at(1, index // 3), last_message_at=at(20, (40 - index) // 3)
+        )
+    partition = Partition(project)
+    for limit, offset in [(1, 0), (3, 0), (3, 3), (4, 5), (5, 4), (2, 30)]:
+        data = {**params, "order": order, "limit": str(limit), "offset": str(offset)}
+        filterset = ConversationFilterSet(
+            data=data, queryset=conversation_queryset(partition=partition)
+        )
+        assert filterset.is_valid(), filterset.errors
+        expected = [row.pk for row in filterset.qs]
+        assert [row.pk for row in filterset.page()] == expected, (data, expected)
+
+
+def test_window_page_of_a_small_partition_reads_one_statement(
+    make, client, api_key, django_assert_max_num_queries
+):
+    for index in range(30):
+        make(f"c{index}", {"k": "v" if index % 10 else "rare"})
+    client.get(BASE, HTTP_AUTHORIZATION=f"Bearer {api_key}")  # key's last_used_at touched once
+    for value, count in (("v", 20), ("rare", 3)):
+        with django_assert_max_num_queries(2):  # the key, the window (all of a small partition)
+            response = client.get(
+                f"{BASE}?limit=20&metadata->k=eq.{value}", HTTP_AUTHORIZATION=f"Bearer {api_key}"
+            )
+        assert len(response.json()["data"]) == count
+
+
 def test_unknown_parameters_are_ignored(make, names):
     make("a")
     assert names([("select", "*"), ("page[number]", "2")]) == ["a"]

@@ -322,6 +322,24 @@ def metadata_condition_count(parsed: Condition | Group) -> int:
     return int(parsed.column.startswith(METADATA_PREFIXES))
 
 
+#: Metadata operators an index on ``metadata`` serves: ``eq``/``is.true``/``is.false`` (jsonb
+#: containment) and ``in.(…)`` (jsonpath), not negated (``conv_metadata_path_idx``).
+INDEXED_METADATA_OPS = ("eq", "in", "is")
+
+
+def metadata_index_serves(parsed: Condition | Group) -> bool:
+    """Whether every condition of ``parsed`` is a metadata condition the metadata index
+    serves (:data:`INDEXED_METADATA_OPS`, not negated; ``is.null`` excluded)."""
+    if isinstance(parsed, Group):
+        return all(metadata_index_serves(item) for item in parsed.items)
+    return (
+        parsed.column.startswith(METADATA_PREFIXES)
+        and parsed.op in INDEXED_METADATA_OPS
+        and not parsed.negate
+        and not (parsed.op == "is" and parsed.value == "null")
+    )
+
+
 def group_q(group: Group) -> Q:
     """Compile an ``or(...)``/``and(...)`` group."""
     parts = [group_q(i) if isinstance(i, Group) else condition_q(i) for i in group.items]

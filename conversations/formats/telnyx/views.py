@@ -60,7 +60,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
         data = list(
             rendered_within_budget(
-                filterset.qs.iterator(chunk_size=100),
+                filterset.page(),
                 lambda row: s.ConversationOutputSerializer(row).data,
             )
         )
