@@ -35,3 +35,96 @@ def vacuum_analyze(*models) -> None:
     with connection.cursor() as cursor:
         for model in models:
             cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(app: str, options: list[str], env: dict, log=None):
+    """Start ``gunicorn app`` with ``options`` on a free loopback port, from the project's
+    root; return ``(process, port)`` once it accepts connections (within 30 s).
+
+    ``log``: an open file for the server's output (its request lines), else a temporary
+    file, whose path a failure to start names. Raises ``SystemExit`` if it exits or does not
+    start."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if log is None:  # kept open (and on disk) for the server's lifetime
+        log = tempfile.NamedTemporaryFile("wb", prefix="bench-server-", suffix=".log", delete=False)
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "gunicorn", app,
+        "--bind", f"127.0.0.1:{port}", "--chdir", str(root), *options,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn {app} exited with {proc.returncode}; log: {log.name}")
+        try:
+            import socket
+
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise SystemExit(f"gunicorn {app} did not start on port {port}; log: {log.name}")
+
+
+def stop_server(proc) -> None:
+    """SIGTERM a server process (gunicorn: graceful stop), SIGKILL it after 15 s."""
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def production_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a benchmark's Django processes: this one (minus pytest's markers),
+    production settings — ``DEBUG`` off, ``SECRET_KEY`` as set or a random one — over plain
+    HTTP on loopback (``CONVSTORE_HTTPS=0``), ``DATABASE_URL``, then ``extra``."""
+    import os
+    import secrets
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="convstore.settings",
+        DEBUG="0",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+        CONVSTORE_HTTPS="0",
+        # WhiteNoise warns once per worker that STATIC_ROOT is missing (no collectstatic).
+        PYTHONWARNINGS="ignore:No directory at:UserWarning",
+    )
+    env.update(extra)
+    return env
+
+
+def rate_limiter_env() -> dict[str, str]:
+    """The rate limiter on, as in production, counting in Redis (one round trip per request;
+    ``REDIS_URL``, default ``redis://127.0.0.1:6379/0``) at a limit the load never reaches
+    (``CONVSTORE_RATE_LIMIT``, default ``1000000/s``; the default 100/s would answer 429)."""
+    import os
+
+    return {
+        "CONVSTORE_RATE_LIMIT": os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    }

@@ -36,12 +36,14 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.update_throughput import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
+from benchmarks.common import (  # noqa: E402
     ensure_database,
-    start_server,
+    production_env,
+    rate_limiter_env,
+    start_gunicorn,
     stop_server,
 )
+from benchmarks.update_throughput import DEFAULT_DATABASE_URL  # noqa: E402
 
 PROJECT_NAME = "benchmark-list"
 
@@ -141,13 +143,7 @@ def main(argv=None) -> int:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     if not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(
-        DATABASE_URL=url,
-        DEBUG="0",
-        DJANGO_SETTINGS_MODULE="convstore.settings",
-        PYTHONWARNINGS="ignore:No directory at:UserWarning",
-    )
+    env = production_env(url, **rate_limiter_env())
     os.environ.update(env)
     ensure_database(url)
     key, ids = prepare_data(args.rows)
@@ -162,13 +158,15 @@ def main(argv=None) -> int:
         ("metadata, 1%", f"{base}?metadata%5Bbucket%5D=42&limit=100"),
         ("metadata, 50%", f"{base}?metadata%5Bparity%5D=even&limit=100"),
     ]
-    server_args = SimpleNamespace(workers=args.workers, worker_class="gthread", threads=1)
     print(
         f"{args.rows} conversations on {url.split('@')[-1]}; gunicorn --workers {args.workers}; "
         f"wrk -t2 -c{args.connections} -d{args.duration}s per request",
         flush=True,
     )
-    proc, port = start_server("convstore.wsgi:application", server_args, env)
+    options = ["--workers", str(args.workers), "--threads", "1", "--keep-alive", "30"]
+    proc, port = start_gunicorn(
+        "convstore.wsgi:application", options + ["--log-level", "warning"], env
+    )
     results = []
     try:
         warm = SimpleNamespace(connections=args.connections, duration=2)

@@ -42,8 +42,6 @@ import http.client
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,7 +53,13 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    ensure_database,
+    production_env,
+    rate_limiter_env,
+    start_gunicorn,
+    stop_server,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_list_bench"
 PROJECT_NAME = "list-bench"
@@ -174,43 +178,11 @@ def prepare_data(rows: int, reload: bool) -> tuple[str, str]:
 # --- server -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(workers: int, env: dict, log) -> tuple[subprocess.Popen, int]:
     """Start gunicorn on a free loopback port, its output (convstore's line per request) to
     the file ``log``; return once it accepts connections."""
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "gunicorn", "convstore.wsgi",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--keep-alive", "30", "--chdir", str(ROOT), "--log-level", "warning",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
-    stop_server(proc)
-    raise SystemExit("gunicorn did not start")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    options = ["--workers", str(workers), "--keep-alive", "30", "--log-level", "warning"]
+    return start_gunicorn("convstore.wsgi", options, env, log)
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -362,20 +334,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     ensure_database(url)
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(
-        DATABASE_URL=url,
-        DEBUG="0",
-        SECRET_KEY=os.environ.get("SECRET_KEY", "list-latency-benchmark-" + "x" * 40),
-        DJANGO_SETTINGS_MODULE="convstore.settings",
-        CONVSTORE_HTTPS="0",
-        # The rate limiter stays on (one Redis round trip per request, as in production) at
-        # a limit one client never reaches; the default 100/s would answer 429.
-        CONVSTORE_RATE_LIMIT=os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s"),
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        # WhiteNoise warns once per worker that STATIC_ROOT is missing (no collectstatic).
-        PYTHONWARNINGS="ignore:No directory at:UserWarning",
-    )
+    env = production_env(url, **rate_limiter_env())
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     key, patho_key = prepare_data(args.rows, args.reload)

@@ -59,22 +59,25 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database, vacuum_analyze  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    ensure_database,
+    production_env,
+    rate_limiter_env,
+    start_gunicorn,
+    stop_server,
+    vacuum_analyze,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
 PROJECT_NAME = "benchmark"
@@ -184,12 +187,6 @@ def prepare_data(conversations: int) -> tuple[str, list[str], list[str]]:
 # --- servers ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def gunicorn_options(args: argparse.Namespace) -> list[str]:
     """The one set of gunicorn settings every server runs under: the production settings the
     README recommends (``gunicorn.conf.py``: 2 x cores + 1 ``gthread`` workers of 2 threads,
@@ -206,28 +203,9 @@ def gunicorn_options(args: argparse.Namespace) -> list[str]:
 
 
 def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subprocess.Popen, int]:
-    """Start ``gunicorn app`` on a free loopback port; return once it accepts connections."""
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "gunicorn", app,
-        "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), *gunicorn_options(args),
-    ]  # fmt: skip
-    # The servers' logs (a JSON line per request, as in production) go to a file, not to the
-    # benchmark's output; its path is printed if the server fails to start.
-    log = tempfile.NamedTemporaryFile("wb", prefix="bench-server-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn {app} exited with {proc.returncode}; log: {log.name}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
-    stop_server(proc)
-    raise SystemExit(f"gunicorn {app} did not start on port {port}; log: {log.name}")
+    """Start ``gunicorn app`` under :func:`gunicorn_options` on a free loopback port, its log
+    (a JSON line per request, as in production) to a temporary file."""
+    return start_gunicorn(app, gunicorn_options(args), env)
 
 
 #: Every process seen in a server's tree: ``/proc/*/task/*/children`` may miss a child now and
@@ -267,16 +245,6 @@ def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     if not after:
         return float("nan")
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- load ---------------------------------------------------------------------------------
@@ -498,23 +466,12 @@ def main(argv=None) -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
     sys.path.insert(0, str(ROOT))
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(
-        DATABASE_URL=url,
+    env = production_env(
+        url,
         FLOOR_DATABASE_URL=url,
-        DEBUG="0",
-        DJANGO_SETTINGS_MODULE="convstore.settings",
         DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "600"),
         LOG_FORMAT=os.environ.get("LOG_FORMAT", "json"),  # as the README's production command
-        # Production settings over plain HTTP on loopback, with the rate limiter on at a limit
-        # the load never reaches (README "Production settings", "Rate limits and lockout").
-        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-        CONVSTORE_HTTPS="0",
-        CONVSTORE_RATE_LIMIT=os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s"),
-        # Counted in Redis, as a deployment with several workers would (one round trip each).
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        # WhiteNoise warns once per worker that STATIC_ROOT is missing (no collectstatic).
-        PYTHONWARNINGS="ignore:No directory at:UserWarning",
+        **rate_limiter_env(),
     )
     os.environ.update(env)
     os.environ.pop("PYTEST_VERSION", None)

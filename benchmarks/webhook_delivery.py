@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import os
 import platform
-import secrets
 import shutil
 import signal
 import socket
@@ -43,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database, vacuum_analyze  # noqa: E402
+from benchmarks.common import ensure_database, free_port, production_env, vacuum_analyze  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
 PROJECT_NAME = "benchmark-webhooks"
@@ -106,12 +105,6 @@ def serve_asyncio(port: int) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen) -> None:
@@ -283,14 +276,7 @@ def main(argv=None) -> int:
         return 0
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     sys.path.insert(0, str(ROOT))
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(
-        DATABASE_URL=url,
-        DEBUG="0",
-        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-        DJANGO_SETTINGS_MODULE="convstore.settings",
-        CONVSTORE_WEBHOOK_ALLOW_PRIVATE="1",  # the receiver is on 127.0.0.1
-    )
+    env = production_env(url, CONVSTORE_WEBHOOK_ALLOW_PRIVATE="1")  # receiver on 127.0.0.1
     if args.concurrency:
         env["CONVSTORE_WEBHOOK_CONCURRENCY"] = str(args.concurrency)
     os.environ.update(env)
