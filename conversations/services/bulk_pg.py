@@ -46,6 +46,7 @@ _MESSAGE_JSON = {f.name for f in Message._meta.concrete_fields if isinstance(f, 
     _MESSAGE_FIELDS
 )
 _MESSAGE_NULLABLE = {f.name for f in Message._meta.concrete_fields if f.null}
+WORK_MEM = "64MB"  # PostgreSQL work_mem for the upsert's transaction (bounded server memory)
 
 
 def _q(name: str) -> str:
@@ -67,8 +68,7 @@ class PostgresImport:
         self.cursor = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
         # Left over only when an earlier import ran in the same (still open) transaction.
         self.cursor.execute(
-            "DROP TABLE IF EXISTS import_conv, import_msg, import_target, import_changed, "
-            "import_new, import_replace"
+            "DROP TABLE IF EXISTS import_conv, import_msg, import_changed, import_replace"
         )
         conv = Conversation._meta
         types = {name: conv.get_field(name).db_type(connection) for name in _OPTIONAL}
@@ -180,16 +180,17 @@ class PostgresImport:
             project_get_or_create(name=name)
         cur, now, actor = self.cursor, self.now, self.actor
         conv = _q(Conversation._meta.db_table)
-        project_table = _q(Project._meta.db_table)
         audit_table = _q(MetadataChange._meta.db_table)
         message_table = _q(Message._meta.db_table)
         project_id = _col(Conversation, "project")
-        cur.execute("CREATE INDEX ON import_conv (id)")
+        # Server memory for this transaction's sorts, hashes and GIN pending-list merges (the
+        # three GIN indexes on metadata take most of a large insert at the default 4 MB).
+        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         cur.execute("ANALYZE import_conv")
-        cur.execute(
-            f"CREATE TEMPORARY TABLE import_target ON COMMIT DROP AS "
-            f"SELECT s.id, p.id AS project_id FROM import_conv s "
-            f"JOIN {project_table} p ON p.name = s.project"
+        # s: a staged record, t: its project's id, c: the stored row.
+        staged = (
+            f"import_conv s JOIN (SELECT id AS project_id, name FROM "
+            f"{_q(Project._meta.db_table)}) t ON t.name = s.project"
         )
 
         def has(name: str) -> str:
@@ -216,16 +217,11 @@ class PostgresImport:
         cur.execute(
             f"WITH locked AS (SELECT c.id, c.metadata AS before, "
             f"({has('metadata')} AND s.metadata IS DISTINCT FROM c.metadata) AS metadata_changed "
-            f"FROM {conv} c JOIN import_conv s ON s.id = c.id JOIN import_target t ON t.id = s.id "
+            f"FROM {conv} c JOIN {staged} ON s.id = c.id "
             f"WHERE {' OR '.join(differs)} FOR UPDATE OF c) "
             f"INSERT INTO import_changed SELECT * FROM locked"
         )
         updated = cur.rowcount
-        cur.execute(
-            f"CREATE TEMPORARY TABLE import_new ON COMMIT DROP AS SELECT s.id FROM import_conv s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {conv} c WHERE c.id = s.id)"
-        )
-        created = cur.rowcount
 
         # New rows: present values, else the model's defaults (times: now).
         defaults = {
@@ -258,12 +254,26 @@ class PostgresImport:
             "%s",
         ]
         params += [rules.is_ai_disabled(Conversation().metadata), Conversation().version]
-        cur.execute(
-            f"INSERT INTO {conv} ({', '.join(insert_columns)}) "
-            f"SELECT {', '.join(select_values)} FROM import_conv s "
-            f"JOIN import_target t ON t.id = s.id WHERE s.id IN (SELECT id FROM import_new)",
-            params,
+        audit_columns = (
+            "conversation_id, changed_at, actor_type, actor, api_key_id, user_id, source, "
+            "action, before, after, request_id"
         )
+        who = [now, actor.kind, actor.label[:255], None, getattr(actor.user, "pk", None)]
+        # The new rows and their ``create`` audit rows in one statement. A record without
+        # metadata gets the model default ({}), which is falsy like an empty or null one, so
+        # the stored value alone says whether to audit.
+        cur.execute(
+            f"WITH created AS (INSERT INTO {conv} ({', '.join(insert_columns)}) "
+            f"SELECT {', '.join(select_values)} FROM {staged} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {conv} c WHERE c.id = s.id) "
+            f"RETURNING {_col(Conversation, 'id')} AS id, metadata), "
+            f"audited AS (INSERT INTO {audit_table} ({audit_columns}) "
+            f"SELECT id, %s, %s, %s, %s, %s, %s, %s, NULL, metadata, '' FROM created "
+            f"WHERE metadata IS NOT NULL AND metadata <> '{{}}'::jsonb) "
+            f"SELECT count(*) FROM created",
+            [*params, *who, actor.source, MetadataChange.Action.CREATE],
+        )
+        created = cur.fetchone()[0]
 
         # Changed rows: present values over stored ones, version + 1.
         assignments = [f"{_col(Conversation, name)} = {new_value(name)}" for name in _OPTIONAL]
@@ -277,25 +287,10 @@ class PostgresImport:
         ]
         if updated:
             cur.execute(
-                f"UPDATE {conv} c SET {', '.join(assignments)} FROM import_conv s "
-                f"JOIN import_target t ON t.id = s.id JOIN import_changed x ON x.id = s.id "
-                f"WHERE c.id = s.id"
+                f"UPDATE {conv} c SET {', '.join(assignments)} FROM {staged} "
+                f"JOIN import_changed x ON x.id = s.id WHERE c.id = s.id"
             )
-
-        # The audit trail, as conversations_import writes it.
-        audit_columns = (
-            "conversation_id, changed_at, actor_type, actor, api_key_id, user_id, source, "
-            "action, before, after, request_id"
-        )
-        who = [now, actor.kind, actor.label[:255], None, getattr(actor.user, "pk", None)]
-        truthy = "(s.metadata IS NOT NULL AND s.metadata <> '{}'::jsonb)"
-        cur.execute(
-            f"INSERT INTO {audit_table} ({audit_columns}) "
-            f"SELECT s.id, %s, %s, %s, %s, %s, %s, %s, NULL, s.metadata, '' FROM import_conv s "
-            f"WHERE s.id IN (SELECT id FROM import_new) AND {has('metadata')} AND {truthy}",
-            [*who, actor.source, MetadataChange.Action.CREATE],
-        )
-        if updated:
+            truthy = "(s.metadata IS NOT NULL AND s.metadata <> '{}'::jsonb)"
             cur.execute(
                 f"INSERT INTO {audit_table} ({audit_columns}) "
                 f"SELECT s.id, %s, %s, %s, %s, %s, %s, CASE WHEN {truthy} THEN %s ELSE %s END, "
