@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from django.db import connection
 from django.db.models import JSONField
+from psycopg.types.json import Jsonb, set_json_dumps
 
 from .. import metadata as rules
 from ..jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
@@ -57,6 +58,23 @@ def _col(model, name: str) -> str:
     return _q(model._meta.get_field(name).column)
 
 
+# PostgreSQL's names of column types, as psycopg's binary COPY knows them.
+_TYPE_NAMES = {
+    "timestamp with time zone": "timestamptz",
+    "boolean": "bool",
+    "integer": "int4",
+    "bigint": "int8",
+    "smallint": "int2",
+    "varchar": "text",  # the same binary form; the column's length limit still applies
+}
+
+
+def _copy_type(db_type: str) -> str:
+    """``"varchar(255)"`` → ``"text"``, ``"timestamp with time zone"`` → ``"timestamptz"``…"""
+    base = db_type.split("(")[0].strip()
+    return _TYPE_NAMES.get(base, base)
+
+
 class PostgresImport:
     """Stage records with COPY, report duplicate ids, then upsert them set-based."""
 
@@ -66,6 +84,10 @@ class PostgresImport:
         self.projects: set[str] = set()
         self.message_defaults = {**_message_defaults(), "created_at": now}
         self.cursor = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
+        # Staged metadata is checked string pairs, which orjson writes exactly; message JSON
+        # keeps json.dumps, as Django's JSONField writes it (integers beyond 64 bits, NaN).
+        self._conv_cursor = self.cursor.connection.cursor()
+        set_json_dumps(orjson.dumps, self._conv_cursor)
         # Left over only when an earlier import ran in the same (still open) transaction.
         self.cursor.execute(
             "DROP TABLE IF EXISTS import_conv, import_msg, import_changed, import_replace"
@@ -86,16 +108,32 @@ class PostgresImport:
             + ", ".join(f"{_q(name)} {message_types[name]}" for name in _MESSAGE_FIELDS)
             + ", size_bytes integer) ON COMMIT DROP"
         )
+        # Binary COPY: the server parses no text (a third of the time text COPY takes).
         self._copy_conv = (
             "COPY import_conv (line, id, project, mask, "
             + ", ".join(_q(name) for name in _OPTIONAL)
-            + ", ai_disabled, message_count) FROM STDIN"
+            + ", ai_disabled, message_count) FROM STDIN (FORMAT BINARY)"
         )
+        self._conv_types = [
+            "int4",
+            "uuid",
+            "text",
+            "int4",
+            *(_copy_type(types[name]) for name in _OPTIONAL),
+            "bool",
+            "int4",
+        ]
         self._copy_msg = (
             "COPY import_msg (conversation_id, ordinal, "
             + ", ".join(_q(name) for name in _MESSAGE_FIELDS)
-            + ", size_bytes) FROM STDIN"
+            + ", size_bytes) FROM STDIN (FORMAT BINARY)"
         )
+        self._msg_types = [
+            "uuid",
+            "int4",
+            *(_copy_type(message_types[name]) for name in _MESSAGE_FIELDS),
+            "int4",
+        ]
 
     # --- pass 1: stage ---------------------------------------------------------------------
 
@@ -107,7 +145,8 @@ class PostgresImport:
     def _stage(self, chunk: list[tuple[int, ConversationImport]]) -> None:
         messages = []
         head, bits = _OPTIONAL[:-1], _BIT.__getitem__
-        with self.cursor.copy(self._copy_conv) as copy:
+        with self._conv_cursor.copy(self._copy_conv) as copy:
+            copy.set_types(self._conv_types)
             write, add_project = copy.write_row, self.projects.add
             for line, record in chunk:
                 fields = record.fields
@@ -126,7 +165,7 @@ class PostgresImport:
                         record.project,
                         mask,
                         *map(fields.get, head),
-                        None if metadata is None else orjson.dumps(metadata).decode(),
+                        metadata,
                         rules.is_ai_disabled(metadata) if "metadata" in fields else None,
                         message_count,
                     )
@@ -137,6 +176,7 @@ class PostgresImport:
             return
         defaults = self.message_defaults
         with self.cursor.copy(self._copy_msg) as copy:
+            copy.set_types(self._msg_types)
             for conversation_id, thread in messages:
                 for ordinal, message in enumerate(thread):
                     full = {**defaults, **message}
@@ -146,11 +186,9 @@ class PostgresImport:
 
     @staticmethod
     def _value(name: str, value: Any) -> Any:
-        if name not in _MESSAGE_JSON:
-            return value
-        if value is None and name in _MESSAGE_NULLABLE:
-            return None
-        return json.dumps(value)  # as Django's JSONField writes it
+        if value is None and name in _MESSAGE_JSON and name not in _MESSAGE_NULLABLE:
+            return Jsonb(None)  # JSON null, not SQL NULL
+        return value  # JSON fields: the column's binary dumper writes them with json.dumps
 
     def duplicate_lines(self, limit: int = 10_000) -> list[tuple[int, int, Any]]:
         """``(line, first line, id)`` for each later line repeating an id, at most ``limit``."""
