@@ -217,7 +217,7 @@ def parse_line(line: str) -> ConversationImport:
             raise
         # Words the error as json.loads reads the line (an integer, not a widened float).
         return _check_record(line, _json_loads(line, depth), depth)
-    if record.messages and _BIG_INTEGER.search(line) and _has_float(record.messages):
+    if record.messages and _has_float(record.messages) and _BIG_INTEGER.search(line):
         return _check_record(line, _json_loads(line, depth), depth)
     return record
 

@@ -224,7 +224,6 @@ class PostgresImport:
         # Server memory for this transaction's sorts, hashes and GIN pending-list merges (the
         # three GIN indexes on metadata take most of a large insert at the default 4 MB).
         cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        cur.execute("ANALYZE import_conv")
         # s: a staged record, t: its project's id, c: the stored row.
         staged = (
             f"import_conv s JOIN (SELECT id AS project_id, name FROM "
