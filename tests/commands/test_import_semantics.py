@@ -4,8 +4,10 @@ threads, --check, and flat streaming."""
 
 import json
 from datetime import UTC, datetime
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from conversations.models import Conversation, Message, MetadataChange
 
@@ -119,3 +121,32 @@ def test_many_chunks_in_one_transaction(run, tmp_path):
     out, _ = run("import_conversations", write(tmp_path, *records), "--chunk-size", "4")
     assert "25 created" in out
     assert MetadataChange.objects.filter(action="create").count() == 25
+
+
+def test_an_integer_beyond_64_bits_is_named_as_written_in_an_error(tmp_path):
+    """orjson reads such an integer as a float; the error must quote the line's own digits."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"id": "00000000-0000-4000-8000-000000000003", "project": "acme", '
+        '"metadata": {"ai_disabled": 123456789012345678901234}}\n',
+        encoding="utf-8",
+    )
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_conversations", str(path), stdout=StringIO(), stderr=err)
+    assert "got 123456789012345678901234" in err.getvalue()
+    assert not Conversation.objects.exists()
+
+
+def test_message_json_keeps_integers_beyond_64_bits_beside_fractions(run, tmp_path):
+    big = 123456789012345678901234
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"id": "00000000-0000-4000-8000-000000000004", "project": "acme", "messages": '
+        f'[{{"content": "x", "payload": {{"f": 0.5, "n": {big}, "m": -{big}}}}}]}}\n',
+        encoding="utf-8",
+    )
+    run("import_conversations", str(path))
+    payload = Message.objects.get().payload
+    assert payload == {"f": 0.5, "n": big, "m": -big}
+    assert type(payload["n"]) is int
