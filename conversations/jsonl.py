@@ -172,6 +172,8 @@ def _uuid(value: Any, where: str) -> uuid.UUID:
 
 
 def _unknown(obj: dict, allowed: set[str], where: str) -> None:
+    if obj.keys() <= allowed:
+        return
     extra = sorted(set(obj) - allowed)
     if extra:
         raise RecordError(f"{where}unknown key(s): {', '.join(extra)}.")
@@ -184,6 +186,7 @@ def _unknown(obj: dict, allowed: set[str], where: str) -> None:
 # or a time), so a line is read again by json.loads only when orjson left a float there, or the
 # line fails a check, and the line holds a run of 19 digits (an integer orjson may have widened).
 _BIG_INTEGER = re.compile(r"[0-9]{19}")
+_FREE_JSON = (*MESSAGE_JSON, *MESSAGE_LISTS)
 
 
 def _has_float(value: Any) -> bool:
@@ -217,7 +220,11 @@ def parse_line(line: str) -> ConversationImport:
             raise
         # Words the error as json.loads reads the line (an integer, not a widened float).
         return _check_record(line, _json_loads(line, depth), depth)
-    if record.messages and _has_float(record.messages) and _BIG_INTEGER.search(line):
+    if (
+        record.messages
+        and _has_float([m.get(f) for m in record.messages for f in _FREE_JSON])
+        and _BIG_INTEGER.search(line)
+    ):
         return _check_record(line, _json_loads(line, depth), depth)
     return record
 
