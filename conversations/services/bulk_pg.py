@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -46,7 +47,7 @@ _MESSAGES_BIT = 1 << len(_OPTIONAL)
 _MESSAGE_JSON = {f.name for f in Message._meta.concrete_fields if isinstance(f, JSONField)} & set(
     _MESSAGE_FIELDS
 )
-_MESSAGE_NULLABLE = {f.name for f in Message._meta.concrete_fields if f.null}
+_JSON_NOT_NULL = sorted(_MESSAGE_JSON - {f.name for f in Message._meta.concrete_fields if f.null})
 WORK_MEM = "64MB"  # PostgreSQL work_mem for the upsert's transaction (bounded server memory)
 
 
@@ -177,18 +178,16 @@ class PostgresImport:
         defaults = self.message_defaults
         with self.cursor.copy(self._copy_msg) as copy:
             copy.set_types(self._msg_types)
+            write, values_of = copy.write_row, itemgetter(*_MESSAGE_FIELDS)
             for conversation_id, thread in messages:
                 for ordinal, message in enumerate(thread):
                     full = {**defaults, **message}
-                    values = (self._value(n, full[n]) for n in _MESSAGE_FIELDS)
-                    # size_bytes is derived (limits.message_size), as the ORM path writes it.
-                    copy.write_row((conversation_id, ordinal, *values, message_size(**full)))
-
-    @staticmethod
-    def _value(name: str, value: Any) -> Any:
-        if value is None and name in _MESSAGE_JSON and name not in _MESSAGE_NULLABLE:
-            return Jsonb(None)  # JSON null, not SQL NULL
-        return value  # JSON fields: the column's binary dumper writes them with json.dumps
+                    for name in _JSON_NOT_NULL:  # JSON null, where SQL NULL is not allowed
+                        if full[name] is None:
+                            full[name] = Jsonb(None)
+                    # JSON fields: the column's binary dumper writes them with json.dumps, as
+                    # Django's JSONField does. size_bytes is derived (limits.message_size).
+                    write((conversation_id, ordinal, *values_of(full), message_size(**full)))
 
     def duplicate_lines(self, limit: int = 10_000) -> list[tuple[int, int, Any]]:
         """``(line, first line, id)`` for each later line repeating an id, at most ``limit``."""
