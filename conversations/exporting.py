@@ -1,9 +1,10 @@
 """The JSONL export at database speed: lines byte-identical to :func:`jsonl.dumps` of
 :func:`jsonl.conversation_to_record` (the reference serializer, which SQLite still uses).
 
-On PostgreSQL the conversations are read through a server-side cursor as plain tuples (no
-model instances), each chunk's messages in one ``= ANY(…)`` query, and each line is written by
-orjson with sorted keys — the same bytes as ``json.dumps(…, ensure_ascii=False,
+On PostgreSQL the conversations are read as plain tuples (no model instances) in keyset pages
+of ``chunk_size`` along the primary key (``id > last id ORDER BY id LIMIT n``: an index walk,
+never a sort of the whole table), each page's messages in one range scan of the
+``conversation_id`` index, and each line is written by orjson with sorted keys — the same bytes as ``json.dumps(…, ensure_ascii=False,
 sort_keys=True, separators=(",", ":"))``: UTF-8 text unescaped, control characters as
 ``\\u00XX``, times as ``isoformat()`` in UTC (microseconds only when non-zero; PostgreSQL
 formats them, and the UUIDs, as text), UUIDs dashed.
