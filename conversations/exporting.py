@@ -4,10 +4,11 @@
 On PostgreSQL the conversations are read as plain tuples (no model instances) in keyset pages
 of ``chunk_size`` along the primary key (``id > last id ORDER BY id LIMIT n``: an index walk,
 never a sort of the whole table), each page's messages in one range scan of the
-``conversation_id`` index, and each line is written by orjson with sorted keys — the same bytes as ``json.dumps(…, ensure_ascii=False,
-sort_keys=True, separators=(",", ":"))``: UTF-8 text unescaped, control characters as
-``\\u00XX``, times as ``isoformat()`` in UTC (microseconds only when non-zero; PostgreSQL
-formats them, and the UUIDs, as text), UUIDs dashed.
+``conversation_id`` index, and each line is written by orjson with sorted keys — the same
+bytes as ``json.dumps(…, ensure_ascii=False, sort_keys=True, separators=(",", ":"))``:
+UTF-8 text unescaped, control characters as ``\\u00XX``, times as ``isoformat()`` in UTC
+(microseconds only when non-zero; PostgreSQL formats them, and the UUIDs, as text), UUIDs
+dashed.
 The two writers differ only in how they print floats with an exponent and integers beyond
 64 bits; PostgreSQL prints every JSON number as a plain decimal, so a message whose JSON fields
 hold a fraction (``\\d.\\d`` anywhere in their text) or an integer of 19 digits or more is

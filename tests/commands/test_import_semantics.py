@@ -150,3 +150,62 @@ def test_message_json_keeps_integers_beyond_64_bits_beside_fractions(run, tmp_pa
     payload = Message.objects.get().payload
     assert payload == {"f": 0.5, "n": big, "m": -big}
     assert type(payload["n"]) is int
+
+
+def _indexes():
+    """``[(name, definition, oid)]`` of the conversation table's indexes (PostgreSQL)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indexrelid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass "
+            "ORDER BY 1",
+            [Conversation._meta.db_table],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.parametrize("threshold, rebuilt", [("5", True), ("6", False), ("0", False)])
+def test_a_large_import_into_an_empty_store_rebuilds_the_same_indexes(
+    run, tmp_path, threshold, rebuilt
+):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the index rebuild is PostgreSQL's")
+    before = _indexes()
+    records = [
+        {"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme", "metadata": {"i": str(i)}}
+        for i in range(5)
+    ]
+    out, _ = run(
+        "import_conversations", write(tmp_path, *records), "--rebuild-indexes-from", threshold
+    )
+    assert "5 created" in out
+    after = _indexes()
+    assert [row[:2] for row in after] == [row[:2] for row in before]
+    secondary = {name for name, definition, _ in before if "UNIQUE" not in definition}
+    changed = {a[0] for a, b in zip(after, before, strict=True) if a[2] != b[2]}
+    assert changed == (secondary if rebuilt else set())
+    assert MetadataChange.objects.filter(action="create").count() == 5
+    assert Conversation.objects.filter(metadata__contains={"i": "3"}).count() == 1
+
+
+def test_an_import_into_a_store_with_rows_keeps_its_indexes(run, tmp_path):
+    from django.db import connection
+
+    records = [{"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme"} for i in range(3)]
+    run("import_conversations", write(tmp_path, *records))
+    before = _indexes() if connection.vendor == "postgresql" else None
+    more = [{"id": f"00000000-0000-4000-8001-{i:012d}", "project": "acme"} for i in range(3)]
+    out, _ = run(
+        "import_conversations",
+        write(tmp_path, *more, name="more.jsonl"),
+        "--rebuild-indexes-from",
+        "1",
+    )
+    assert "3 created" in out
+    assert Conversation.objects.count() == 6
+    if before is not None:
+        assert _indexes() == before
