@@ -18,6 +18,11 @@ from a record keeps the stored value (or the model default for a new row; times 
 metadata object is audited (``create`` for a new row with metadata, ``replace`` or ``clear``);
 a thread is replaced only when it differs from the stored one; no events are sent. Changed
 rows are locked (``FOR UPDATE``) before they are compared and written.
+
+Staging is binary COPY; the transaction runs with ``work_mem`` :data:`WORK_MEM`. Into an empty
+store with at least ``rebuild_indexes_from`` records, it locks the conversation table (ACCESS
+EXCLUSIVE, until commit) and rebuilds the secondary indexes after the insert instead of
+updating them row by row (:meth:`PostgresImport._indexes_to_rebuild`).
 """
 
 from __future__ import annotations
@@ -94,6 +99,9 @@ class PostgresImport:
         # keeps json.dumps, as Django's JSONField writes it (integers beyond 64 bits, NaN).
         self._conv_cursor = self.cursor.connection.cursor()
         set_json_dumps(orjson.dumps, self._conv_cursor)
+        # Server memory for this transaction's sorts, hashes and GIN pending-list merges (the
+        # three GIN indexes on metadata take most of a large insert at the default 4 MB).
+        self.cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         # Left over only when an earlier import ran in the same (still open) transaction.
         self.cursor.execute(
             "DROP TABLE IF EXISTS import_conv, import_msg, import_changed, import_replace"
@@ -225,9 +233,6 @@ class PostgresImport:
         audit_table = _q(MetadataChange._meta.db_table)
         message_table = _q(Message._meta.db_table)
         project_id = _col(Conversation, "project")
-        # Server memory for this transaction's sorts, hashes and GIN pending-list merges (the
-        # three GIN indexes on metadata take most of a large insert at the default 4 MB).
-        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         rebuild = self._indexes_to_rebuild(conv)
         # s: a staged record, t: its project's id, c: the stored row.
         staged = (
