@@ -166,6 +166,20 @@ def _indexes():
         return cursor.fetchall()
 
 
+def _foreign_keys():
+    """``[(table, name, definition, oid)]`` of the foreign keys to or from conversations."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), oid "
+            "FROM pg_constraint WHERE contype = 'f' "
+            "AND (conrelid = %s::regclass OR confrelid = %s::regclass) ORDER BY 1, 2",
+            [Conversation._meta.db_table] * 2,
+        )
+        return cursor.fetchall()
+
+
 @pytest.mark.parametrize("threshold, rebuilt", [("5", True), ("6", False), ("0", False)])
 def test_a_large_import_into_an_empty_store_rebuilds_the_same_indexes(
     run, tmp_path, threshold, rebuilt
@@ -174,9 +188,14 @@ def test_a_large_import_into_an_empty_store_rebuilds_the_same_indexes(
 
     if connection.vendor != "postgresql":
         pytest.skip("the index rebuild is PostgreSQL's")
-    before = _indexes()
+    before, keys_before = _indexes(), _foreign_keys()
     records = [
-        {"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme", "metadata": {"i": str(i)}}
+        {
+            "id": f"00000000-0000-4000-8000-{i:012d}",
+            "project": "acme",
+            "metadata": {"i": str(i)},
+            "messages": [{"content": "hi"}],
+        }
         for i in range(5)
     ]
     out, _ = run(
@@ -188,6 +207,15 @@ def test_a_large_import_into_an_empty_store_rebuilds_the_same_indexes(
     secondary = {name for name, definition, _ in before if "UNIQUE" not in definition}
     changed = {a[0] for a, b in zip(after, before, strict=True) if a[2] != b[2]}
     assert changed == (secondary if rebuilt else set())
+    keys_after = _foreign_keys()
+    assert [row[:3] for row in keys_after] == [row[:3] for row in keys_before]
+    written = {
+        m._meta.db_table for m in (Conversation, MetadataChange, Message)
+    }  # the webhook outbox's key stays
+    recreated = {a[1] for a, b in zip(keys_after, keys_before, strict=True) if a[3] != b[3]}
+    expected = {row[1] for row in keys_before if row[0] in written}
+    assert recreated == (expected if rebuilt else set())
+    assert Message.objects.count() == 5
     assert MetadataChange.objects.filter(action="create").count() == 5
     assert Conversation.objects.filter(metadata__contains={"i": "3"}).count() == 1
 
@@ -209,3 +237,27 @@ def test_an_import_into_a_store_with_rows_keeps_its_indexes(run, tmp_path):
     assert Conversation.objects.count() == 6
     if before is not None:
         assert _indexes() == before
+
+
+def test_a_failed_rebuilding_import_leaves_the_store_and_its_indexes_as_they_were(tmp_path):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the index rebuild is PostgreSQL's")
+    before, keys_before = _indexes(), _foreign_keys()
+    message = {"id": "00000000-0000-4000-9000-000000000001", "content": "twice"}
+    records = [  # one message id in two conversations: the write step fails
+        {"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme", "messages": [message]}
+        for i in range(2)
+    ]
+    with pytest.raises(CommandError, match="nothing was written"):
+        call_command(
+            "import_conversations",
+            write(tmp_path, *records),
+            "--rebuild-indexes-from",
+            "1",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert not Conversation.objects.exists()
+    assert (_indexes(), _foreign_keys()) == (before, keys_before)
