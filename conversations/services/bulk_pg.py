@@ -363,8 +363,8 @@ class PostgresImport:
 
     def _indexes_to_rebuild(self, conv: str) -> list[str]:
         """Into an empty store, and for at least ``rebuild_indexes_from`` records: lock the
-        tables the import writes (ACCESS EXCLUSIVE, until commit), drop the conversation
-        table's secondary indexes and the foreign keys between these tables, and return the
+        tables the import writes (ACCESS EXCLUSIVE, until commit), drop their secondary
+        indexes and the foreign keys between them, and return the
         statements that bring them back, to run after the inserts: a sorted index build
         instead of one random insert per row and index, one validating join per foreign key
         instead of one trigger query per row. Returns ``[]`` (nothing done) otherwise. The
@@ -384,10 +384,10 @@ class PostgresImport:
         # Empty, so are the tables whose foreign keys point at it: the messages, the audit.
         cur.execute(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "WHERE i.indrelid = %s::regclass AND NOT EXISTS "
+            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT EXISTS "
             "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
             "ORDER BY i.indexrelid",
-            [tables[0]],
+            [tables],
         )
         indexes = cur.fetchall()
         cur.execute(

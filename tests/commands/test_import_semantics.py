@@ -153,15 +153,15 @@ def test_message_json_keeps_integers_beyond_64_bits_beside_fractions(run, tmp_pa
 
 
 def _indexes():
-    """``[(name, definition, oid)]`` of the conversation table's indexes (PostgreSQL)."""
+    """``[(name, definition, oid)]`` of the indexes of the tables an import writes."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indexrelid FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = ANY(%s::regclass[]) "
             "ORDER BY 1",
-            [Conversation._meta.db_table],
+            [[m._meta.db_table for m in (Conversation, MetadataChange, Message)]],
         )
         return cursor.fetchall()
 
