@@ -1,12 +1,14 @@
 """The JSONL export at database speed: lines byte-identical to :func:`jsonl.dumps` of
 :func:`jsonl.conversation_to_record` (the reference serializer, which SQLite still uses).
 
-On PostgreSQL the conversations are read through a server-side cursor as plain tuples (no
-model instances), each chunk's messages in one ``= ANY(…)`` query, and each line is written by
-orjson with sorted keys — the same bytes as ``json.dumps(…, ensure_ascii=False,
-sort_keys=True, separators=(",", ":"))``: UTF-8 text unescaped, control characters as
-``\\u00XX``, times as ``isoformat()`` in UTC (microseconds only when non-zero; PostgreSQL
-formats them, and the UUIDs, as text), UUIDs dashed.
+On PostgreSQL the conversations are read as plain tuples (no model instances) in keyset pages
+of ``chunk_size`` along the primary key (``id > last id ORDER BY id LIMIT n``: an index walk,
+never a sort of the whole table), each page's messages in one range scan of the
+``conversation_id`` index, and each line is written by orjson with sorted keys — the same
+bytes as ``json.dumps(…, ensure_ascii=False, sort_keys=True, separators=(",", ":"))``:
+UTF-8 text unescaped, control characters as ``\\u00XX``, times as ``isoformat()`` in UTC
+(microseconds only when non-zero; PostgreSQL formats them, and the UUIDs, as text), UUIDs
+dashed.
 The two writers differ only in how they print floats with an exponent and integers beyond
 64 bits; PostgreSQL prints every JSON number as a plain decimal, so a message whose JSON fields
 hold a fraction (``\\d.\\d`` anywhere in their text) or an integer of 19 digits or more is
@@ -95,13 +97,22 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
         *(_iso_text(f"c.{_column(Conversation, f)}") for f in CONVERSATION_TIMES),
     ]
     keys = (*_CONVERSATION_KEYS, *CONVERSATION_STRINGS, *CONVERSATION_TIMES)
-    where, params = "", []
+    # Keyset pages in id order: each page walks the primary key from where the last one ended
+    # (no server-side sort of the whole table, no cursor held open), and its messages are one
+    # range of the conversation_id index. With --project the range may hold other projects'
+    # messages, which are skipped.
+    conditions, params = [], []
     if project is not None:
-        where, params = "WHERE c.project_id = %s", [project.pk]
-    conversations_sql = (
-        f"SELECT {', '.join(columns)} FROM {conv_table} c "
-        f"JOIN {project_table} p ON p.id = c.project_id {where} ORDER BY c.id"
-    )
+        conditions, params = ["c.project_id = %s"], [project.pk]
+
+    def page_sql(*more: str) -> str:
+        where = " AND ".join((*conditions, *more)) or "TRUE"
+        return (
+            f"SELECT {', '.join(columns)} FROM {conv_table} c "
+            f"JOIN {project_table} p ON p.id = c.project_id WHERE {where} ORDER BY c.id LIMIT %s"
+        )
+
+    first_page, next_page = page_sql(), page_sql("c.id > %s")
     message_columns = [
         "conversation_id::text",
         "public_id::text",
@@ -112,39 +123,48 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
     ]
     messages_sql = (
         f"SELECT {', '.join(message_columns)} FROM {message_table} "
-        "WHERE conversation_id = ANY(%s::uuid[]) ORDER BY conversation_id, id"
+        "WHERE conversation_id BETWEEN %s AND %s ORDER BY conversation_id, id"
     )
     option = orjson.OPT_SORT_KEYS
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         connection.ensure_connection()
         raw = connection.connection
-        if outermost:  # one snapshot for conversations and messages alike
+        if outermost:  # one snapshot for every page, conversations and messages alike
             with raw.cursor() as setup:
                 setup.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        with raw.cursor(name="convstore_export") as rows, raw.cursor() as message_cursor:
+        with raw.cursor() as rows, raw.cursor() as message_cursor:
             set_json_loads(orjson.loads, rows)
-            rows.itersize = chunk_size
-            rows.execute(conversations_sql, params)
-            while chunk := rows.fetchmany(chunk_size):
-                message_cursor.execute(messages_sql, [[row[0] for row in chunk]])
-                threads: dict[str, list] = {}
+            rows.execute(first_page, [*params, chunk_size])
+            while True:
+                chunk = rows.fetchall()
+                if not chunk:
+                    return
+                after = chunk[-1][0]
+                message_cursor.execute(messages_sql, [chunk[0][0], after])
+                threads: dict[str, list] = {row[0]: [] for row in chunk}
                 exact: set[str] = set()  # conversations to write with json.dumps
                 for message in message_cursor.fetchall():
+                    thread = threads.get(message[0])
+                    if thread is None:  # another project's conversation in the id range
+                        continue
                     record, needs_exact = _message_record(message)
-                    threads.setdefault(message[0], []).append(record)
+                    thread.append(record)
                     if needs_exact:
                         exact.add(message[0])
                 out = []
                 for row in chunk:
                     record = dict(zip(keys, row, strict=True))
-                    record["messages"] = threads.get(row[0], [])
+                    record["messages"] = threads[row[0]]
                     if row[0] in exact:
                         out.append(_exact(record))
                         continue
                     out.append(orjson.dumps(record, option=option))
                 out.append(b"")
                 yield b"\n".join(out)
+                if len(chunk) < chunk_size:
+                    return
+                rows.execute(next_page, [*params, after, chunk_size])
 
 
 def _message_record(row) -> tuple[dict, bool]:

@@ -172,6 +172,8 @@ def _uuid(value: Any, where: str) -> uuid.UUID:
 
 
 def _unknown(obj: dict, allowed: set[str], where: str) -> None:
+    if obj.keys() <= allowed:
+        return
     extra = sorted(set(obj) - allowed)
     if extra:
         raise RecordError(f"{where}unknown key(s): {', '.join(extra)}.")
@@ -179,18 +181,25 @@ def _unknown(obj: dict, allowed: set[str], where: str) -> None:
 
 # orjson reads what json.loads reads, value for value, but faster; except integers beyond 64
 # bits (it reads floats), lone surrogate escapes and NaN/Infinity (it refuses them). A line that
-# might hold one (an escaped surrogate or 19+ digits anywhere) or that orjson refuses goes to
-# json.loads, which also words the error.
-_NEEDS_JSON_MODULE = re.compile(r"\d{19}|\\[uU][dD][89abcdefABCDEF]")
+# orjson refuses goes to json.loads, which also words the error. A float can only survive the
+# checks below inside a message's free JSON fields (every other field wants a string, a boolean
+# or a time), so a line is read again by json.loads only when orjson left a float there, or the
+# line fails a check, and the line holds a run of 19 digits (an integer orjson may have widened).
+_BIG_INTEGER = re.compile(r"[0-9]{19}")
+_FREE_JSON = (*MESSAGE_JSON, *MESSAGE_LISTS)
 
 
-def _loads(line: str) -> Any:
-    if not _NEEDS_JSON_MODULE.search(line):
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(line)
+def _has_float(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is float:
+            return True
+        if type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return False
 
 
 def parse_line(line: str) -> ConversationImport:
@@ -201,12 +210,37 @@ def parse_line(line: str) -> ConversationImport:
     """
     depth = settings.CONVSTORE_MAX_JSON_DEPTH + 1  # a line wraps messages one level deeper
     try:
-        obj = _loads(line)
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _check_record(line, _json_loads(line, depth), depth)
+    try:
+        record = _check_record(line, obj, depth)
+    except RecordError:
+        if not _BIG_INTEGER.search(line):
+            raise
+        # Words the error as json.loads reads the line (an integer, not a widened float).
+        return _check_record(line, _json_loads(line, depth), depth)
+    if (
+        record.messages
+        and _has_float([m.get(f) for m in record.messages for f in _FREE_JSON])
+        and _BIG_INTEGER.search(line)
+    ):
+        return _check_record(line, _json_loads(line, depth), depth)
+    return record
+
+
+def _json_loads(line: str, depth: int) -> Any:
+    try:
+        return json.loads(line)
     except json.JSONDecodeError as exc:
         raise RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}.") from None
     except RecursionError:
         raise RecordError(f"nested deeper than {depth} levels.") from None
-    if json_depth_exceeds(obj, depth):
+
+
+def _check_record(line: str, obj: Any, depth: int) -> ConversationImport:
+    # Nesting cannot exceed the number of brackets opened: most lines skip the walk.
+    if line.count("{") + line.count("[") > depth and json_depth_exceeds(obj, depth):
         raise RecordError(f"nested deeper than {depth} levels.")
     if not isinstance(obj, dict):
         raise RecordError(f"expected a JSON object, got {rules.json_type_name(obj)}.")

@@ -4,8 +4,10 @@ threads, --check, and flat streaming."""
 
 import json
 from datetime import UTC, datetime
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from conversations.models import Conversation, Message, MetadataChange
 
@@ -119,3 +121,143 @@ def test_many_chunks_in_one_transaction(run, tmp_path):
     out, _ = run("import_conversations", write(tmp_path, *records), "--chunk-size", "4")
     assert "25 created" in out
     assert MetadataChange.objects.filter(action="create").count() == 25
+
+
+def test_an_integer_beyond_64_bits_is_named_as_written_in_an_error(tmp_path):
+    """orjson reads such an integer as a float; the error must quote the line's own digits."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"id": "00000000-0000-4000-8000-000000000003", "project": "acme", '
+        '"metadata": {"ai_disabled": 123456789012345678901234}}\n',
+        encoding="utf-8",
+    )
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_conversations", str(path), stdout=StringIO(), stderr=err)
+    assert "got 123456789012345678901234" in err.getvalue()
+    assert not Conversation.objects.exists()
+
+
+def test_message_json_keeps_integers_beyond_64_bits_beside_fractions(run, tmp_path):
+    big = 123456789012345678901234
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"id": "00000000-0000-4000-8000-000000000004", "project": "acme", "messages": '
+        f'[{{"content": "x", "payload": {{"f": 0.5, "n": {big}, "m": -{big}}}}}]}}\n',
+        encoding="utf-8",
+    )
+    run("import_conversations", str(path))
+    payload = Message.objects.get().payload
+    assert payload == {"f": 0.5, "n": big, "m": -big}
+    assert type(payload["n"]) is int
+
+
+def _indexes():
+    """``[(name, definition, oid)]`` of the indexes of the tables an import writes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indexrelid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = ANY(%s::regclass[]) "
+            "ORDER BY 1",
+            [[m._meta.db_table for m in (Conversation, MetadataChange, Message)]],
+        )
+        return cursor.fetchall()
+
+
+def _foreign_keys():
+    """``[(table, name, definition, oid)]`` of the foreign keys to or from conversations."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), oid "
+            "FROM pg_constraint WHERE contype = 'f' "
+            "AND (conrelid = %s::regclass OR confrelid = %s::regclass) ORDER BY 1, 2",
+            [Conversation._meta.db_table] * 2,
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.parametrize("threshold, rebuilt", [("5", True), ("6", False), ("0", False)])
+def test_a_large_import_into_an_empty_store_rebuilds_the_same_indexes(
+    run, tmp_path, threshold, rebuilt
+):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the index rebuild is PostgreSQL's")
+    before, keys_before = _indexes(), _foreign_keys()
+    records = [
+        {
+            "id": f"00000000-0000-4000-8000-{i:012d}",
+            "project": "acme",
+            "metadata": {"i": str(i)},
+            "messages": [{"content": "hi"}],
+        }
+        for i in range(5)
+    ]
+    out, _ = run(
+        "import_conversations", write(tmp_path, *records), "--rebuild-indexes-from", threshold
+    )
+    assert "5 created" in out
+    after = _indexes()
+    assert [row[:2] for row in after] == [row[:2] for row in before]
+    secondary = {name for name, definition, _ in before if "UNIQUE" not in definition}
+    changed = {a[0] for a, b in zip(after, before, strict=True) if a[2] != b[2]}
+    assert changed == (secondary if rebuilt else set())
+    keys_after = _foreign_keys()
+    assert [row[:3] for row in keys_after] == [row[:3] for row in keys_before]
+    written = {
+        m._meta.db_table for m in (Conversation, MetadataChange, Message)
+    }  # the webhook outbox's key stays
+    recreated = {a[1] for a, b in zip(keys_after, keys_before, strict=True) if a[3] != b[3]}
+    expected = {row[1] for row in keys_before if row[0] in written}
+    assert recreated == (expected if rebuilt else set())
+    assert Message.objects.count() == 5
+    assert MetadataChange.objects.filter(action="create").count() == 5
+    assert Conversation.objects.filter(metadata__contains={"i": "3"}).count() == 1
+
+
+def test_an_import_into_a_store_with_rows_keeps_its_indexes(run, tmp_path):
+    from django.db import connection
+
+    records = [{"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme"} for i in range(3)]
+    run("import_conversations", write(tmp_path, *records))
+    before = _indexes() if connection.vendor == "postgresql" else None
+    more = [{"id": f"00000000-0000-4000-8001-{i:012d}", "project": "acme"} for i in range(3)]
+    out, _ = run(
+        "import_conversations",
+        write(tmp_path, *more, name="more.jsonl"),
+        "--rebuild-indexes-from",
+        "1",
+    )
+    assert "3 created" in out
+    assert Conversation.objects.count() == 6
+    if before is not None:
+        assert _indexes() == before
+
+
+def test_a_failed_rebuilding_import_leaves_the_store_and_its_indexes_as_they_were(tmp_path):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the index rebuild is PostgreSQL's")
+    before, keys_before = _indexes(), _foreign_keys()
+    message = {"id": "00000000-0000-4000-9000-000000000001", "content": "twice"}
+    records = [  # one message id in two conversations: the write step fails
+        {"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme", "messages": [message]}
+        for i in range(2)
+    ]
+    with pytest.raises(CommandError, match="nothing was written"):
+        call_command(
+            "import_conversations",
+            write(tmp_path, *records),
+            "--rebuild-indexes-from",
+            "1",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert not Conversation.objects.exists()
+    assert (_indexes(), _foreign_keys()) == (before, keys_before)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from conversations.jsonl import RecordError, parse_line
 from conversations.services import Actor, conversations_import
-from conversations.services.bulk_pg import PostgresImport
+from conversations.services.bulk_pg import REBUILD_INDEXES_FROM, PostgresImport
 
 MAX_LISTED = 20
 MAX_KEPT = 10_000  # bad lines remembered for the report (all are counted)
@@ -31,12 +31,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--check", action="store_true", help="Only check the file; write nothing."
         )
+        parser.add_argument(
+            "--rebuild-indexes-from",
+            type=int,
+            default=REBUILD_INDEXES_FROM,
+            metavar="N",
+            help=(
+                "PostgreSQL: with at least N conversations into an empty store, lock the "
+                "conversation table for the write step and rebuild its secondary indexes after "
+                f"the insert, not row by row ({REBUILD_INDEXES_FROM}; 0: never)."
+            ),
+        )
 
-    def handle(self, *args, file, chunk_size, check, **options):
+    def handle(self, *args, file, chunk_size, check, rebuild_indexes_from, **options):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
+        if rebuild_indexes_from < 0:
+            raise CommandError("--rebuild-indexes-from must be 0 or more.")
         if connection.vendor == "postgresql":
-            self._import_postgresql(file, chunk_size, check)
+            self._import_postgresql(file, chunk_size, check, rebuild_indexes_from)
             return
         total = self._check(file)
         if check:
@@ -60,7 +73,7 @@ class Command(BaseCommand):
             f"{updated} updated, {unchanged} unchanged."
         )
 
-    def _import_postgresql(self, file, chunk_size: int, check: bool) -> None:
+    def _import_postgresql(self, file, chunk_size: int, check: bool, rebuild_from: int) -> None:
         """Pass 1 checks every line and COPYs the good ones into temporary tables; pass 2, only
         if no line is bad, upserts them set-based. One transaction: all or nothing."""
         bad: list[tuple[int, str]] = []
@@ -68,7 +81,9 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 staging = PostgresImport(
-                    actor=Actor.for_command("import_conversations"), now=timezone.now()
+                    actor=Actor.for_command("import_conversations"),
+                    now=timezone.now(),
+                    rebuild_indexes_from=rebuild_from,
                 )
                 chunk = []
                 for number, record in self._records(file):
