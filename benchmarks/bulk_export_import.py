@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database  # noqa: E402
+from benchmarks.common import ensure_database, production_env  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
 
@@ -216,14 +215,7 @@ def main(argv=None) -> int:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     if not url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="convstore.settings",
-        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-        CONVSTORE_HTTPS="0",
-        DEBUG="0",
-    )
+    env = production_env(url)
     ensure_database(url)
     run(env, "migrate", "--noinput", "--verbosity", "0")
     empty_store(url)

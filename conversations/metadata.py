@@ -220,18 +220,6 @@ def _validate(value: Any, *, allow_delete: bool) -> dict[str, str | None]:
     _check_count(len(obj))
     cleaned: dict[str, str | None] = {}
     for key, item in obj.items():
-        if (  # the common pair, which breaks no rule, checked without a call per rule
-            type(key) is str
-            and type(item) is str
-            and 0 < len(key) <= MAX_KEY_LENGTH
-            and len(item) <= MAX_VALUE_LENGTH
-            and key != AI_DISABLED_KEY
-            and "\x00" not in key
-            and "\x00" not in item
-            and ((pair := key + item).isascii() or not has_lone_surrogate(pair))
-        ):
-            cleaned[key] = item
-            continue
         _check_key(key)
         cleaned[key] = None if (allow_delete and item is None) else _clean_value(key, item)
     return cleaned
