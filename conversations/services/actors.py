@@ -23,6 +23,34 @@ class Actor:
     user: Any = None
     request_id: str = ""
 
+    @property
+    def audit_label(self) -> str:
+        """``label`` as the audit row's ``actor`` column holds it (cut to its length)."""
+        return self.label[: MetadataChange._meta.get_field("actor").max_length]
+
+    def metadata_change(
+        self, conversation, *, action: str, before, after, changed_at=None
+    ) -> MetadataChange:
+        """The audit row (unsaved) of this actor changing ``conversation``'s metadata from
+        ``before`` to ``after`` (dicts, or ``None``); ``action`` is a
+        :class:`MetadataChange.Action` value; ``changed_at`` (an aware datetime) defaults to
+        the model's (now). Every writer builds its audit rows here: the services' locking
+        path, the PostgreSQL fast path and the bulk import."""
+        fields = {"changed_at": changed_at} if changed_at is not None else {}
+        return MetadataChange(
+            conversation=conversation,
+            actor_type=self.kind,
+            actor=self.audit_label,
+            api_key=self.api_key,
+            user=self.user,
+            source=self.source,
+            action=action,
+            before=before,
+            after=after,
+            request_id=self.request_id,
+            **fields,
+        )
+
     @classmethod
     def for_api_key(cls, api_key: ApiKey, *, source: str, request_id: str = "") -> Actor:
         """An API client authenticated with ``api_key``."""

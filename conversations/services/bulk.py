@@ -59,17 +59,7 @@ def conversations_import(
 
     def audit(row: Conversation, action: str, before, after) -> None:
         audits.append(
-            MetadataChange(
-                conversation=row,
-                actor_type=actor.kind,
-                actor=actor.label[:255],
-                user=actor.user,
-                source=actor.source,
-                action=action,
-                before=before,
-                after=after,
-                changed_at=now,
-            )
+            actor.metadata_change(row, action=action, before=before, after=after, changed_at=now)
         )
 
     for record in records:

@@ -305,7 +305,7 @@ class PostgresImport:
             "conversation_id, changed_at, actor_type, actor, api_key_id, user_id, source, "
             "action, before, after, request_id"
         )
-        who = [now, actor.kind, actor.label[:255], None, getattr(actor.user, "pk", None)]
+        who = [now, actor.kind, actor.audit_label, None, getattr(actor.user, "pk", None)]
         # The new rows and their ``create`` audit rows in one statement. A record without
         # metadata gets the model default ({}), which is falsy like an empty or null one, so
         # the stored value alone says whether to audit.

@@ -49,18 +49,8 @@ from .messages import MessageInput, MessageInvalid, messages_check, messages_cre
 def _audit(
     conversation: Conversation, *, actor: Actor, action: str, before, after
 ) -> MetadataChange:
-    change = MetadataChange.objects.create(
-        conversation=conversation,
-        actor_type=actor.kind,
-        actor=actor.label[:255],
-        api_key=actor.api_key,
-        user=actor.user,
-        source=actor.source,
-        action=action,
-        before=before,
-        after=after,
-        request_id=actor.request_id,
-    )
+    change = actor.metadata_change(conversation, action=action, before=before, after=after)
+    change.save(force_insert=True)
     events.metadata_changed.send(sender=Conversation, conversation=conversation, change=change)
     return change
 

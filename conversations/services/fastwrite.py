@@ -220,18 +220,8 @@ def write(
     row.metadata = new
     row.ai_disabled = rules.is_ai_disabled(new)
     row.updated_at = now
-    change = MetadataChange(
-        conversation=row,
-        changed_at=now,
-        actor_type=actor.kind,
-        actor=actor.label[:255],
-        api_key=actor.api_key,
-        user=actor.user,
-        source=actor.source,
-        action=action(new),
-        before=before,
-        after=new,
-        request_id=actor.request_id,
+    change = actor.metadata_change(
+        row, action=action(new), before=before, after=new, changed_at=now
     )
     event_rows: list[WebhookEvent] = metadata_event_rows(row, change, endpoints)
 
