@@ -6,6 +6,7 @@
   changed), only by API requests: management commands (imports, exports, purges,
   migrations) run without it. A statement that runs longer, or waits longer for a row lock,
   is cancelled by PostgreSQL (SQLSTATE ``57014``).
+- :func:`streaming_under_timeout` keeps a streamed read (a server-side cursor) under it.
 - :func:`database_failure` tells such a cancellation, and a refused or dropped connection,
   from other database errors. The API formats answer both 503 with ``Retry-After``
   (``CONVSTORE_DB_RETRY_AFTER`` seconds), which the official SDKs retry.
@@ -13,8 +14,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
@@ -34,6 +38,22 @@ def apply_statement_timeout() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SET statement_timeout = {timeout}")
     connection._convstore_statement_timeout = timeout
+
+
+@contextmanager
+def streaming_under_timeout() -> Iterator[None]:
+    """Consume a streamed queryset (``iterator()``) under the statement timeout.
+
+    Outside a transaction Django declares its server-side cursor ``WITH HOLD``, and
+    PostgreSQL runs a holdable cursor's whole query when the declaring statement commits,
+    after it has switched ``statement_timeout`` off: an expensive filter would run to the
+    end however long it took. Inside a transaction the cursor is not holdable and every
+    ``FETCH`` runs under the timeout. Wrap the code that reads the iterator. Costs ``BEGIN``
+    and ``COMMIT``; inside a caller's transaction it simply joins it (no savepoint: a
+    transaction around reads has nothing to roll back).
+    """
+    with transaction.atomic(savepoint=False):
+        yield
 
 
 @receiver(connection_created)

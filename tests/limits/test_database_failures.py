@@ -21,6 +21,7 @@ from django.db import connection
 
 from conversations.formats.telnyx.filters import MAX_METADATA_CONDITIONS
 from conversations.ids import prefixed
+from conversations.metadata import MAX_VALUE_LENGTH
 from conversations.models import Conversation
 from conversations.services import SYSTEM, conversation_create
 
@@ -120,12 +121,13 @@ def test_an_expensive_filter_times_out_with_503_in_telnyx_shape(
     client, api_key, project, settings, tiny_timeout
 ):
     n = MAX_METADATA_CONDITIONS  # as many metadata conditions as one request may hold
+    # Every row holds every key the conditions name, at the longest value a pair may hold,
+    # so that each of the n conditions scans a whole value on every row: tens of
+    # milliseconds in all, whatever plan is chosen, far past the 1 ms timeout below.
+    value = ("ab" * MAX_VALUE_LENGTH)[:MAX_VALUE_LENGTH]
     rows = [
-        Conversation(
-            project=project,
-            metadata={f"k{(i + j) % n}": "abababababababababab" * 20 for j in range(4)},
-        )
-        for i in range(3000)
+        Conversation(project=project, metadata={f"k{j}": value for j in range(n)})
+        for _ in range(3000)
     ]
     Conversation.objects.bulk_create(rows)
     settings.CONVSTORE_STATEMENT_TIMEOUT_MS = 1

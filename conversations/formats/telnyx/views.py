@@ -21,7 +21,7 @@ import math
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from ... import selectors, services
+from ... import db, selectors, services
 from ...limits import rendered_within_budget
 from ...responders import get_responder
 from ..base import FormatViewMixin
@@ -58,12 +58,13 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         )
         if not filterset.is_valid():
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
-        data = list(
-            rendered_within_budget(
-                filterset.page(),
-                lambda row: s.ConversationOutputSerializer(row).data,
+        with db.streaming_under_timeout():  # the page is streamed (server-side cursor)
+            data = list(
+                rendered_within_budget(
+                    filterset.page(),
+                    lambda row: s.ConversationOutputSerializer(row).data,
+                )
             )
-        )
         # PostgREST's range of the rows answered; a list the response budget stopped early
         # ends before offset + limit - 1, and the client goes on from offset=<end + 1>.
         offset = filterset.form.cleaned_data.get("offset") or 0
