@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
+
+from benchmarks.common import stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 APPLICATION_NAME = "convstore_test_gunicorn"
@@ -70,13 +71,7 @@ def gunicorn(*, workers: int = 1, threads: int = 1, env: dict | None = None):
                 time.sleep(0.1)
         yield "127.0.0.1", port
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_server(proc)
 
 
 def request(host, port, method, path, *, body=None, headers=None, chunked=False, timeout=30):
