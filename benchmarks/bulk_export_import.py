@@ -202,10 +202,20 @@ def run(env: dict, *args: str) -> tuple[float, int, str]:
     return seconds, round(rss / 1024), done.stdout.strip()
 
 
+#: Issue 10's targets: conversations/s of each step, and the peak RSS every step stays under.
+TARGET_RATES = {"import-empty": 20_000, "export": 50_000, "re-import-nochange": 50_000}
+TARGET_PEAK_MB = 150
+
+
 def report(name: str, rows: int, seconds: float, rss: int, note: str = "") -> None:
+    """Print a step's figures and whether it meets :data:`TARGET_RATES` and
+    :data:`TARGET_PEAK_MB` (printed, never asserted)."""
+    rate = rows / seconds
+    met = rate >= TARGET_RATES[name] and rss <= TARGET_PEAK_MB
     print(
-        f"{name}: {rows:,} conversations in {seconds:.1f} s = {rows / seconds:,.0f} "
-        f"conversations/s; peak RSS {rss} MB{note}",
+        f"{name}: {rows:,} conversations in {seconds:.1f} s = {rate:,.0f} "
+        f"conversations/s; peak RSS {rss} MB{note}; target >= {TARGET_RATES[name]:,}/s and "
+        f"<= {TARGET_PEAK_MB} MB: {'met' if met else 'NOT met'}",
         flush=True,
     )
 

@@ -45,6 +45,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
 from benchmarks.common import ensure_database, free_port, production_env, vacuum_analyze  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
+#: Issue 10's target for one ``deliver_webhooks`` process (printed, never asserted).
+TARGET_EVENTS_PER_SECOND = 1_000
 PROJECT_NAME = "benchmark-webhooks"
 
 
@@ -330,6 +332,13 @@ def main(argv=None) -> int:
         f"{args.events / window:,.0f} events/s over the delivery window ({window:.2f} s); "
         f"worker CPU {cpu * 1000 / args.events:.2f} ms/event (start-up included)"
     )
+    if args.processes == 1:  # issue 10: one process, its whole run (start-up included)
+        met = args.events / elapsed >= TARGET_EVENTS_PER_SECOND
+        print(
+            f"target >= {TARGET_EVENTS_PER_SECOND:,} events/s from one process, whole run: "
+            f"{'met' if met else 'NOT met'} (start-up weighs on short runs: the default 20,000 "
+            f"events is the measure)"
+        )
     for problem in problems:
         print("FAILED:", problem)
     return 1 if problems else 0
