@@ -4,6 +4,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from convstore.secret_key import require_secret_key
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
+
+require_secret_key()  # no serving without a key when DEBUG is off
 
 application = get_asgi_application()

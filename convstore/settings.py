@@ -6,9 +6,11 @@ Variables (all optional):
   SQLite file ``db.sqlite3`` beside ``manage.py`` (parsed by dj-database-url).
 - ``DB_CONN_MAX_AGE``: seconds a PostgreSQL connection is kept open (default 600, persistent
   connections; ``0`` opens one per request, which we never want in production).
-- ``SECRET_KEY``: Django's signing key. Required when ``DEBUG`` is off: without it every
-  ``manage.py`` command and the WSGI app refuse to start (``ImproperlyConfigured``). A
-  development key is used only when ``DEBUG`` is on.
+- ``SECRET_KEY``: Django's signing key. Required to serve when ``DEBUG`` is off: without it
+  the WSGI/ASGI app (gunicorn, ``runserver``) refuses to start (``ImproperlyConfigured``,
+  :mod:`convstore.secret_key`) and ``check --deploy`` fails; commands that sign nothing
+  (``migrate``, ``makemigrations``, the project's own) run. A development key is used only
+  when ``DEBUG`` is on.
 - ``DEBUG``: ``1``/``true`` to enable debug pages (default off).
 - ``CONVSTORE_HTTPS``: with ``DEBUG`` off, HTTPS settings are on unless this is ``0``: redirect
   to HTTPS, HSTS (``CONVSTORE_HSTS_SECONDS``, default one year, subdomains, preload), secure
@@ -48,7 +50,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,13 +68,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG")
+# Empty with DEBUG off: commands run, the server refuses to start (convstore/secret_key.py).
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off (e.g. SECRET_KEY=$(python -c "
-            "'import secrets; print(secrets.token_urlsafe(50))')), or set DEBUG=1 for development."
-        )
+if not SECRET_KEY and DEBUG:
     SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
 
 # HTTPS in production (DEBUG off) unless CONVSTORE_HTTPS=0 says the deployment is plain HTTP.

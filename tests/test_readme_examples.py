@@ -149,8 +149,6 @@ def test_readme_examples_run_against_make_run(tmp_path):
     # A new user's shell: no test settings' SECRET_KEY, no DEBUG (make run sets it itself).
     for name in ("CONVSTORE_CHAT_RESPONDER", "DEBUG", "KEY", "SECRET_KEY"):
         env.pop(name, None)
-    # The second terminal of the quick start exports DEBUG=1 and KEY.
-    shell_env = {**env, "DEBUG": "1"}
 
     server = MakeRun(tmp_path, env, port)
     try:
@@ -169,14 +167,14 @@ def test_readme_examples_run_against_make_run(tmp_path):
         keys = subprocess.run(
             [".venv/bin/python", "manage.py", "list_api_keys", "--project", "demo"],
             cwd=workdir,
-            env=shell_env,
+            env=env,
             capture_output=True,
             text=True,
             check=True,
         )
         assert len(keys.stdout.strip().splitlines()) == 2  # the header and one key
 
-        block_env = {**shell_env, "KEY": first["API key"]}
+        block_env = {**env, "KEY": first["API key"]}  # the quick start exports KEY
         ran = 0
         for block in readme_blocks(README.read_text()):
             if block.language not in RUN_LANGUAGES or block.skip is not None:
