@@ -98,9 +98,8 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
     ]
     keys = (*_CONVERSATION_KEYS, *CONVERSATION_STRINGS, *CONVERSATION_TIMES)
     # Keyset pages in id order: each page walks the primary key from where the last one ended
-    # (no server-side sort of the whole table, no cursor held open), and its messages are one
-    # range of the conversation_id index. With --project the range may hold other projects'
-    # messages, which are skipped.
+    # (no server-side sort of the whole table, no cursor held open); its messages are read by
+    # _page_messages.
     conditions, params = [], []
     if project is not None:
         conditions, params = ["c.project_id = %s"], [project.pk]
@@ -122,8 +121,8 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
         *(f"{_column(Message, f)}::text" for f in _MESSAGE_JSON_KEYS),
     ]
     messages_sql = (
-        f"SELECT {', '.join(message_columns)} FROM {message_table} "
-        "WHERE conversation_id BETWEEN %s AND %s ORDER BY conversation_id, id"
+        f"SELECT {', '.join(message_columns)} FROM {message_table} WHERE {{}} "
+        "ORDER BY conversation_id, id"
     )
     option = orjson.OPT_SORT_KEYS
     outermost = not connection.in_atomic_block
@@ -141,15 +140,12 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
                 if not chunk:
                     return
                 after = chunk[-1][0]
-                message_cursor.execute(messages_sql, [chunk[0][0], after])
+                message_cursor.execute(*_page_messages(messages_sql, chunk, whole=project is None))
                 threads: dict[str, list] = {row[0]: [] for row in chunk}
                 exact: set[str] = set()  # conversations to write with json.dumps
                 for message in message_cursor.fetchall():
-                    thread = threads.get(message[0])
-                    if thread is None:  # another project's conversation in the id range
-                        continue
                     record, needs_exact = _message_record(message)
-                    thread.append(record)
+                    threads[message[0]].append(record)
                     if needs_exact:
                         exact.add(message[0])
                 out = []
@@ -165,6 +161,18 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
                 if len(chunk) < chunk_size:
                     return
                 rows.execute(next_page, [*params, after, chunk_size])
+
+
+def _page_messages(sql: str, chunk: list, *, whole: bool) -> tuple[str, list]:
+    """``(sql, params)`` reading the messages of a page's conversations (``chunk``: rows whose
+    first value is the id, in id order) and no others; ``sql`` has one ``{}`` for the
+    condition. Exporting the whole store, a page is every conversation between its first and
+    last id, so its messages are one range of the ``conversation_id`` index. Exporting one
+    project, other projects' conversations lie between those ids (UUIDs are random: a page
+    of a small project can span the whole table), so the page's ids are named."""
+    if whole:
+        return sql.format("conversation_id BETWEEN %s AND %s"), [chunk[0][0], chunk[-1][0]]
+    return sql.format("conversation_id = ANY(%s::uuid[])"), [[row[0] for row in chunk]]
 
 
 def _message_record(row) -> tuple[dict, bool]:

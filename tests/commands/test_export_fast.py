@@ -1,9 +1,11 @@
 """The fast export (conversations.exporting) writes the same bytes as the reference serializer
 (jsonl.conversation_to_record + jsonl.dumps, the export before it) for tricky data."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from conversations.exporting import export_lines
 from conversations.jsonl import conversation_to_record, dumps
@@ -114,3 +116,28 @@ def test_tricky_data_survives_export_wipe_import_export(tricky_data, run, tmp_pa
     assert Message.objects.get(item_type="function_call").payload["big"] == 2**70
     out, _ = run("import_conversations", str(first))
     assert "0 created, 0 updated, 3 unchanged" in out
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the fast export's SQL is PostgreSQL's"
+)
+def test_a_project_page_reads_only_its_own_conversations_messages(project):
+    """UUIDs are random, so another project's conversations lie between a page's first and
+    last id: exporting one project, a page's message query names the page's ids instead of
+    reading that whole range (which could be most of the table) and skipping the rest."""
+    from conversations.exporting import _page_messages
+
+    other = project_get_or_create(name="other")
+    ids = [uuid.UUID(int=n) for n in (1, 2, 3)]
+    mine = [Conversation.objects.create(id=ids[0], project=project),
+            Conversation.objects.create(id=ids[2], project=project)]  # fmt: skip
+    between = Conversation.objects.create(id=ids[1], project=other)
+    for conversation in (*mine, between):
+        Message.objects.create(conversation=conversation, content="x")
+    sql = f"SELECT conversation_id FROM {Message._meta.db_table} WHERE {{}} ORDER BY id"
+    page = [(str(c.id),) for c in mine]
+    with connection.cursor() as cursor:
+        cursor.execute(*_page_messages(sql, page, whole=False))
+        assert {row[0] for row in cursor.fetchall()} == {ids[0], ids[2]}
+        cursor.execute(*_page_messages(sql, page, whole=True))  # the whole store: one range
+        assert {row[0] for row in cursor.fetchall()} == set(ids)
