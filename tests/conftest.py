@@ -3,8 +3,10 @@
 The suite runs against whatever ``DATABASE_URL`` names (PostgreSQL in CI, SQLite by default).
 """
 
+import httpx
 import openai
 import pytest
+import telnyx
 
 from conversations.services import (
     Actor,
@@ -38,6 +40,21 @@ def other_api_key(db):
 def openai_client(live_server, api_key):
     """The official ``openai`` SDK pointed at the live server's OpenAI format."""
     return openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=0)
+
+
+@pytest.fixture
+def http(live_server, api_key):
+    """An ``httpx`` client on the live server, sending the ``acme`` key as a Bearer token."""
+    with httpx.Client(
+        base_url=live_server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def telnyx_client(live_server, api_key):
+    """The official ``telnyx`` SDK pointed at the live server's Telnyx format (no retries)."""
+    return telnyx.Telnyx(api_key=api_key, base_url=f"{live_server.url}/telnyx/v2", max_retries=0)
 
 
 @pytest.fixture

@@ -27,19 +27,6 @@ from conversations.services import (
 CMD = Actor.for_command("tests")
 
 
-@pytest.fixture
-def http(live_server, api_key):
-    with httpx.Client(
-        base_url=live_server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def telnyx_client(live_server, api_key):
-    return telnyx.Telnyx(api_key=api_key, base_url=f"{live_server.url}/telnyx/v2", max_retries=0)
-
-
 def detail_urls(conversation):
     """The GET route of one conversation in every format."""
     hex_id = conversation.id.hex

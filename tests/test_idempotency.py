@@ -24,19 +24,6 @@ def failing_responder(conversation, message):
     raise RuntimeError("model backend down")
 
 
-@pytest.fixture
-def http(live_server, api_key):
-    with httpx.Client(
-        base_url=live_server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def telnyx_client(live_server, api_key):
-    return telnyx.Telnyx(api_key=api_key, base_url=f"{live_server.url}/telnyx/v2", max_retries=0)
-
-
 def key_header(key):
     return {"Idempotency-Key": key}
 

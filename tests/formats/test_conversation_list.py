@@ -82,14 +82,6 @@ def azure(azure_client_factory):
     )
 
 
-@pytest.fixture
-def http(live_server, api_key):
-    with httpx.Client(
-        base_url=live_server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60
-    ) as client:
-        yield client
-
-
 def test_azure_client_pages_through_250_in_both_orders(azure, many):
     assert page_through(azure, "asc") == many
     assert page_through(azure, "desc") == many[::-1]
