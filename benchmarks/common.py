@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def ensure_database(url: str) -> None:
     """Create the PostgreSQL database named in ``url`` if it does not exist; any other URL
@@ -39,7 +51,6 @@ def vacuum_analyze(*models) -> None:
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
-    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -53,28 +64,19 @@ def start_gunicorn(app: str, options: list[str], env: dict, log=None):
     ``log``: an open file for the server's output (its request lines), else a temporary
     file, whose path a failure to start names. Raises ``SystemExit`` if it exits or does not
     start."""
-    import subprocess
-    import sys
-    import tempfile
-    import time
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
     if log is None:  # kept open (and on disk) for the server's lifetime
         log = tempfile.NamedTemporaryFile("wb", prefix="bench-server-", suffix=".log", delete=False)
     port = free_port()
     cmd = [
         sys.executable, "-m", "gunicorn", app,
-        "--bind", f"127.0.0.1:{port}", "--chdir", str(root), *options,
+        "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), *options,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"gunicorn {app} exited with {proc.returncode}; log: {log.name}")
         try:
-            import socket
-
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return proc, port
         except OSError:
@@ -85,9 +87,6 @@ def start_gunicorn(app: str, options: list[str], env: dict, log=None):
 
 def stop_server(proc) -> None:
     """SIGTERM a server process (gunicorn: graceful stop), SIGKILL it after 15 s."""
-    import signal
-    import subprocess
-
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -101,8 +100,6 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a benchmark's Django processes: this one (minus pytest's markers),
     production settings — ``DEBUG`` off, ``SECRET_KEY`` as set or a random one — over plain
     HTTP on loopback (``CONVSTORE_HTTPS=0``), ``DATABASE_URL``, then ``extra``."""
-    import os
-    import secrets
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
@@ -122,7 +119,6 @@ def rate_limiter_env() -> dict[str, str]:
     """The rate limiter on, as in production, counting in Redis (one round trip per request;
     ``REDIS_URL``, default ``redis://127.0.0.1:6379/0``) at a limit the load never reaches
     (``CONVSTORE_RATE_LIMIT``, default ``1000000/s``; the default 100/s would answer 429)."""
-    import os
 
     return {
         "CONVSTORE_RATE_LIMIT": os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s"),
