@@ -118,13 +118,6 @@ def claim(
     return load_outgoing(_claim_ids(worker=worker, batch=batch, lease=lease, now=now))
 
 
-def claim_due(
-    *, worker: str, batch: int, lease: timedelta, now: datetime | None = None
-) -> list[int]:
-    """The ids :func:`claim` leased to ``worker``, oldest due first."""
-    return [event.pk for event in claim(worker=worker, batch=batch, lease=lease, now=now)]
-
-
 def _claim_ids(*, worker: str, batch: int, lease: timedelta, now: datetime) -> list[int]:
     """:func:`claim`'s lease with the ORM (SQLite)."""
     with transaction.atomic():
@@ -175,23 +168,6 @@ def decide(
     else:
         status, next_at = WebhookEvent.Status.PENDING, now + backoff(number)
     return Decision(event_id, number, started_at, result, status, next_at)
-
-
-def record(
-    *, event_id: int, worker: str, result: AttemptResult, started_at: datetime, now: datetime
-) -> str | None:
-    """Store an attempt and move the event on (delivered, retry later, or failed).
-
-    Returns the event's new status, or ``None`` when ``worker`` no longer holds the lease
-    (another worker took the event over; its own attempt counts instead).
-    """
-    count = WebhookEvent.objects.filter(pk=event_id).values_list("attempt_count", flat=True)
-    if not count:
-        return None
-    decision = decide(
-        event_id=event_id, attempts_before=count[0], result=result, started_at=started_at, now=now
-    )
-    return record_many(worker=worker, decisions=[decision], now=now).get(event_id)
 
 
 def record_many(*, worker: str, decisions: list[Decision], now: datetime) -> dict[int, str]:

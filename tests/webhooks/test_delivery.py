@@ -17,7 +17,7 @@ from conversations.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 from conversations.services import Actor, MessageInput
 from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
-from conversations.webhooks.leases import claim, claim_due, decide, record, record_many
+from conversations.webhooks.leases import claim, decide, record_many
 from conversations.webhooks.transport import AttemptResult
 
 from .conftest import SECRET, worker_command
@@ -141,7 +141,7 @@ def test_leased_events_wait_for_the_lease_then_go_to_another_worker(project, end
     add_messages(project, "one", "two")
     now = timezone.now()
     lease = timedelta(seconds=60)
-    claimed = claim_due(worker="crashed", batch=10, lease=lease, now=now)
+    claimed = [e.pk for e in claim(worker="crashed", batch=10, lease=lease, now=now)]
     assert len(claimed) == 2
     assert deliver_due(worker="other", now=now + timedelta(seconds=59)).claimed == []
     report = deliver_due(worker="other", now=now + lease)
@@ -151,12 +151,16 @@ def test_leased_events_wait_for_the_lease_then_go_to_another_worker(project, end
 def test_worker_that_lost_its_lease_records_nothing(project, endpoint, receiver):
     add_messages(project, "one")
     now = timezone.now()
-    [event_id] = claim_due(worker="slow", batch=1, lease=timedelta(seconds=1), now=now)
+    [event] = claim(worker="slow", batch=1, lease=timedelta(seconds=1), now=now)
     deliver_due(worker="fast", now=now + timedelta(seconds=2))
-    late = record(
-        event_id=event_id, worker="slow", result=AttemptResult(200, 5), started_at=now, now=now
+    late = decide(
+        event_id=event.pk,
+        attempts_before=event.attempt_count,
+        result=AttemptResult(200, 5),
+        started_at=now,
+        now=now,
     )
-    assert late is None
+    assert record_many(worker="slow", decisions=[late], now=now) == {}
     assert WebhookEvent.objects.get().attempt_count == 1
 
 
@@ -380,7 +384,7 @@ def test_lease_grows_for_one_conversation_sent_in_order(project, endpoint, recei
     try:
         assert receiver.arrived.wait(60)
         later = timezone.now() + timedelta(seconds=5)  # well past the asked-for 1 s lease
-        assert claim_due(worker="second", batch=10, lease=timedelta(seconds=60), now=later) == []
+        assert claim(worker="second", batch=10, lease=timedelta(seconds=60), now=later) == []
     finally:
         receiver.release()
         thread.join(60)
