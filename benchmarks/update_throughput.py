@@ -31,7 +31,9 @@ pairs), so every update is a real write. Per scenario the servers run alternatel
 then django, ``--rounds`` times (A B A B A B), after an unmeasured warm-up of each (repeated
 until each server answered at least two requests per connection), so a busy
 neighbour slows both alike. Printed per round and per scenario: requests, req/s, p50 and p99
-(wrk's latency distribution), server CPU per request, and the convstore/floor ratios.
+(wrk's latency distribution), the server's CPU per request, the database side's CPU per
+request (every PostgreSQL and Redis process: meaningful on an otherwise idle machine), and
+the convstore/floor ratios.
 
 Each scenario starts from freshly vacuumed tables (``VACUUM ANALYZE``; the development machine
 runs PostgreSQL with autovacuum off, where dead row versions would pile up run after run).
@@ -237,6 +239,36 @@ def tree_cpu(pid: int) -> dict[int, float]:
     return found
 
 
+#: The services every request also loads: PostgreSQL's processes and Redis (the limiter).
+SERVICE_COMMANDS = ("postgres", "redis-server")
+
+
+def service_cpu(database: str) -> dict[int, float]:
+    """User + system CPU seconds, by pid, of the database side (Linux ``/proc``; empty
+    elsewhere): PostgreSQL's shared processes (checkpointer, WAL writer, …), its client
+    backends connected to ``database`` (the backend's process title names its database), and
+    Redis. Per request it is what a run costs the database side (:func:`cpu_between`); other
+    databases' clients are left out, Redis and the shared processes count whoever loads them."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() not in SERVICE_COMMANDS:
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().split()
+            # A client backend's title: "postgres: 15/main: <user> <database> <host(port)> …"
+            if len(title) >= 5 and title[0] == "postgres:" and "(" in title[4]:
+                if title[3] != database:
+                    continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return found
+
+
 def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds the tree spent between two :func:`tree_cpu` readings: per process, so a
     worker that gunicorn replaced in between does not make the figure negative (what it spent
@@ -325,6 +357,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     cpu_ms_per_request: float
+    db_cpu_ms_per_request: float  # PostgreSQL and Redis (service_cpu)
 
     @property
     def rate(self) -> float:
@@ -346,7 +379,8 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    cpu_before = tree_cpu(server.pid)
+    database = os.environ["DATABASE_URL"].rsplit("/", 1)[-1].split("?")[0]
+    cpu_before, services_before = tree_cpu(server.pid), service_cpu(database)
     try:
         out = subprocess.run(
             [
@@ -371,6 +405,7 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
     finally:
         os.unlink(handle.name)
     cpu = cpu_between(cpu_before, tree_cpu(server.pid))
+    services_cpu = cpu_between(services_before, service_cpu(database))
     result = None
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -387,7 +422,7 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
     if is_update:
         server.updates += result["requests"] - result["non200"]
         server.update_runs += 1
-    result["cpu"] = cpu
+    result["cpu"], result["services_cpu"] = cpu, services_cpu
     return result
 
 
@@ -444,18 +479,23 @@ def ensure_wrk() -> None:
         raise SystemExit("wrk is not installed: apt-get install wrk (make benchmark does it)")
 
 
-def summarise(runs: list[Run], scenario: str, server: str) -> tuple[float, float, float, float]:
-    """``(req/s, p50 ms, p99 ms, CPU ms/req)`` over a server's rounds of a scenario: req/s over
-    the summed time, latencies as the median of the rounds' percentiles."""
+def summarise(
+    runs: list[Run], scenario: str, server: str
+) -> tuple[float, float, float, float, float]:
+    """``(req/s, p50 ms, p99 ms, CPU ms/req, DB CPU ms/req)`` over a server's rounds of a
+    scenario: req/s over the summed time, latencies as the median of the rounds'
+    percentiles, CPU per request over all the rounds' requests."""
     mine = [r for r in runs if r.scenario == scenario and r.server == server]
     total = sum(r.requests for r in mine)
     rate = total / sum(r.seconds for r in mine)
     cpu = sum(r.cpu_ms_per_request * r.requests for r in mine) / max(1, total)
+    db_cpu = sum(r.db_cpu_ms_per_request * r.requests for r in mine) / max(1, total)
     return (
         rate,
         statistics.median(r.p50_ms for r in mine),
         statistics.median(r.p99_ms for r in mine),
         cpu,
+        db_cpu,
     )
 
 
@@ -515,7 +555,7 @@ def main(argv=None) -> int:
             servers[name] = Server(name, port, proc.pid, ids)
         print(
             f"\n{'scenario':<11} {'server':<10} {'round':>5} {'requests':>9} {'req/s':>8} "
-            f"{'p50 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10}",
+            f"{'p50 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10} {'DB CPU ms/req':>13}",
             flush=True,
         )
         for scenario in args.scenarios:
@@ -555,12 +595,13 @@ def main(argv=None) -> int:
                         result["p50_us"] / 1000,
                         result["p99_us"] / 1000,
                         result["cpu"] / max(1, result["requests"]) * 1000,
+                        result["services_cpu"] / max(1, result["requests"]) * 1000,
                     )
                     runs.append(run)
                     print(
                         f"{scenario:<11} {server.name:<10} {number:>5} {run.requests:>9} "
                         f"{run.rate:>8.1f} {run.p50_ms:>7.2f} {run.p99_ms:>7.2f} "
-                        f"{run.cpu_ms_per_request:>10.2f}",
+                        f"{run.cpu_ms_per_request:>10.2f} {run.db_cpu_ms_per_request:>13.2f}",
                         flush=True,
                     )
     finally:
@@ -570,11 +611,11 @@ def main(argv=None) -> int:
     print(
         f"\n{'scenario':<11} {'floor req/s':>11} {'convstore req/s':>15} {'ratio':>6} "
         f"{'floor p50/p99 ms':>17} {'convstore p50/p99 ms':>21} {'p99 ratio':>9} "
-        f"{'CPU ratio':>9} {'django/floor':>12}  target"
+        f"{'CPU ratio':>9} {'DB CPU f/c':>10} {'django/floor':>12}  target"
     )
     for scenario in args.scenarios:
-        f_rate, f_p50, f_p99, f_cpu = summarise(runs, scenario, "floor")
-        c_rate, c_p50, c_p99, c_cpu = summarise(runs, scenario, "convstore")
+        f_rate, f_p50, f_p99, f_cpu, f_db = summarise(runs, scenario, "floor")
+        c_rate, c_p50, c_p99, c_cpu, c_db = summarise(runs, scenario, "convstore")
         ceiling = summarise(runs, scenario, "django")[0] / f_rate
         ratio, p99_ratio = c_rate / f_rate, c_p99 / f_p99
         f_cpu = f_cpu or float("nan")
@@ -590,7 +631,8 @@ def main(argv=None) -> int:
         print(
             f"{scenario:<11} {f_rate:>11.1f} {c_rate:>15.1f} {ratio:>6.2f} "
             f"{f'{f_p50:.2f}/{f_p99:.2f}':>17} {f'{c_p50:.2f}/{c_p99:.2f}':>21} "
-            f"{p99_ratio:>9.2f} {c_cpu / f_cpu:>9.2f} {ceiling:>12.2f}  {target}"
+            f"{p99_ratio:>9.2f} {c_cpu / f_cpu:>9.2f} {f'{f_db:.2f}/{c_db:.2f}':>10} "
+            f"{ceiling:>12.2f}  {target}"
         )
 
     problems = verify(servers["convstore"], audited=True, connections=args.connections)
