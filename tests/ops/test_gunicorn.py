@@ -63,3 +63,57 @@ def test_gunicorn_conf_serves_healthz_and_stops_gracefully(tmp_path):
     ]
     assert any(r["route"] == "readyz" and r["status"] == 200 for r in requests)
     assert len({r["request_id"] for r in requests}) == len(requests)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recycled_workers_of_the_preloaded_app_keep_serving_and_counting(tmp_path):
+    """The production settings preload the app and recycle workers: a worker recycled
+    every 4 requests forks from the loaded master and answers at once, and the shared
+    metrics still count every request whichever worker (dead or alive) served it."""
+    port = free_port()
+    server = Server(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "convstore.wsgi",
+        ],
+        child_env(
+            DATABASE_URL=database_url_for_child(),
+            GUNICORN_WORKERS="1",
+            GUNICORN_MAX_REQUESTS="4",
+            GUNICORN_MAX_REQUESTS_JITTER="0",
+            CONVSTORE_METRICS_TOKEN=TOKEN,
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        ),
+        port,
+    )
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            answers = [http.get("/readyz").status_code for _ in range(14)]
+            scraped = http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        code, _, stderr = server.stop()
+    assert answers == [200] * 14  # readyz queries the database from each new worker
+    assert stderr.count("Booting worker with pid") >= 4  # recycled at least 3 times
+    line = next(
+        line
+        for line in scraped.text.splitlines()
+        if line.startswith("convstore_http_requests_total{")
+        and 'route="readyz"' in line
+        and 'status="200"' in line
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 14
+    assert code == 0
+
+
+def test_production_settings_preload_the_app(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # else the file sets one
+    for name in ("GUNICORN_PRELOAD_APP", "GUNICORN_MAX_REQUESTS"):
+        monkeypatch.delenv(name, raising=False)  # the defaults, not this shell's
+    settings = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own file
+    assert settings["preload_app"] is True
+    assert settings["max_requests"] == 2000
