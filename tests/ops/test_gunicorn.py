@@ -10,11 +10,11 @@ from .conftest import ROOT, VENV_BIN, Server, child_env, database_url_for_child,
 TOKEN = "gunicorn-metrics-token"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_gunicorn_conf_serves_healthz_and_stops_gracefully(tmp_path):
+def production_server(metrics_dir, **env: str) -> Server:
+    """gunicorn under the repository's ``gunicorn.conf.py`` on the test database, metrics
+    behind :data:`TOKEN` in ``metrics_dir``; ``env`` adds ``GUNICORN_*`` and other settings."""
     port = free_port()
-    metrics_dir = tmp_path / "metrics"
-    server = Server(
+    return Server(
         [
             str(VENV_BIN / "gunicorn"),
             "-c",
@@ -25,13 +25,18 @@ def test_gunicorn_conf_serves_healthz_and_stops_gracefully(tmp_path):
         ],
         child_env(
             DATABASE_URL=database_url_for_child(),
-            GUNICORN_WORKERS="2",
-            LOG_FORMAT="json",
             CONVSTORE_METRICS_TOKEN=TOKEN,
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+            **env,
         ),
         port,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_conf_serves_healthz_and_stops_gracefully(tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    server = production_server(metrics_dir, GUNICORN_WORKERS="2", LOG_FORMAT="json")
     try:
         with httpx.Client(base_url=server.url) as http:
             for _ in range(6):
@@ -70,25 +75,11 @@ def test_recycled_workers_of_the_preloaded_app_keep_serving_and_counting(tmp_pat
     """The production settings preload the app and recycle workers: a worker recycled
     every 4 requests forks from the loaded master and answers at once, and the shared
     metrics still count every request whichever worker (dead or alive) served it."""
-    port = free_port()
-    server = Server(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "convstore.wsgi",
-        ],
-        child_env(
-            DATABASE_URL=database_url_for_child(),
-            GUNICORN_WORKERS="1",
-            GUNICORN_MAX_REQUESTS="4",
-            GUNICORN_MAX_REQUESTS_JITTER="0",
-            CONVSTORE_METRICS_TOKEN=TOKEN,
-            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
-        ),
-        port,
+    server = production_server(
+        tmp_path / "metrics",
+        GUNICORN_WORKERS="1",
+        GUNICORN_MAX_REQUESTS="4",
+        GUNICORN_MAX_REQUESTS_JITTER="0",
     )
     try:
         with httpx.Client(base_url=server.url) as http:
