@@ -56,6 +56,9 @@ finally:
     with open("/proc/self/status") as status:
         peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     print(f"peak_rss_kib={peak}", file=sys.stderr)
+    import resource  # the largest worker process the command started (import --jobs)
+    print(f"workers_peak_rss_kib={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}",
+          file=sys.stderr)
 """
 
 
@@ -121,6 +124,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="also time the code before the fast paths (ORM export, ORM import), same file",
     )
     parser.add_argument("--keep", action="store_true", help="keep the JSONL files")
+    parser.add_argument(
+        "--jobs", type=int, help="import_conversations --jobs (default: the command's)"
+    )
     return parser.parse_args(argv)
 
 
@@ -186,7 +192,9 @@ def empty_store(url: str) -> None:
 
 
 def run(env: dict, *args: str) -> tuple[float, int, str]:
-    """Run a management command; return ``(its seconds, peak RSS in MiB, stdout)``."""
+    """Run a management command; return ``(its seconds, peak RSS in MiB, stdout)``; the stdout
+    ends with the peak RSS of its largest worker process, if it started any (pages shared
+    with the command, forked from it, count in both)."""
     done = subprocess.run(
         [sys.executable, "-c", RUN_AND_MEASURE, *args],
         env=env,
@@ -199,7 +207,10 @@ def run(env: dict, *args: str) -> tuple[float, int, str]:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr}")
     found = dict(line.split("=", 1) for line in done.stderr.splitlines() if "=" in line)
     seconds, rss = float(found["seconds"]), int(found["peak_rss_kib"])
-    return seconds, round(rss / 1024), done.stdout.strip()
+    out = done.stdout.strip()
+    if workers := int(found["workers_peak_rss_kib"]):
+        out += f"; workers' peak RSS {round(workers / 1024)} MB each"
+    return seconds, round(rss / 1024), out
 
 
 #: Issue 10's targets: conversations/s of each step, and the peak RSS every step stays under.
@@ -215,9 +226,16 @@ def report(name: str, rows: int, seconds: float, rss: int, note: str = "") -> No
     print(
         f"{name}: {rows:,} conversations in {seconds:.1f} s = {rate:,.0f} "
         f"conversations/s; peak RSS {rss} MB{note}; target >= {TARGET_RATES[name]:,}/s and "
-        f"<= {TARGET_PEAK_MB} MB: {'met' if met else 'NOT met'}",
+        f"<= {TARGET_PEAK_MB} MB: {'met' if met else 'NOT met'}; load average after "
+        f"{load_average()}",
         flush=True,
     )
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages (the cores are shared: read figures
+    with it)."""
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def main(argv=None) -> int:
@@ -232,20 +250,21 @@ def main(argv=None) -> int:
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"database {url.split('@')[-1]}; {args.rows:,} conversations, 2 messages on every "
-        f"{args.messages_every or '-'}th",
+        f"{args.messages_every or '-'}th; load average {load_average()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="convstore-bulk-") as tmp:
         source, exported, again = (Path(tmp) / n for n in ("in.jsonl", "out.jsonl", "out2.jsonl"))
         write_file(source, args.rows, args.messages_every)
 
-        seconds, rss, out = run(env, "import_conversations", str(source))
+        jobs = [] if args.jobs is None else ["--jobs", str(args.jobs)]
+        seconds, rss, out = run(env, "import_conversations", str(source), *jobs)
         report("import-empty", args.rows, seconds, rss, f" ({out})")
         seconds, rss, _ = run(env, "export_conversations", "--output", str(exported))
         report("export", args.rows, seconds, rss, f" ({exported.stat().st_size / 1e6:.0f} MB)")
-        seconds, rss, out = run(env, "import_conversations", str(exported))
+        seconds, rss, out = run(env, "import_conversations", str(exported), *jobs)
         report("re-import-nochange", args.rows, seconds, rss, f" ({out})")
-        ok = f"0 created, 0 updated, {args.rows} unchanged" in out
+        ok = f"0 created, 0 updated, {args.rows} unchanged." in out
         if not args.no_verify:
             run(env, "export_conversations", "--output", str(again))
             same = exported.read_bytes() == again.read_bytes()
