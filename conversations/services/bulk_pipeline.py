@@ -25,6 +25,7 @@ import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -57,23 +58,27 @@ def checked_chunks(
         for first, batch in batches:
             yield _check(first, batch, formatter)
         return
-    context = multiprocessing.get_context("fork")
     # Objects the collector never visits keep their pages shared with the workers (copy on
     # write): each worker's private memory halves (Python's gc.freeze documentation).
     gc.freeze()
+    workers = ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(formatter.now,),
+    )
     try:
-        # Leaving the block (done, or an error here) terminates the workers.
-        with context.Pool(jobs, initializer=_start_worker, initargs=(formatter.now,)) as pool:
-            pending: deque = deque()
-            for batch in batches:
-                pending.append(pool.apply_async(_check, batch))
-                if len(pending) >= 2 * jobs:
-                    yield pending.popleft().get()
-            while pending:
-                yield pending.popleft().get()
-            pool.close()  # workers exit on their own, closing their connections
-            pool.join()
+        pending: deque = deque()
+        for batch in batches:
+            pending.append(workers.submit(_check, *batch))
+            if len(pending) >= 2 * jobs:
+                # A worker that dies (killed, out of memory) raises BrokenProcessPool here.
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+        workers.shutdown()  # they exit on their own, closing their connections
     finally:
+        workers.shutdown(wait=False, cancel_futures=True)  # on an error: stop what waits
         gc.unfreeze()
 
 

@@ -1,5 +1,6 @@
 """``python manage.py import_conversations FILE``: upsert conversations from JSONL by id."""
 
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
@@ -126,6 +127,11 @@ class Command(BaseCommand):
                 created, updated, unchanged = staging.apply()
         except DatabaseError as exc:
             raise CommandError(f"Import failed, nothing was written: {exc}") from None
+        except BrokenProcessPool:
+            raise CommandError(
+                "Import failed, nothing was written: a worker process checking the lines "
+                "died (out of memory? try a smaller --chunk-size or fewer --jobs)."
+            ) from None
         self.stdout.write(
             f"Imported {created + updated + unchanged} conversations: {created} created, "
             f"{updated} updated, {unchanged} unchanged."
