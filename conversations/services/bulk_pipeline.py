@@ -3,14 +3,16 @@ as COPY data in worker processes, while this process only reads the file and sen
 
 Checking a line (:func:`conversations.jsonl.parse_raw_line`: JSON, the schema, the metadata
 rules) and formatting its COPY row (:class:`.bulk_copy.CopyFormatter`) is Python work, about
-30 µs a conversation on one core; PostgreSQL's COPY ingests the rows meanwhile. With ``jobs``
+26 µs a conversation on one core; PostgreSQL's COPY ingests the rows meanwhile. With ``jobs``
 worker processes the lines are checked ``jobs`` chunks at a time.
 
 Limits:
 
 - ``jobs`` worker processes (``import_conversations --jobs``, default :data:`JOBS`), started
-  by ``fork`` so they share this process's loaded code; each opens its own database connection,
-  used only for psycopg's type adapters (nothing is read or written through it).
+  by ``fork`` (a ``ProcessPoolExecutor``) after ``gc.freeze()``, so they share this process's
+  loaded code and data (about 25 MB of private memory each); each opens its own database
+  connection, used only for psycopg's type adapters (nothing is read or written through it).
+- A worker that dies raises ``BrokenProcessPool`` in the caller (the import fails).
 - At most ``2 × jobs`` chunks of ``chunk_size`` lines are in flight (read, being checked, or
   checked and waiting to be sent), so memory stays bounded by the chunk size, not the file.
 - ``jobs=0`` checks in this process, one chunk at a time (what SQLite's path does too).
