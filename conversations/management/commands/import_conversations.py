@@ -130,7 +130,8 @@ class Command(BaseCommand):
         except BrokenProcessPool:
             raise CommandError(
                 "Import failed, nothing was written: a worker process checking the lines "
-                "died (out of memory? try a smaller --chunk-size or fewer --jobs)."
+                "could not start or died (no database connection left? out of memory? try "
+                "fewer --jobs or a smaller --chunk-size)."
             ) from None
         self.stdout.write(
             f"Imported {created + updated + unchanged} conversations: {created} created, "
