@@ -229,6 +229,19 @@ def parse_line(line: str) -> ConversationImport:
     return record
 
 
+def parse_raw_line(raw: bytes) -> ConversationImport | None:
+    """:func:`parse_line` of a line as read from the file; ``None`` for a blank line.
+
+    Raises:
+        RecordError: the line is not UTF-8 text, or as :func:`parse_line`.
+    """
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordError("not UTF-8 text.") from None
+    return parse_line(line) if line.strip() else None
+
+
 def _json_loads(line: str, depth: int) -> Any:
     try:
         return json.loads(line)

@@ -225,6 +225,36 @@ def _validate(value: Any, *, allow_delete: bool) -> dict[str, str | None]:
     return cleaned
 
 
+def _plain_valid(value: Any) -> Metadata | None:
+    """A copy of ``value`` when it plainly keeps every rule — a ``dict`` of at most
+    :data:`MAX_PAIRS` string pairs within the lengths, no ``ai_disabled`` key (it may need
+    normalising), no NUL, no lone surrogate — else ``None``: the caller then checks pair by
+    pair, which finds the first rule broken. One pass and one scan of the joined text instead
+    of several calls per pair (the bulk import checks a million objects)."""
+    if type(value) is not dict or len(value) > MAX_PAIRS or AI_DISABLED_KEY in value:
+        return None
+    for key, item in value.items():
+        if (
+            type(key) is not str
+            or type(item) is not str
+            or not 0 < len(key) <= MAX_KEY_LENGTH
+            or len(item) > MAX_VALUE_LENGTH
+        ):
+            return None
+    text = "".join(value) + "".join(value.values())
+    if "\x00" in text or not (text.isascii() or _encodes(text)):
+        return None
+    return dict(value)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
 def validate_metadata(value: Any) -> Metadata:
     """Check a complete metadata object and return it normalised (``ai_disabled`` as a string).
 
@@ -234,7 +264,8 @@ def validate_metadata(value: Any) -> Metadata:
         MetadataError: the first rule broken, checked in the order: object, pair count, then
         each key and value in the object's order.
     """
-    return _validate(value, allow_delete=False)
+    plain = _plain_valid(value)
+    return plain if plain is not None else _validate(value, allow_delete=False)
 
 
 def validate_patch(value: Any) -> dict[str, str | None]:

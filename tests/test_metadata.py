@@ -1,6 +1,8 @@
 """The metadata rules in conversations/metadata.py, used by every format, the admin and commands."""
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from conversations import metadata as rules
 from conversations.metadata import MetadataError
@@ -91,3 +93,44 @@ def test_switch_helpers():
 def test_lone_surrogates_are_refused():
     assert error_of(rules.validate_metadata, {"k": "\ud800"}).code == "invalid_unicode"
     assert error_of(rules.validate_metadata, {"\udfff": "v"}).code == "invalid_unicode"
+
+
+def _outcome(fn, value):
+    try:
+        return "ok", fn(value)
+    except MetadataError as exc:
+        return "error", exc.code, exc.params
+
+
+# Pieces that reach the length limits (64, 512) exactly and by one more, and every bad character.
+_TEXT = st.lists(
+    st.sampled_from(["a", "界", "\x00", "\ud800", "k" * 64, "v" * 512, "ai_disabled"]),
+    max_size=3,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@example({"k" * 64: "界" * 512, "ai_disabled": "TRUE"})
+@example({"k" * 65: "v"})
+@example({"k": "v" * 513})
+@example({"": "v"})
+@example({"k": "a\x00"})
+@example({"\ud800": "v"})
+@example({str(i): "v" for i in range(17)})
+@given(
+    st.one_of(
+        st.dictionaries(
+            st.one_of(_TEXT, st.just("ai_disabled")),
+            st.one_of(_TEXT, st.booleans(), st.integers(), st.none(), st.just("TRUE")),
+            max_size=18,
+        ),
+        st.lists(st.text(max_size=2)),
+        st.none(),
+    )
+)
+def test_the_one_pass_check_agrees_with_the_pair_by_pair_rules(value):
+    # validate_metadata takes a one-pass route for plainly good objects; every answer, value
+    # or first error, is the one the pair-by-pair checks give.
+    assert _outcome(rules.validate_metadata, value) == _outcome(
+        lambda v: rules._validate(v, allow_delete=False), value
+    )

@@ -19,40 +19,38 @@ metadata object is audited (``create`` for a new row with metadata, ``replace`` 
 a thread is replaced only when it differs from the stored one; no events are sent. Changed
 rows are locked (``FOR UPDATE``) before they are compared and written.
 
-Staging is binary COPY; the transaction runs with ``work_mem`` :data:`WORK_MEM`. Into an empty
-store with at least ``rebuild_indexes_from`` records, it locks the conversation table (ACCESS
-EXCLUSIVE, until commit) and rebuilds the secondary indexes after the insert instead of
-updating them row by row (:meth:`PostgresImport._indexes_to_rebuild`).
+Staging is binary COPY, its rows formatted by :class:`.bulk_copy.CopyFormatter` (here, or in
+worker processes: :meth:`PostgresImport.stage_formatted`); the transaction runs with
+``work_mem`` :data:`WORK_MEM` and without JIT compilation. Into an empty store with at least
+``rebuild_indexes_from`` records, it locks the conversation table (ACCESS EXCLUSIVE, until
+commit) and rebuilds the secondary indexes after the insert instead of updating them row by
+row (:meth:`PostgresImport._indexes_to_rebuild`).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-import orjson
 from django.db import connection
-from django.db.models import JSONField
-from psycopg.types.json import Jsonb, set_json_dumps
 
 from .. import metadata as rules
 from ..jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
-from ..limits import message_size
 from ..models import Conversation, Message, MetadataChange, Project
 from .actors import Actor
 from .api_keys import project_get_or_create
-from .bulk import _MESSAGE_FIELDS, ConversationImport, _message_defaults
-
-# Keys a record may omit, each with a bit in the staged row's ``mask``.
-_OPTIONAL = (*CONVERSATION_STRINGS, *CONVERSATION_TIMES, "is_group", "group_name", "metadata")
-_BIT = {name: 1 << index for index, name in enumerate(_OPTIONAL)}
-_MESSAGES_BIT = 1 << len(_OPTIONAL)
-_MESSAGE_JSON = {f.name for f in Message._meta.concrete_fields if isinstance(f, JSONField)} & set(
-    _MESSAGE_FIELDS
+from .bulk import _MESSAGE_FIELDS, ConversationImport
+from .bulk_copy import (
+    BIT,
+    MESSAGES_BIT,
+    OPTIONAL,
+    CopyFormatter,
+    Formatted,
+    conversation_column_types,
+    message_column_types,
 )
-_JSON_NOT_NULL = sorted(_MESSAGE_JSON - {f.name for f in Message._meta.concrete_fields if f.null})
+
 WORK_MEM = "64MB"  # PostgreSQL work_mem for the upsert's transaction (bounded server memory)
 MAINTENANCE_WORK_MEM = "256MB"  # for rebuilding the indexes (PostgresImport._indexes_to_rebuild)
 REBUILD_INDEXES_FROM = 100_000  # records into an empty store from which indexes are rebuilt
@@ -66,23 +64,6 @@ def _col(model, name: str) -> str:
     return _q(model._meta.get_field(name).column)
 
 
-# PostgreSQL's names of column types, as psycopg's binary COPY knows them.
-_TYPE_NAMES = {
-    "timestamp with time zone": "timestamptz",
-    "boolean": "bool",
-    "integer": "int4",
-    "bigint": "int8",
-    "smallint": "int2",
-    "varchar": "text",  # the same binary form; the column's length limit still applies
-}
-
-
-def _copy_type(db_type: str) -> str:
-    """``"varchar(255)"`` → ``"text"``, ``"timestamp with time zone"`` → ``"timestamptz"``…"""
-    base = db_type.split("(")[0].strip()
-    return _TYPE_NAMES.get(base, base)
-
-
 class PostgresImport:
     """Stage records with COPY, report duplicate ids, then upsert them set-based."""
 
@@ -93,30 +74,27 @@ class PostgresImport:
         self.rebuild_indexes_from = rebuild_indexes_from
         self.total = 0
         self.projects: set[str] = set()
-        self.message_defaults = {**_message_defaults(), "created_at": now}
         self.cursor = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
-        # Staged metadata is checked string pairs, which orjson writes exactly; message JSON
-        # keeps json.dumps, as Django's JSONField writes it (integers beyond 64 bits, NaN).
-        self._conv_cursor = self.cursor.connection.cursor()
-        set_json_dumps(orjson.dumps, self._conv_cursor)
+        self.formatter = CopyFormatter(self.cursor, now=now)
         # Server memory for this transaction's sorts, hashes and GIN pending-list merges (the
         # three GIN indexes on metadata take most of a large insert at the default 4 MB).
         self.cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        # The staging tables are never analysed, so the planner guesses their joins costly
+        # enough to compile them (JIT): half a second at a million rows, for statements that
+        # run once; without it they take no longer.
+        self.cursor.execute("SET LOCAL jit = off")
         # Left over only when an earlier import ran in the same (still open) transaction.
         self.cursor.execute(
             "DROP TABLE IF EXISTS import_conv, import_msg, import_changed, import_replace"
         )
-        conv = Conversation._meta
-        types = {name: conv.get_field(name).db_type(connection) for name in _OPTIONAL}
+        types = conversation_column_types()
         self.cursor.execute(
             "CREATE TEMPORARY TABLE import_conv (line integer, id uuid, project text, "
             "mask integer, "
-            + ", ".join(f"{_q(name)} {types[name]}" for name in _OPTIONAL)
+            + ", ".join(f"{_q(name)} {types[name]}" for name in OPTIONAL)
             + ", ai_disabled boolean, message_count integer) ON COMMIT DROP"
         )
-        message_types = {
-            name: Message._meta.get_field(name).db_type(connection) for name in _MESSAGE_FIELDS
-        }
+        message_types = message_column_types()
         self.cursor.execute(
             "CREATE TEMPORARY TABLE import_msg (conversation_id uuid, ordinal integer, "
             + ", ".join(f"{_q(name)} {message_types[name]}" for name in _MESSAGE_FIELDS)
@@ -125,82 +103,32 @@ class PostgresImport:
         # Binary COPY: the server parses no text (a third of the time text COPY takes).
         self._copy_conv = (
             "COPY import_conv (line, id, project, mask, "
-            + ", ".join(_q(name) for name in _OPTIONAL)
+            + ", ".join(_q(name) for name in OPTIONAL)
             + ", ai_disabled, message_count) FROM STDIN (FORMAT BINARY)"
         )
-        self._conv_types = [
-            "int4",
-            "uuid",
-            "text",
-            "int4",
-            *(_copy_type(types[name]) for name in _OPTIONAL),
-            "bool",
-            "int4",
-        ]
         self._copy_msg = (
             "COPY import_msg (conversation_id, ordinal, "
             + ", ".join(_q(name) for name in _MESSAGE_FIELDS)
             + ", size_bytes) FROM STDIN (FORMAT BINARY)"
         )
-        self._msg_types = [
-            "uuid",
-            "int4",
-            *(_copy_type(message_types[name]) for name in _MESSAGE_FIELDS),
-            "int4",
-        ]
 
     # --- pass 1: stage ---------------------------------------------------------------------
 
     def stage(self, chunk: list[tuple[int, ConversationImport]]) -> None:
         """COPY one chunk of checked records (with their line numbers) into the staging tables."""
-        with connection.wrap_database_errors:  # psycopg errors become django.db errors
-            self._stage(chunk)
+        self.stage_formatted(self.formatter.format(chunk))
 
-    def _stage(self, chunk: list[tuple[int, ConversationImport]]) -> None:
-        messages = []
-        head, bits = _OPTIONAL[:-1], _BIT.__getitem__
-        with self._conv_cursor.copy(self._copy_conv) as copy:
-            copy.set_types(self._conv_types)
-            write, add_project = copy.write_row, self.projects.add
-            for line, record in chunk:
-                fields = record.fields
-                mask = sum(map(bits, fields))
-                metadata = fields.get("metadata")
-                message_count = None
-                if record.messages is not None:
-                    mask |= _MESSAGES_BIT
-                    message_count = len(record.messages)
-                    if record.messages:
-                        messages.append((record.id, record.messages))
-                write(
-                    (
-                        line,
-                        record.id,
-                        record.project,
-                        mask,
-                        *map(fields.get, head),
-                        metadata,
-                        rules.is_ai_disabled(metadata) if "metadata" in fields else None,
-                        message_count,
-                    )
-                )
-                add_project(record.project)
-        self.total += len(chunk)
-        if not messages:
-            return
-        defaults = self.message_defaults
-        with self.cursor.copy(self._copy_msg) as copy:
-            copy.set_types(self._msg_types)
-            write, values_of = copy.write_row, itemgetter(*_MESSAGE_FIELDS)
-            for conversation_id, thread in messages:
-                for ordinal, message in enumerate(thread):
-                    full = {**defaults, **message}
-                    for name in _JSON_NOT_NULL:  # JSON null, where SQL NULL is not allowed
-                        if full[name] is None:
-                            full[name] = Jsonb(None)
-                    # JSON fields: the column's binary dumper writes them with json.dumps, as
-                    # Django's JSONField does. size_bytes is derived (limits.message_size).
-                    write((conversation_id, ordinal, *values_of(full), message_size(**full)))
+    def stage_formatted(self, formatted: Formatted) -> None:
+        """COPY one chunk already formatted by a :class:`CopyFormatter` (in this process or
+        another) into the staging tables."""
+        with connection.wrap_database_errors:  # psycopg errors become django.db errors
+            with self.cursor.copy(self._copy_conv) as copy:
+                copy.write(formatted.conversations)
+            if formatted.messages:
+                with self.cursor.copy(self._copy_msg) as copy:
+                    copy.write(formatted.messages)
+        self.total += formatted.count
+        self.projects |= formatted.projects
 
     def duplicate_lines(self, limit: int = 10_000) -> list[tuple[int, int, Any]]:
         """``(line, first line, id)`` for each later line repeating an id, at most ``limit``."""
@@ -241,18 +169,18 @@ class PostgresImport:
         )
 
         def has(name: str) -> str:
-            return f"(s.mask & {_BIT[name]}) <> 0"
+            return f"(s.mask & {BIT[name]}) <> 0"
 
         def new_value(name: str) -> str:
             return f"CASE WHEN {has(name)} THEN s.{_q(name)} ELSE c.{_col(Conversation, name)} END"
 
         differs = [
             f"({has(name)} AND s.{_q(name)} IS DISTINCT FROM c.{_col(Conversation, name)})"
-            for name in _OPTIONAL
+            for name in OPTIONAL
         ]
         differs += [
             f"({has('metadata')} AND s.ai_disabled IS DISTINCT FROM c.ai_disabled)",
-            f"((s.mask & {_MESSAGES_BIT}) <> 0 AND s.message_count IS DISTINCT FROM "
+            f"((s.mask & {MESSAGES_BIT}) <> 0 AND s.message_count IS DISTINCT FROM "
             f"c.{_col(Conversation, 'message_count')})",
             f"t.project_id <> c.{project_id}",
         ]
@@ -276,7 +204,7 @@ class PostgresImport:
             for name in (*CONVERSATION_STRINGS, "is_group", "group_name")
         }
         insert_columns, select_values, params = [], [], []
-        for name in _OPTIONAL:
+        for name in OPTIONAL:
             insert_columns.append(_col(Conversation, name))
             if name in CONVERSATION_TIMES:
                 default_sql, default = "%s", now
@@ -297,7 +225,7 @@ class PostgresImport:
             "s.id",
             "t.project_id",
             f"CASE WHEN {has('metadata')} THEN s.ai_disabled ELSE %s END",
-            f"CASE WHEN (s.mask & {_MESSAGES_BIT}) <> 0 THEN s.message_count ELSE 0 END",
+            f"CASE WHEN (s.mask & {MESSAGES_BIT}) <> 0 THEN s.message_count ELSE 0 END",
             "%s",
         ]
         params += [rules.is_ai_disabled(Conversation().metadata), Conversation().version]
@@ -323,12 +251,12 @@ class PostgresImport:
         created = cur.fetchone()[0]
 
         # Changed rows: present values over stored ones, version + 1.
-        assignments = [f"{_col(Conversation, name)} = {new_value(name)}" for name in _OPTIONAL]
+        assignments = [f"{_col(Conversation, name)} = {new_value(name)}" for name in OPTIONAL]
         assignments += [
             f"{project_id} = t.project_id",
             f"{_col(Conversation, 'ai_disabled')} = CASE WHEN {has('metadata')} "
             f"THEN s.ai_disabled ELSE c.{_col(Conversation, 'ai_disabled')} END",
-            f"{_col(Conversation, 'message_count')} = CASE WHEN (s.mask & {_MESSAGES_BIT}) <> 0 "
+            f"{_col(Conversation, 'message_count')} = CASE WHEN (s.mask & {MESSAGES_BIT}) <> 0 "
             f"THEN s.message_count ELSE c.{_col(Conversation, 'message_count')} END",
             f"{_col(Conversation, 'version')} = c.{_col(Conversation, 'version')} + 1",
         ]
@@ -418,7 +346,7 @@ class PostgresImport:
             f"WITH stored AS (SELECT m.{conversation_id} AS cid, row_number() OVER "
             f"(PARTITION BY m.{conversation_id} ORDER BY m.id) - 1 AS ordinal, {stored} "
             f"FROM {message_table} m JOIN import_conv s ON s.id = m.{conversation_id} "
-            f"AND (s.mask & {_MESSAGES_BIT}) <> 0) "
+            f"AND (s.mask & {MESSAGES_BIT}) <> 0) "
             f"SELECT DISTINCT coalesce(m.cid, g.conversation_id) AS id FROM stored m "
             f"FULL JOIN import_msg g ON g.conversation_id = m.cid AND g.ordinal = m.ordinal "
             f"WHERE m.cid IS NULL OR g.conversation_id IS NULL "

@@ -3,11 +3,13 @@ set-based path, SQLite the ORM path): partial records, defaults, versions, audit
 threads, --check, and flat streaming."""
 
 import json
+import time
 from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from conversations.models import Conversation, Message, MetadataChange
 
@@ -113,14 +115,69 @@ def test_check_only_writes_nothing(run, tmp_path):
     assert not Conversation.objects.exists()
 
 
-def test_many_chunks_in_one_transaction(run, tmp_path):
+@pytest.mark.parametrize("jobs", ["0", "2"])  # PostgreSQL: in this process, or two workers
+def test_many_chunks_in_one_transaction(run, tmp_path, jobs):
     records = [
         {"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme", "metadata": {"i": str(i)}}
         for i in range(25)
     ]
-    out, _ = run("import_conversations", write(tmp_path, *records), "--chunk-size", "4")
+    records[7]["messages"] = [{"role": "user", "content": "hi"}, {"role": "assistant"}]
+    path = write(tmp_path, *records)
+    out, _ = run("import_conversations", path, "--chunk-size", "4", "--jobs", jobs)
     assert "25 created" in out
     assert MetadataChange.objects.filter(action="create").count() == 25
+    assert Conversation.objects.get(pk=records[7]["id"]).message_count == 2
+    assert list(Message.objects.values_list("role", flat=True).order_by("id")) == [
+        "user",
+        "assistant",
+    ]
+    again, _ = run("import_conversations", path, "--chunk-size", "4", "--jobs", jobs)
+    assert "0 created, 0 updated, 25 unchanged" in again
+
+
+@pytest.mark.parametrize("jobs", ["0", "1", "2"])
+def test_bad_lines_checked_in_workers_are_named_in_file_order(tmp_path, jobs):
+    """Chunks of 2 lines go to the workers in turn; every bad line and the repeat of an id
+    seen in another chunk are named by their line in the file, and nothing is written."""
+    good = [{"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme"} for i in range(9)]
+    lines = [json.dumps(r) for r in good]
+    lines[2] = json.dumps({**good[2], "metadata": {"k": 1}})  # line 3
+    lines[5] = "{not json"  # line 6
+    lines[8] = json.dumps(good[0])  # line 9 repeats line 1
+    lines.insert(4, "")  # blank: skipped, but counted; the bad ones become 3, 7 and 10
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\n")  # line 11: not UTF-8
+    err = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "import_conversations", str(path), "--chunk-size", "2", "--jobs", jobs,
+            stdout=StringIO(), stderr=err,
+        )  # fmt: skip
+    assert str(excinfo.value).endswith("Line(s): 3, 7, 10, 11")
+    assert f"in.jsonl:10: id {good[0]['id']} already appears on line 1." in err.getvalue()
+    assert "in.jsonl:11: not UTF-8 text." in err.getvalue()
+    assert not Conversation.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes: PostgreSQL")
+def test_workers_close_their_connections_and_leave_the_transaction_whole(run, tmp_path):
+    def backends():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    before = backends()
+    records = [{"id": f"00000000-0000-4000-8000-{i:012d}", "project": "acme"} for i in range(9)]
+    out, _ = run("import_conversations", write(tmp_path, *records), "--chunk-size", "2")
+    assert "9 created" in out
+    assert Conversation.objects.count() == 9  # written on this connection, in its transaction
+    for _ in range(50):  # a worker's session ends just after the worker exits
+        if backends() == before:
+            break
+        time.sleep(0.1)
+    assert backends() == before
 
 
 def test_an_integer_beyond_64_bits_is_named_as_written_in_an_error(tmp_path):

@@ -1,14 +1,16 @@
 """``python manage.py import_conversations FILE``: upsert conversations from JSONL by id."""
 
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from conversations.jsonl import RecordError, parse_line
+from conversations.jsonl import RecordError, parse_raw_line
 from conversations.services import Actor, conversations_import
 from conversations.services.bulk_pg import REBUILD_INDEXES_FROM, PostgresImport
+from conversations.services.bulk_pipeline import JOBS, checked_chunks
 
 MAX_LISTED = 20
 MAX_KEPT = 10_000  # bad lines remembered for the report (all are counted)
@@ -26,7 +28,10 @@ class Command(BaseCommand):
             "--chunk-size",
             type=int,
             default=5000,
-            help="Conversations per batch: one COPY on PostgreSQL, one upsert on SQLite (5000).",
+            help=(
+                "Lines per batch: one COPY on PostgreSQL (checked by one worker), "
+                "conversations per upsert on SQLite (5000)."
+            ),
         )
         parser.add_argument(
             "--check", action="store_true", help="Only check the file; write nothing."
@@ -42,14 +47,26 @@ class Command(BaseCommand):
                 f"the insert, not row by row ({REBUILD_INDEXES_FROM}; 0: never)."
             ),
         )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=JOBS,
+            metavar="N",
+            help=(
+                "PostgreSQL: worker processes that check the lines and format their COPY rows, "
+                f"each with its own database connection ({JOBS}; 0: in this process)."
+            ),
+        )
 
-    def handle(self, *args, file, chunk_size, check, rebuild_indexes_from, **options):
+    def handle(self, *args, file, chunk_size, check, rebuild_indexes_from, jobs, **options):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
+        if jobs < 0:
+            raise CommandError("--jobs must be 0 or more.")
         if rebuild_indexes_from < 0:
             raise CommandError("--rebuild-indexes-from must be 0 or more.")
         if connection.vendor == "postgresql":
-            self._import_postgresql(file, chunk_size, check, rebuild_indexes_from)
+            self._import_postgresql(file, chunk_size, check, rebuild_indexes_from, jobs)
             return
         total = self._check(file)
         if check:
@@ -73,31 +90,27 @@ class Command(BaseCommand):
             f"{updated} updated, {unchanged} unchanged."
         )
 
-    def _import_postgresql(self, file, chunk_size: int, check: bool, rebuild_from: int) -> None:
-        """Pass 1 checks every line and COPYs the good ones into temporary tables; pass 2, only
-        if no line is bad, upserts them set-based. One transaction: all or nothing."""
+    def _import_postgresql(
+        self, file, chunk_size: int, check: bool, rebuild_from: int, jobs: int
+    ) -> None:
+        """Pass 1 checks every line (in ``jobs`` worker processes) and COPYs the good ones into
+        temporary tables; pass 2, only if no line is bad, upserts them set-based. One
+        transaction: all or nothing."""
         bad: list[tuple[int, str]] = []
         bad_count = 0
         try:
-            with transaction.atomic():
+            with self._open(file) as handle, transaction.atomic():
                 staging = PostgresImport(
                     actor=Actor.for_command("import_conversations"),
                     now=timezone.now(),
                     rebuild_indexes_from=rebuild_from,
                 )
-                chunk = []
-                for number, record in self._records(file):
-                    if isinstance(record, RecordError):
-                        bad_count += 1
-                        if len(bad) < MAX_KEPT:
-                            bad.append((number, str(record)))
-                        continue
-                    chunk.append((number, record))
-                    if len(chunk) >= chunk_size:
-                        staging.stage(chunk)
-                        chunk = []
-                if chunk:
-                    staging.stage(chunk)
+                for checked in checked_chunks(
+                    handle, chunk_size=chunk_size, jobs=jobs, formatter=staging.formatter
+                ):
+                    bad_count += len(checked.bad)
+                    bad += checked.bad[: MAX_KEPT - len(bad)]
+                    staging.stage_formatted(checked.formatted)
                 duplicates = staging.duplicate_lines(MAX_KEPT)
                 bad_count += len(duplicates)
                 bad += [
@@ -114,6 +127,12 @@ class Command(BaseCommand):
                 created, updated, unchanged = staging.apply()
         except DatabaseError as exc:
             raise CommandError(f"Import failed, nothing was written: {exc}") from None
+        except BrokenProcessPool:
+            raise CommandError(
+                "Import failed, nothing was written: a worker process checking the lines "
+                "could not start or died (no database connection left? out of memory? try "
+                "fewer --jobs or a smaller --chunk-size)."
+            ) from None
         self.stdout.write(
             f"Imported {created + updated + unchanged} conversations: {created} created, "
             f"{updated} updated, {unchanged} unchanged."
@@ -133,25 +152,21 @@ class Command(BaseCommand):
 
     def _records(self, file):
         """Yield ``(line number, parsed record or RecordError)`` for each non-blank line."""
-        try:
-            handle = open(file, "rb")  # noqa: SIM115 - closed in finally
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        try:
+        with self._open(file) as handle:
             for number, raw in enumerate(handle, 1):
                 try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    yield number, RecordError("not UTF-8 text.")
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    yield number, parse_line(line)
+                    record = parse_raw_line(raw)
                 except RecordError as exc:
                     yield number, exc
-        finally:
-            handle.close()
+                    continue
+                if record is not None:
+                    yield number, record
+
+    def _open(self, file):
+        try:
+            return open(file, "rb")  # noqa: SIM115 - the caller closes it
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
 
     def _check(self, file) -> int:
         """Check every line; raise CommandError naming each bad line. Returns the line count."""
