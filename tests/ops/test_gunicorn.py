@@ -10,6 +10,18 @@ from .conftest import ROOT, VENV_BIN, Server, child_env, database_url_for_child,
 TOKEN = "gunicorn-metrics-token"
 
 
+def requests_counted(scraped: str, route: str) -> float:
+    """``convstore_http_requests_total`` for 200 answers on ``route`` in a ``/metrics`` text."""
+    line = next(
+        line
+        for line in scraped.splitlines()
+        if line.startswith("convstore_http_requests_total{")
+        and f'route="{route}"' in line
+        and 'status="200"' in line
+    )
+    return float(line.rsplit(" ", 1)[1])
+
+
 def production_server(metrics_dir, **env: str) -> Server:
     """gunicorn under the repository's ``gunicorn.conf.py`` on the test database, metrics
     behind :data:`TOKEN` in ``metrics_dir``; ``env`` adds ``GUNICORN_*`` and other settings."""
@@ -50,14 +62,7 @@ def test_gunicorn_conf_serves_healthz_and_stops_gracefully(tmp_path):
     assert scraped.status_code == 200
     # Multiprocess mode: the scrape counts every worker's requests (the probes above,
     # 7 or more with the one waiting for start-up), whichever worker answered it.
-    line = next(
-        line
-        for line in scraped.text.splitlines()
-        if line.startswith("convstore_http_requests_total{")
-        and 'route="healthz"' in line
-        and 'status="200"' in line
-    )
-    assert float(line.rsplit(" ", 1)[1]) >= 7
+    assert requests_counted(scraped.text, "healthz") >= 7
     assert list(metrics_dir.iterdir())  # the workers wrote their counters there
     assert code == 0  # SIGTERM: graceful shutdown, clean exit
     assert "Shutting down: Master" in stderr
@@ -89,14 +94,7 @@ def test_recycled_workers_of_the_preloaded_app_keep_serving_and_counting(tmp_pat
         code, _, stderr = server.stop()
     assert answers == [200] * 14  # readyz queries the database from each new worker
     assert stderr.count("Booting worker with pid") >= 4  # recycled at least 3 times
-    line = next(
-        line
-        for line in scraped.text.splitlines()
-        if line.startswith("convstore_http_requests_total{")
-        and 'route="readyz"' in line
-        and 'status="200"' in line
-    )
-    assert float(line.rsplit(" ", 1)[1]) >= 14
+    assert requests_counted(scraped.text, "readyz") >= 14
     assert code == 0
 
 
