@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -240,6 +241,21 @@ def parse_raw_line(raw: bytes) -> ConversationImport | None:
     except UnicodeDecodeError:
         raise RecordError("not UTF-8 text.") from None
     return parse_line(line) if line.strip() else None
+
+
+def parse_raw_lines(
+    lines: Iterable[bytes], first: int = 1
+) -> Iterator[tuple[int, ConversationImport | RecordError]]:
+    """``(line number, record or its RecordError)`` for each non-blank line of ``lines`` (as
+    read from the file, numbered from ``first``), by :func:`parse_raw_line`."""
+    for number, raw in enumerate(lines, first):
+        try:
+            record = parse_raw_line(raw)
+        except RecordError as exc:
+            yield number, exc
+            continue
+        if record is not None:
+            yield number, record
 
 
 def _json_loads(line: str, depth: int) -> Any:

@@ -1,7 +1,7 @@
 """Pass 1 of the PostgreSQL import on several cores: check each line and format the good ones
 as COPY data in worker processes, while this process only reads the file and sends the data.
 
-Checking a line (:func:`conversations.jsonl.parse_raw_line`: JSON, the schema, the metadata
+Checking a line (:func:`conversations.jsonl.parse_raw_lines`: JSON, the schema, the metadata
 rules) and formatting its COPY row (:class:`.bulk_copy.CopyFormatter`) is Python work, about
 26 µs a conversation on one core; PostgreSQL's COPY ingests the rows meanwhile. With ``jobs``
 worker processes the lines are checked ``jobs`` chunks at a time.
@@ -35,7 +35,7 @@ from multiprocessing.util import Finalize
 
 from django.db import connection
 
-from ..jsonl import RecordError, parse_raw_line
+from ..jsonl import RecordError, parse_raw_lines
 from .bulk_copy import CopyFormatter, Formatted
 
 JOBS = 2  # worker processes by default: the development machine's cores (see the module)
@@ -93,13 +93,10 @@ def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[byte
 
 def _check(first: int, batch: list[bytes], formatter: CopyFormatter | None = None) -> CheckedChunk:
     good, bad = [], []
-    for number, raw in enumerate(batch, first):
-        try:
-            record = parse_raw_line(raw)
-        except RecordError as exc:
-            bad.append((number, str(exc)))
-            continue
-        if record is not None:
+    for number, record in parse_raw_lines(batch, first):
+        if isinstance(record, RecordError):
+            bad.append((number, str(record)))
+        else:
             good.append((number, record))
     return CheckedChunk((formatter or _worker_formatter).format(good), bad)
 

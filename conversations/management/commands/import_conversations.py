@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from conversations.jsonl import RecordError, parse_raw_line
+from conversations.jsonl import RecordError, parse_raw_lines
 from conversations.services import Actor, conversations_import
 from conversations.services.bulk_pg import REBUILD_INDEXES_FROM, PostgresImport
 from conversations.services.bulk_pipeline import JOBS, checked_chunks
@@ -153,14 +153,7 @@ class Command(BaseCommand):
     def _records(self, file):
         """Yield ``(line number, parsed record or RecordError)`` for each non-blank line."""
         with self._open(file) as handle:
-            for number, raw in enumerate(handle, 1):
-                try:
-                    record = parse_raw_line(raw)
-                except RecordError as exc:
-                    yield number, exc
-                    continue
-                if record is not None:
-                    yield number, record
+            yield from parse_raw_lines(handle)
 
     def _open(self, file):
         try:
