@@ -5,7 +5,8 @@ set-based statements — the same upsert as :func:`conversations.services.conver
 Use, inside ONE transaction (the caller's ``transaction.atomic()``)::
 
     staging = PostgresImport(actor=..., now=...)
-    staging.stage([(line_number, ConversationImport), …])   # as many chunks as needed
+    chunk = staging.formatter.format([(line_number, ConversationImport), …])
+    staging.stage_formatted(chunk)                           # as many chunks as needed
     staging.duplicate_lines()                                # [(line, first_line, id)]
     created, updated, unchanged = staging.apply()
 
@@ -40,7 +41,7 @@ from ..jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
 from ..models import Conversation, Message, MetadataChange, Project
 from .actors import Actor
 from .api_keys import project_get_or_create
-from .bulk import _MESSAGE_FIELDS, ConversationImport
+from .bulk import _MESSAGE_FIELDS
 from .bulk_copy import (
     BIT,
     MESSAGES_BIT,
@@ -113,10 +114,6 @@ class PostgresImport:
         )
 
     # --- pass 1: stage ---------------------------------------------------------------------
-
-    def stage(self, chunk: list[tuple[int, ConversationImport]]) -> None:
-        """COPY one chunk of checked records (with their line numbers) into the staging tables."""
-        self.stage_formatted(self.formatter.format(chunk))
 
     def stage_formatted(self, formatted: Formatted) -> None:
         """COPY one chunk already formatted by a :class:`CopyFormatter` (in this process or
