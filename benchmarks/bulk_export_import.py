@@ -38,7 +38,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database, production_env  # noqa: E402
+from benchmarks.common import ensure_database, load_average, production_env  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
 
@@ -265,12 +265,6 @@ def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: 
         f"{load_average()}",
         flush=True,
     )
-
-
-def load_average() -> str:
-    """The machine's 1, 5 and 15 minute load averages (the cores are shared: read figures
-    with it)."""
-    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def main(argv=None) -> int:

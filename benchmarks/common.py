@@ -124,3 +124,17 @@ def rate_limiter_env() -> dict[str, str]:
         "CONVSTORE_RATE_LIMIT": os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     }
+
+
+def process_stat(pid: int) -> tuple[int, float]:
+    """``(parent pid, user + system CPU seconds)`` of process ``pid``, from Linux's
+    ``/proc/<pid>/stat``. Raises ``OSError`` when the process is gone (or there is no
+    ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages, ``"0.25, 2.33, 2.44"`` (the cores are
+    shared: read every figure with it)."""
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())

@@ -55,6 +55,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 from benchmarks.common import (  # noqa: E402
     ensure_database,
+    load_average,
     production_env,
     rate_limiter_env,
     start_gunicorn,
@@ -321,8 +322,7 @@ def measure(port, key, paths, expected, warmup, requests) -> list[float]:
 
 def load_line() -> str:
     """``uptime``'s load averages (1, 5, 15 min): the other jobs sharing the CPUs."""
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
+    return f"load average {load_average()}"
 
 
 def percentile(values: list[float], fraction: float) -> float:

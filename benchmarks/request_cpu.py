@@ -49,7 +49,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import ensure_database, production_env, rate_limiter_env  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    ensure_database,
+    process_stat,
+    production_env,
+    rate_limiter_env,
+)
 from benchmarks.update_throughput import (  # noqa: E402
     DEFAULT_DATABASE_URL,
     SCENARIOS,
@@ -137,18 +142,14 @@ def caller(application, scenario: str, ids: list[str], key: str):
 def backend_cpu(pid: int) -> float:
     """CPU seconds of PostgreSQL backend ``pid`` (``/proc``; 0.0 elsewhere)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return process_stat(pid)[1]
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def redis_cpu() -> float:
-    return sum(
-        seconds
-        for pid, seconds in service_cpu("").items()
-        if Path(f"/proc/{pid}/comm").read_text().strip() == "redis-server"
-    )
+    """CPU seconds of the machine's Redis processes."""
+    return sum(service_cpu("", commands=("redis-server",)).values())
 
 
 def measure_bare(scenarios: list[str], requests: int) -> dict[str, float]:

@@ -74,6 +74,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 from benchmarks.common import (  # noqa: E402
     ensure_database,
+    process_stat,
     production_env,
     rate_limiter_env,
     start_gunicorn,
@@ -219,18 +220,16 @@ _SEEN: set[int] = set()
 def tree_cpu(pid: int) -> dict[int, float]:
     """User + system CPU seconds of process ``pid`` and each live descendant, by pid (Linux
     ``/proc``; empty elsewhere). See :func:`cpu_between`."""
-    tick = os.sysconf("SC_CLK_TCK")
     found, pending = {}, [pid, *_SEEN]
     while pending:
         current = pending.pop()
         if current in found:
             continue
         try:
-            stat = Path(f"/proc/{current}/stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            if current != pid and int(fields[1]) not in (pid, *found):
+            parent, seconds = process_stat(current)
+            if current != pid and parent not in (pid, *found):
                 continue  # a process seen once, no longer in this tree (or another server's)
-            found[current] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            found[current] = seconds
             _SEEN.add(current)
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
@@ -243,27 +242,26 @@ def tree_cpu(pid: int) -> dict[int, float]:
 SERVICE_COMMANDS = ("postgres", "redis-server")
 
 
-def service_cpu(database: str) -> dict[int, float]:
+def service_cpu(database: str, commands: tuple[str, ...] = SERVICE_COMMANDS) -> dict[int, float]:
     """User + system CPU seconds, by pid, of the database side (Linux ``/proc``; empty
     elsewhere): PostgreSQL's shared processes (checkpointer, WAL writer, …), its client
     backends connected to ``database`` (the backend's process title names its database), and
     Redis. Per request it is what a run costs the database side (:func:`cpu_between`); other
-    databases' clients are left out, Redis and the shared processes count whoever loads them."""
-    tick = os.sysconf("SC_CLK_TCK")
+    databases' clients are left out, Redis and the shared processes count whoever loads them.
+    ``commands`` narrows the processes by name (``("redis-server",)``: Redis alone)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if (entry / "comm").read_text().strip() not in SERVICE_COMMANDS:
+            if (entry / "comm").read_text().strip() not in commands:
                 continue
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().split()
             # A client backend's title: "postgres: 15/main: <user> <database> <host(port)> …"
             if len(title) >= 5 and title[0] == "postgres:" and "(" in title[4]:
                 if title[3] != database:
                     continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+            found[int(entry.name)] = process_stat(int(entry.name))[1]
         except (OSError, ValueError, IndexError):
             continue  # the process ended meanwhile
     return found
