@@ -25,9 +25,10 @@ def production_env(**overrides) -> dict:
     return {k: v for k, v in env.items() if v is not None}
 
 
-def manage(*args, env) -> subprocess.CompletedProcess:
+def python(*args, env) -> subprocess.CompletedProcess:
+    """``python *args`` in the repository with ``env``; output captured as text."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        [sys.executable, *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -35,6 +36,10 @@ def manage(*args, env) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
+
+
+def manage(*args, env) -> subprocess.CompletedProcess:
+    return python(str(ROOT / "manage.py"), *args, env=env)
 
 
 def test_check_deploy_is_clean_with_debug_off_a_key_and_hosts():
@@ -59,15 +64,7 @@ def test_plain_http_deployment_turns_https_settings_off():
 def test_server_refuses_to_start_without_secret_key():
     env = production_env(DEBUG="0")
     for module in ("convstore.wsgi", "convstore.asgi"):  # gunicorn, and any ASGI server
-        served = subprocess.run(
-            [sys.executable, "-c", f"import {module}"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        served = python("-c", f"import {module}", env=env)
         assert served.returncode != 0
         assert "ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off" in served.stderr
     # runserver loads WSGI_APPLICATION before it serves, so it stops too.
