@@ -30,6 +30,9 @@ Variables (all optional):
 - ``CONVSTORE_MAX_JSON_DEPTH``, ``CONVSTORE_MAX_MESSAGE_BYTES``,
   ``CONVSTORE_MAX_RESPONSE_BYTES``, ``CONVSTORE_STATEMENT_TIMEOUT_MS``,
   ``CONVSTORE_DB_RETRY_AFTER``: request limits (README "Security and limits").
+- ``DB_PREPARED_STATEMENTS``: ``0`` stops PostgreSQL preparing convstore's hot statements
+  (default on; only for a pooler that cannot keep them, e.g. PgBouncer in transaction mode
+  before 1.21).
 - ``DB_CONN_HEALTH_CHECKS``: ``1`` to check a reused connection with a query at the start of
   each request (default off: a dropped connection fails one request, then reconnects).
 - ``CONVSTORE_API_KEY_CACHE_SECONDS``: how long a process trusts a key it looked up (default
@@ -165,6 +168,14 @@ DATABASES = {
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DB_PREPARED_STATEMENTS", True
+):
+    # conversations.rows prepares its hot statements (prepare=True); psycopg ignores that
+    # while the connection's prepare_threshold is None, Django's default. Django's own
+    # cursors bind on the client side and never prepare; the threshold is out of reach so
+    # psycopg prepares nothing on its own either: only what asks for it.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock at BEGIN, so a read-modify-write
     # (a metadata merge) is serialised instead of failing or losing a key; the timeout lets

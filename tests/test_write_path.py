@@ -10,6 +10,7 @@
 - With per-request health checks off, a connection dropped between requests fails at most
   one request; the next one reconnects.
 - API routes skip the admin-only middleware; the admin keeps it (sessions, CSRF).
+- The hot statements are prepared once per connection and reused.
 """
 
 import contextlib
@@ -134,6 +135,27 @@ def test_a_get_costs_one_round_trip(client, api_key, busy_conversation):
         response = send(client, "get", path, api_key)
     assert response.status_code == HTTPStatus.OK
     assert counted[0] == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_hot_statements_are_prepared_once_per_connection(client, api_key, busy_conversation):
+    """PostgreSQL parses and plans the read and the write once per connection, then reuses
+    them (``DB_PREPARED_STATEMENTS``, settings): each is prepared once and executed every
+    time. Without a ``prepare_threshold`` on the connection psycopg ignored ``prepare=True``
+    and both were parsed and planned on every request."""
+    path = f"/openai/v1/conversations/conv_{busy_conversation.pk.hex}"
+    for n in range(3):
+        assert send(client, "post", path, api_key, {"metadata": {"k": f"{n}"}}).status_code == 200
+        assert send(client, "get", path, api_key).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT split_part(statement, ' ', 1), generic_plans + custom_plans "
+            "FROM pg_prepared_statements"
+        )
+        executions = sorted(cursor.fetchall())
+    # The GET's read, the update's read (with the endpoints), the write: three statements.
+    assert executions == [("SELECT", 3), ("SELECT", 3), ("WITH", 3)]
 
 
 @postgres_only
