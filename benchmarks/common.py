@@ -126,12 +126,16 @@ def rate_limiter_env() -> dict[str, str]:
     }
 
 
-def process_stat(pid: int) -> tuple[int, float]:
+def process_stat(pid: int, *, reaped: bool = False) -> tuple[int, float]:
     """``(parent pid, user + system CPU seconds)`` of process ``pid``, from Linux's
-    ``/proc/<pid>/stat``. Raises ``OSError`` when the process is gone (or there is no
-    ``/proc``)."""
+    ``/proc/<pid>/stat``; with ``reaped``, plus the CPU of its children that ended and were
+    waited for (``cutime`` + ``cstime``: the kernel adds a reaped child's CPU to its
+    parent's). Raises ``OSError`` when the process is gone (or there is no ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return int(fields[1]), ticks / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:

@@ -217,25 +217,39 @@ def start_server(app: str, args: argparse.Namespace, env: dict) -> tuple[subproc
 _SEEN: set[int] = set()
 
 
-def tree_cpu(pid: int) -> dict[int, float]:
-    """User + system CPU seconds of process ``pid`` and each live descendant, by pid (Linux
-    ``/proc``; empty elsewhere). See :func:`cpu_between`."""
-    found, pending = {}, [pid, *_SEEN]
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (a gunicorn master), of each live
+    descendant, and of every worker it has reaped (Linux ``/proc``; ``nan`` elsewhere).
+
+    The difference of two readings is what the server spent in between, worker recycling
+    included: a worker's CPU moves from its own ``/proc`` entry to the master's ``cutime``
+    when the master waits for it (:func:`benchmarks.common.process_stat`), so a worker that
+    served part of a run and was replaced still counts, exactly once. (Counting only the
+    live processes lost every replaced worker's share: at ~3,000 requests/s gunicorn replaces
+    a worker every few seconds, and the fast servers' CPU read a third of the truth.)"""
+    try:
+        total = process_stat(pid, reaped=True)[1]
+    except OSError:
+        return float("nan")
+    found, pending = {pid}, [*_SEEN]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pending.extend(int(c) for c in (task / "children").read_text().split())
     while pending:
         current = pending.pop()
         if current in found:
             continue
         try:
-            parent, seconds = process_stat(current)
-            if current != pid and parent not in (pid, *found):
+            parent, seconds = process_stat(current, reaped=True)
+            if parent not in found:
                 continue  # a process seen once, no longer in this tree (or another server's)
-            found[current] = seconds
+            found.add(current)
             _SEEN.add(current)
+            total += seconds
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, ValueError, IndexError):
             continue  # the process ended meanwhile
-    return found
+    return total
 
 
 #: The services every request also loads: PostgreSQL's processes and Redis (the limiter).
@@ -268,9 +282,9 @@ def service_cpu(database: str, commands: tuple[str, ...] = SERVICE_COMMANDS) -> 
 
 
 def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds the tree spent between two :func:`tree_cpu` readings: per process, so a
-    worker that gunicorn replaced in between does not make the figure negative (what it spent
-    in between is lost: an undercount); a new worker counts from zero. ``nan`` without
+    """CPU seconds the processes spent between two :func:`service_cpu` readings: per
+    process, so a backend that ended in between does not make the figure negative (what it
+    spent in between is lost: an undercount); a new one counts from zero. ``nan`` without
     ``/proc``."""
     if not after:
         return float("nan")
@@ -402,7 +416,7 @@ def run_wrk(server: Server, scenario: str, args, *, key: str, seconds: float, ta
         )
     finally:
         os.unlink(handle.name)
-    cpu = cpu_between(cpu_before, tree_cpu(server.pid))
+    cpu = tree_cpu(server.pid) - cpu_before
     services_cpu = cpu_between(services_before, service_cpu(database))
     result = None
     for line in out.stdout.splitlines():
