@@ -86,3 +86,25 @@ def test_commands_that_sign_nothing_run_without_secret_key():
     result = manage("makemigrations", "--check", "--dry-run", env=production_env(DEBUG="0"))
     assert result.returncode == 0, result.stderr
     assert "No changes detected" in result.stdout
+
+
+def test_prepared_statements_are_on_for_postgresql_and_can_be_turned_off():
+    """``DB_PREPARED_STATEMENTS=0`` (a pooler that cannot keep prepared statements) leaves
+    the connection without a ``prepare_threshold``, so psycopg prepares nothing; by default
+    PostgreSQL connections get one (what the hot statements' ``prepare=True`` needs, see
+    ``tests/test_write_path.py``). SQLite has no such option."""
+    code = (
+        "from convstore import settings; "
+        "print(settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))"
+    )
+    postgres = "postgres://postgres@127.0.0.1:5432/convstore"
+    answers = {}
+    for name, overrides in {
+        "default": {"DATABASE_URL": postgres, "DB_PREPARED_STATEMENTS": None},
+        "off": {"DATABASE_URL": postgres, "DB_PREPARED_STATEMENTS": "0"},
+        "sqlite": {"DATABASE_URL": "sqlite:////tmp/convstore-settings.sqlite3"},
+    }.items():
+        result = python("-c", code, env=production_env(SECRET_KEY=PRODUCTION_KEY, **overrides))
+        assert result.returncode == 0, result.stderr
+        answers[name] = result.stdout.strip()
+    assert answers == {"default": str(2**31 - 1), "off": "None", "sqlite": "None"}
