@@ -12,11 +12,11 @@ ready to use; JSON columns are decoded by their field).
 type cast, see :func:`cast`): psycopg sends the parameters apart from the text, so the text
 is the same on every request, and psycopg prepares it on its first run on each connection
 (``prepare=True``), so PostgreSQL parses and plans each statement once per connection instead
-of on every request: about half of PostgreSQL's CPU per update (0.73 ms before, 0.36 after,
-``benchmarks/request_cpu.py``). psycopg only honours ``prepare=True`` when the connection's
-``prepare_threshold`` is not ``None`` (Django's default): the settings give it one
-(``DB_PREPARED_STATEMENTS``, default on); with it off these statements are parsed every
-time. Django's client-side binding would quote every parameter into the text in Python.
+of on every request: about half of PostgreSQL's CPU per update (0.84–0.94 ms before,
+0.41–0.43 after, ``benchmarks/request_cpu.py``). psycopg only honours ``prepare=True``
+when the connection's ``prepare_threshold`` is not ``None`` (Django's default): the settings
+give it one (``DB_PREPARED_STATEMENTS``, default on); with it off these statements are
+parsed every time. Django's client-side binding would quote every parameter into the text in Python.
 Errors still go through Django's error wrapper, so a dropped connection marks the connection
 unusable and Django closes it at the end of the request.
 """
