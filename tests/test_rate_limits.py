@@ -12,6 +12,7 @@ import pytest
 import telnyx
 
 from conversations import ratelimit
+from tests.clock import hour_rate
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
@@ -90,7 +91,7 @@ def test_openai_429_shape_and_headers(limits, client, api_key):
 
 
 def test_telnyx_429_shape_and_headers(limits, client, api_key):
-    limits(rate="1/h")
+    limits(rate=hour_rate())
     auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
     first = client.get("/telnyx/v2/ai/conversations", **auth)
     assert first.status_code == 200
@@ -110,7 +111,7 @@ def test_telnyx_429_shape_and_headers(limits, client, api_key):
 
 
 def test_agentphone_429_shape(limits, client, api_key):
-    limits(rate="1/h")
+    limits(rate=hour_rate())
     auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
     assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
     refused = client.get("/agentphone/v1/conversations", **auth)
@@ -120,7 +121,7 @@ def test_agentphone_429_shape(limits, client, api_key):
 
 
 def test_keys_are_counted_apart(limits, client, api_key, other_api_key):
-    limits(rate="1/h")
+    limits(rate=hour_rate())
     for key in (api_key, other_api_key):
         response = client.get("/agentphone/v1/conversations", HTTP_AUTHORIZATION=f"Bearer {key}")
         assert response.status_code == 200
@@ -137,7 +138,7 @@ def test_openai_sdk_retries_a_429_and_succeeds_in_the_next_window(limits, live_s
 
 
 def test_openai_sdk_gives_up_with_rate_limit_error_and_retry_after(limits, live_server, api_key):
-    limits(rate="1/h")
+    limits(rate=hour_rate())
     client = openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=2)
     client.conversations.create()
     started = time.monotonic()
@@ -159,7 +160,7 @@ def test_telnyx_sdk_retries_a_429_and_succeeds(limits, live_server, api_key):
 
 
 def test_telnyx_sdk_rate_limit_error(limits, live_server, api_key):
-    limits(rate="1/h")
+    limits(rate=hour_rate())
     client = telnyx.Telnyx(api_key=api_key, base_url=f"{live_server.url}/telnyx/v2", max_retries=0)
     client.ai.conversations.create()
     with pytest.raises(telnyx.RateLimitError) as info:
@@ -207,7 +208,7 @@ def test_failed_authentications_lock_the_ip_out_even_for_a_right_key(limits, liv
 
 
 def test_failed_authentication_limit_in_each_format(limits, client):
-    limits(failures="1/h")
+    limits(failures=hour_rate())
     wrong = {"HTTP_AUTHORIZATION": "Bearer cs_wrong"}
     assert client.get("/telnyx/v2/ai/conversations", **wrong).status_code == 401
     telnyx_refused = client.get("/telnyx/v2/ai/conversations", **wrong)
@@ -221,13 +222,13 @@ def test_failed_authentication_limit_in_each_format(limits, client):
 
 
 def test_missing_keys_are_not_counted_as_failures(limits, client):
-    limits(failures="1/h")
+    limits(failures=hour_rate())
     for _ in range(3):
         assert client.get("/agentphone/v1/conversations").status_code == 401
 
 
 def test_failure_limit_counts_per_ip_behind_trusted_proxies(limits, client, settings, api_key):
-    limits(failures="1/h")
+    limits(failures=hour_rate())
     settings.CONVSTORE_PROXY_COUNT = 1
     wrong = {"HTTP_AUTHORIZATION": "Bearer cs_wrong"}
     for _ in range(2):
@@ -259,7 +260,7 @@ def test_both_limits_off_send_no_headers(limits, client, api_key):
 
 def test_unreachable_redis_fails_open(client, settings, api_key):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    settings.CONVSTORE_RATE_LIMIT = "1/h"
+    settings.CONVSTORE_RATE_LIMIT = hour_rate()
     auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
     for _ in range(2):
         assert client.get("/agentphone/v1/conversations", **auth).status_code == 200

@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conversations import ratelimit
 from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
+from tests.clock import hour_rate
 from tests.webhooks.conftest import Receiver
 
 TOKEN = "metrics-token-for-tests"
@@ -146,7 +147,7 @@ def test_rate_limit_refusals_are_counted_by_format(client, api_key, settings):
 
     settings.CONVSTORE_METRICS_TOKEN = TOKEN
     settings.REDIS_URL = ""  # the in-memory counters: this test owns them
-    settings.CONVSTORE_RATE_LIMIT = "1/h"
+    settings.CONVSTORE_RATE_LIMIT = hour_rate()
     ratelimit.reset()
     try:
         before = scrape()
