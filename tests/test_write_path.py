@@ -160,6 +160,35 @@ def test_the_hot_statements_are_prepared_once_per_connection(client, api_key, bu
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
+def test_the_hot_reads_reuse_one_cursor_per_connection(project):
+    """``rows.fetchone`` keeps one psycopg cursor per connection (making one costs as much as
+    the read); a reconnect gets a fresh cursor, and a failed statement leaves it usable."""
+    from django.db import DatabaseError
+
+    from conversations import rows
+
+    conversation = conversation_create(project=project, actor=CMD, metadata={"k": "v"})
+
+    def read():
+        return rows.conversation_in_partition(conversation.pk, project.pk, "")
+
+    assert read().metadata == {"k": "v"}
+    first = connection.connection._convstore_cursor
+    assert read().metadata == {"k": "v"}
+    assert connection.connection._convstore_cursor is first
+
+    with pytest.raises(DatabaseError):
+        rows.fetchone("SELECT 1 / %s::integer", [0])
+    assert read().metadata == {"k": "v"}  # autocommit: the failure ended with its statement
+
+    connection.close()
+    assert read().metadata == {"k": "v"}
+    assert connection.connection._convstore_cursor is not first
+    assert first.connection.closed  # the old cursor went with its connection
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
 def test_without_endpoints_or_messages_an_update_costs_two(client, api_key, project):
     conversation = conversation_create(project=project, actor=CMD)
     path = f"/openai/v1/conversations/conv_{conversation.pk.hex}"
