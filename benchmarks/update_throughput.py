@@ -227,20 +227,16 @@ def tree_cpu(pid: int) -> float:
     served part of a run and was replaced still counts, exactly once. (Counting only the
     live processes lost every replaced worker's share: at ~3,000 requests/s gunicorn replaces
     a worker every few seconds, and the fast servers' CPU read a third of the truth.)"""
-    try:
-        total = process_stat(pid, reaped=True)[1]
-    except OSError:
-        return float("nan")
-    found, pending = {pid}, [*_SEEN]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        pending.extend(int(c) for c in (task / "children").read_text().split())
+    found: set[int] = set()
+    # Popped from the end: pid first, so its tree is walked before a stray pid is judged.
+    total, pending = 0.0, [*_SEEN, pid]
     while pending:
         current = pending.pop()
         if current in found:
             continue
         try:
             parent, seconds = process_stat(current, reaped=True)
-            if parent not in found:
+            if current != pid and parent not in found:
                 continue  # a process seen once, no longer in this tree (or another server's)
             found.add(current)
             _SEEN.add(current)
@@ -249,7 +245,7 @@ def tree_cpu(pid: int) -> float:
                 pending.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, ValueError, IndexError):
             continue  # the process ended meanwhile
-    return total
+    return total if pid in found else float("nan")
 
 
 #: The services every request also loads: PostgreSQL's processes and Redis (the limiter).
