@@ -16,9 +16,9 @@ of on every request: about half of PostgreSQL's CPU per update (0.84–0.94 ms b
 0.41–0.43 after, ``benchmarks/request_cpu.py``). psycopg only honours ``prepare=True``
 when the connection's ``prepare_threshold`` is not ``None`` (Django's default): the settings
 give it one (``DB_PREPARED_STATEMENTS``, default on); with it off these statements are
-parsed every time. Django's client-side binding would quote every parameter into the text in Python.
-Errors still go through Django's error wrapper, so a dropped connection marks the connection
-unusable and Django closes it at the end of the request.
+parsed every time. Django's client-side binding would quote every parameter into the text
+in Python. Errors still go through Django's error wrapper, so a dropped connection marks
+the connection unusable and Django closes it at the end of the request.
 """
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ def _cursor(raw):
     ``psycopg.Cursor`` costs almost as much client CPU as the statement it runs (0.04 of
     0.09 ms for the partition read alone, in a loop in one process; ``request_cpu.py``'s
     ``database client`` stage of a ``GET``: 0.13–0.15 ms with the cursor kept, 0.17–0.18
-    without). Django gives each thread its
-    own connection, so each cursor is used by one thread at a time; a new connection (after
-    a reconnect) gets a new cursor, and a cursor goes with its connection. ``execute``
-    discards the previous statement's result, so nothing is held but the last row read.
+    without). Django gives each thread its own connection, so each cursor is used by one
+    thread at a time; a new connection (after a reconnect) gets a new cursor, and a cursor
+    goes with its connection. ``execute`` discards the previous statement's result, so
+    nothing is held but the last row read.
     """
     import psycopg
 

@@ -23,8 +23,9 @@ from http import HTTPStatus
 import httpx
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
+from conversations import rows
 from conversations.models import ApiKey, Conversation, MetadataChange, WebhookEvent
 from conversations.services import (
     Actor,
@@ -163,10 +164,6 @@ def test_the_hot_statements_are_prepared_once_per_connection(client, api_key, bu
 def test_the_hot_reads_reuse_one_cursor_per_connection(project):
     """``rows.fetchone`` keeps one psycopg cursor per connection (making one costs as much as
     the read); a reconnect gets a fresh cursor, and a failed statement leaves it usable."""
-    from django.db import DatabaseError
-
-    from conversations import rows
-
     conversation = conversation_create(project=project, actor=CMD, metadata={"k": "v"})
 
     def read():
