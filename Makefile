@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint benchmark benchmark-bulk openapi
+.PHONY: install run test lint docs benchmark benchmark-bulk openapi
 
 # One OpenAPI document per wire format (conversations/formats/*/schema.py).
 OPENAPI_GENERATORS := openai.schema.OpenAISchemaGenerator openai.schema.AzureSchemaGenerator \
@@ -38,6 +38,7 @@ test: install
 	DJANGO_SETTINGS_MODULE=convstore.test_settings $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory openapi
+	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest
 
 ## Generate and validate each format's OpenAPI document (fails on any generator warning).
@@ -47,6 +48,11 @@ openapi: install
 		DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --format openapi-json \
 			--generator-class conversations.formats.$$g --file /dev/null || exit 1; \
 	done
+
+## Build the documentation site (MkDocs Material, docs/ and mkdocs.yml) into site/; strict: a
+## broken link, anchor or missing page fails the build.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir site
 
 lint: install
 	$(PY) -m ruff check .
