@@ -265,8 +265,8 @@ def test_example_runs_as_written(demo, path, block, tmp_path):
     assert result.returncode == 0, (
         f"{where} failed:\n{block.code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
+    left = sorted(p.name for p in workdir.iterdir() if p.name not in (".venv", "manage.py"))
+    assert not left, f"{where} left {left} in the working directory (write to a mktemp -d)"
     assert result.stdout.strip(), f"{where} printed nothing"
     for text in block.expect:
         assert text in result.stdout, f"{where}: {text!r} not in\n{result.stdout}"
-    left = sorted(p.name for p in workdir.iterdir() if p.name not in (".venv", "manage.py"))
-    assert not left, f"{where} left {left} in the working directory (write to a mktemp -d)"
