@@ -221,6 +221,30 @@ def test_failed_authentication_limit_in_each_format(limits, client):
     assert azure_refused.json()["error"]["code"] == "rate_limit_exceeded"
 
 
+def test_failed_authentication_429_says_why_and_when_to_retry(limits, client):
+    """Each format's 429 after failed keys names the cause, the limit, that a right key is
+    refused too, and the same wait as ``Retry-After``."""
+    limits(failures="1/h")
+    wrong = {"HTTP_AUTHORIZATION": "Bearer cs_wrong"}
+    assert client.get("/agentphone/v1/conversations", **wrong).status_code == 401
+    answers = {
+        "openai": client.get("/openai/v1/conversations", **wrong),
+        "telnyx": client.get("/telnyx/v2/ai/conversations", **wrong),
+        "agentphone": client.get("/agentphone/v1/conversations", **wrong),
+    }
+    texts = {
+        "openai": answers["openai"].json()["error"]["message"],
+        "telnyx": answers["telnyx"].json()["errors"][0]["detail"],
+        "agentphone": answers["agentphone"].json()["detail"],
+    }
+    for name, text in texts.items():
+        answer = answers[name]
+        assert answer.status_code == 429, name
+        assert "failed authentications from your address (more than 1 in an hour)" in text
+        assert "wrong or revoked API keys" in text and "a right key included" in text
+        assert text.endswith(f"Retry after {answer['Retry-After']} seconds."), text
+
+
 def test_missing_keys_are_not_counted_as_failures(limits, client):
     limits(failures=hour_rate())
     for _ in range(3):
