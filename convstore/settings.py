@@ -139,7 +139,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "conversations.ratelimit.client_ip"
 
 ROOT_URLCONF = "convstore.urls"
-APPEND_SLASH = False
+# `/admin`, `/docs` and any admin or docs page typed without its trailing slash redirect (301)
+# to the slash URL (CommonMiddleware). API paths never redirect (a redirected POST loses its
+# body): every path under a format's prefix resolves to a view, at worst that format's JSON 404
+# (convstore.urls), and CommonMiddleware only redirects a path that resolves to nothing.
+APPEND_SLASH = True
 
 TEMPLATES = [
     {
