@@ -7,8 +7,8 @@ Variables (all optional):
 - ``DB_CONN_MAX_AGE``: seconds a PostgreSQL connection is kept open (default 600, persistent
   connections; ``0`` opens one per request, which we never want in production).
 - ``SECRET_KEY``: Django's signing key. Required to serve when ``DEBUG`` is off: without it
-  the WSGI/ASGI app (gunicorn, ``runserver``) refuses to start (``ImproperlyConfigured``,
-  :mod:`convstore.secret_key`) and ``check --deploy`` fails; commands that sign nothing
+  ``runserver`` and the WSGI/ASGI app (gunicorn) refuse to start with one line and exit 1
+  (:mod:`convstore.secret_key`) and ``check --deploy`` fails; commands that sign nothing
   (``migrate``, ``makemigrations``, the project's own) run. A development key is used only
   when ``DEBUG`` is on.
 - ``DEBUG``: ``1``/``true`` to enable debug pages (default off).
@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "convstore",  # its runserver wraps whitenoise's (convstore/management/commands/runserver.py)
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
