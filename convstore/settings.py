@@ -283,7 +283,12 @@ CONVSTORE_PROXY_COUNT = int(os.environ.get("CONVSTORE_PROXY_COUNT", "0"))
 
 # Logs (conversations.observability): one line per request on the "convstore.request"
 # logger, JSON with LOG_FORMAT=json, key=value text otherwise; LOG_REQUESTS=0 turns it off.
+# That line is the only one a request writes, under runserver too: Django's own per-request
+# lines (runserver's access line on "django.server", "Not Found: /x" warnings on
+# "django.request") are kept for errors (5xx) only, and Django's loggers write once, through
+# the same handler (not also through Django's DEBUG console handler).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -294,8 +299,11 @@ LOGGING = {
         },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
         "convstore.request": {
             "handlers": ["console"],
             "level": "INFO" if env_bool("LOG_REQUESTS", True) else "WARNING",
