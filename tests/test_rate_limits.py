@@ -13,6 +13,7 @@ import telnyx
 
 from conversations import ratelimit
 from tests.clock import hour_rate
+from tests.skips import needs_redis
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
         "memory",
         pytest.param(
             "redis",
-            marks=pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)"),
+            marks=pytest.mark.skipif(not REDIS_URL, reason=needs_redis("REDIS_URL is not set")),
         ),
     ]
 )
@@ -290,7 +291,7 @@ def test_unreachable_redis_fails_open(client, settings, api_key):
         assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)")
+@pytest.mark.skipif(not REDIS_URL, reason=needs_redis("REDIS_URL is not set"))
 def test_redis_counts_are_shared_between_processes(settings, live_server, api_key):
     """Counts live in Redis: a second store client (another process's view) sees them."""
     import redis
