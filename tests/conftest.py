@@ -92,8 +92,8 @@ def make_conversation(project):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """One line after pytest's own skip list: how many tests need PostgreSQL or Redis, and the
-    command that runs them (reasons from :mod:`tests.skips`)."""
+    """One line before pytest's list of skip reasons: how many tests need PostgreSQL or
+    Redis, and the command that runs them (reasons from :mod:`tests.skips`)."""
     reasons = [
         str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
         for report in terminalreporter.stats.get("skipped", [])
