@@ -40,7 +40,7 @@ def test_make_test_all_runs_make_test_on_postgresql_with_redis():
     dry_run = subprocess.run(
         ["make", "-n", "test-all"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    assert 'CREATE DATABASE convstore_test_all' in dry_run
+    assert "CREATE DATABASE convstore_test_all" in dry_run
     assert (
         "DATABASE_URL=postgres://postgres@127.0.0.1:5432/convstore_test_all \\\n"
         "\tREDIS_URL=redis://127.0.0.1:6379/0 make --no-print-directory test"
