@@ -9,7 +9,6 @@ revoked key); each format's error renderer words them in its own shape.
 """
 
 import base64
-import binascii
 
 from rest_framework import authentication, exceptions
 
@@ -42,7 +41,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         """
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
             return ""
         user, colon, password = decoded.partition(":")
         return password.strip() if colon and not user else ""

@@ -200,3 +200,7 @@ def test_basic_auth_with_blank_user_name_and_the_key_as_password(client, api_key
     assert named.status_code == HTTPStatus.UNAUTHORIZED
     assert error(named)["message"].startswith("You didn't provide an API key.")
     assert error(basic("", api_key + "x"))["code"] == "invalid_api_key"
+    for credentials in ("not base64!", "/w==", "é"):  # not base64, not UTF-8, not ASCII
+        answer = client.get(BASE + "/conversations", HTTP_AUTHORIZATION=f"Basic {credentials}")
+        assert answer.status_code == HTTPStatus.UNAUTHORIZED, credentials
+        assert error(answer)["message"].startswith("You didn't provide an API key.")
