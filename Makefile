@@ -50,8 +50,9 @@ test-all: install
 	psql -q -h 127.0.0.1 -U postgres -d postgres \
 		-c "DROP DATABASE IF EXISTS test_$(TEST_ALL_DB) WITH (FORCE)" \
 		-c "DROP DATABASE IF EXISTS $(TEST_ALL_DB) WITH (FORCE)" -c "CREATE DATABASE $(TEST_ALL_DB)"
-	redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes \
-		--bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+		command -v redis-server >/dev/null || (apt-get update -q && apt-get install -y -q redis-server); \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no; }
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(TEST_ALL_DB) \
 		REDIS_URL=redis://127.0.0.1:6379/$(TEST_ALL_REDIS_DB) $(MAKE) --no-print-directory test
 
