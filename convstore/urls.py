@@ -1,4 +1,13 @@
-"""convstore's URL map: the admin and one prefix per wire format (``CONTRACT.md`` table)."""
+"""convstore's URL map: the admin and one prefix per wire format (``CONTRACT.md`` table).
+
+Trailing slashes (``APPEND_SLASH``): a page typed without its final slash (``/admin``,
+``/docs``, ``/docs/openai``, any admin page) is redirected (301) to the slash URL by
+``CommonMiddleware``, which redirects only a path that resolves to no view. API paths are
+never redirected, whatever the method: each format's routes end in a catch-all, and the
+``wrong_base_urlpatterns`` below take every other path under ``/openai``, ``/azure``,
+``/telnyx`` and ``/agentphone``, so each one resolves and answers that format's JSON (a 404
+naming the base URL when the path is outside it). A redirected ``POST`` would lose its body.
+"""
 
 from django.contrib import admin
 from django.urls import include, path
