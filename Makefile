@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint docs benchmark benchmark-bulk openapi
+.PHONY: install run test test-all lint docs benchmark benchmark-bulk openapi
 
 # One OpenAPI document per wire format (conversations/formats/*/schema.py).
 OPENAPI_GENERATORS := openai.schema.OpenAISchemaGenerator openai.schema.AzureSchemaGenerator \
@@ -40,6 +40,22 @@ test: install
 	$(MAKE) --no-print-directory openapi
 	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest
+
+## Every test, those needing PostgreSQL and Redis included (`make test` on SQLite skips them),
+## as CI's first run: a fresh database $(TEST_ALL_DB) on PostgreSQL at 127.0.0.1:5432 (user
+## postgres), Redis database $(TEST_ALL_REDIS_DB) at 127.0.0.1:6379 (started if none answers).
+TEST_ALL_DB ?= convstore_test_all
+TEST_ALL_REDIS_DB ?= 0
+test-all: install
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "make test-all needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust)"; exit 1; }
+	psql -q -h 127.0.0.1 -U postgres -d postgres \
+		-c "DROP DATABASE IF EXISTS test_$(TEST_ALL_DB) WITH (FORCE)" \
+		-c "DROP DATABASE IF EXISTS $(TEST_ALL_DB) WITH (FORCE)" -c "CREATE DATABASE $(TEST_ALL_DB)"
+	redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+		command -v redis-server >/dev/null || (apt-get update -q && apt-get install -y -q redis-server); \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no; }
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(TEST_ALL_DB) \
+		REDIS_URL=redis://127.0.0.1:6379/$(TEST_ALL_REDIS_DB) $(MAKE) --no-print-directory test
 
 ## Generate and validate each format's OpenAPI document (fails on any generator warning).
 openapi: install

@@ -7,8 +7,15 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
-    from django.core.management import execute_from_command_line
-
+    try:
+        from django.core.management import execute_from_command_line
+    except ImportError as exc:  # Django's own hint (its project template's manage.py)
+        raise ImportError(
+            "Couldn't import Django. Are you sure it's installed and "
+            "available on your PYTHONPATH environment variable? Did you "
+            "forget to activate a virtual environment? (convstore's is .venv: run "
+            "`make install`, then `.venv/bin/python manage.py …`.)"
+        ) from exc
     execute_from_command_line(sys.argv)
 
 

@@ -2,9 +2,13 @@
 
 Clients send ``Authorization: Bearer <key>``; Azure clients may send ``api-key: <key>``
 instead (``providers/openai-azure.md`` §8.2: ``AzureOpenAI`` 2.x/3.x sends only ``api-key``).
+HTTP Basic with a blank user name and the key as the password (RFC 7617; ``curl -u ":$KEY"``,
+a browser's password prompt) is accepted too, as OpenAI's own 401 message offers it.
 Failures raise DRF's ``NotAuthenticated`` (no key) or ``AuthenticationFailed`` (wrong or
 revoked key); each format's error renderer words them in its own shape.
 """
+
+import base64
 
 from rest_framework import authentication, exceptions
 
@@ -21,9 +25,26 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()
+        if scheme.lower() == "basic" and credentials.strip():
+            return self.basic_password(credentials.strip())
         if self.accept_api_key_header:
             return request.META.get("HTTP_API_KEY", "").strip()
         return ""
+
+    @staticmethod
+    def basic_password(credentials: str) -> str:
+        """The password of Basic ``credentials`` whose user name is blank, else ``""``.
+
+        ``credentials`` is base64 of ``user-id ":" password`` (RFC 7617 §2). A user name
+        that is not blank, or credentials that do not decode, carry no key (the answer is
+        the "no key" 401, which says how to send one).
+        """
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
+            return ""
+        user, colon, password = decoded.partition(":")
+        return password.strip() if colon and not user else ""
 
     def authenticate(self, request):
         raw_key = self.get_raw_key(request)

@@ -58,6 +58,9 @@ class ApiKey(models.Model):
     )
     revoked_at = models.DateTimeField("revoked", null=True, blank=True)
 
+    #: Characters of the key kept in ``prefix``.
+    PREFIX_LENGTH = 12
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"

@@ -496,20 +496,26 @@ def api_key_list(*, project_name: str | None = None) -> QuerySet[ApiKey]:
 
 
 def api_key_find(*, reference: str) -> list[ApiKey]:
-    """Keys matching ``reference``: a numeric id, a whole raw key, or the start of a prefix.
+    """Keys matching ``reference``: a numeric id, a whole raw key, or any start of a key.
 
-    Returns every match (the caller refuses to act on more than one).
+    A start shorter than the stored ``prefix`` (12 characters, as ``list_api_keys`` shows it)
+    matches every key whose prefix begins with it; a longer one (13 characters of the key, up
+    to all but the last) matches the keys whose stored prefix it begins with, since only the
+    prefix is stored. A reference as long as a whole key must match a key's digest. Returns
+    every match (the caller refuses to act on more than one).
     """
-    from .services import hash_api_key  # The digest lives with the key writes.
+    from .services import API_KEY_LENGTH, hash_api_key  # The digest lives with the key writes.
 
     reference = reference.strip().rstrip("…").rstrip(".")
     if not reference:
         return []
     if reference.isdigit():
         return list(ApiKey.objects.select_related("project").filter(pk=int(reference)))
-    by_hash = list(
-        ApiKey.objects.select_related("project").filter(key_hash=hash_api_key(reference))
-    )
-    if by_hash:
+    keys = ApiKey.objects.select_related("project")
+    by_hash = list(keys.filter(key_hash=hash_api_key(reference)))
+    if by_hash or len(reference) >= API_KEY_LENGTH:
         return by_hash
-    return list(ApiKey.objects.select_related("project").filter(prefix__startswith=reference)[:20])
+    prefix_length = ApiKey.PREFIX_LENGTH
+    if len(reference) > prefix_length:
+        return list(keys.filter(prefix=reference[:prefix_length])[:20])
+    return list(keys.filter(prefix__startswith=reference)[:20])

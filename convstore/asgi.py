@@ -4,10 +4,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from convstore.secret_key import require_secret_key
+from convstore.secret_key import refuse_to_serve_without_key
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
 
-require_secret_key()  # no serving without a key when DEBUG is off
+refuse_to_serve_without_key()  # no serving without a key when DEBUG is off (one line)
 
 application = get_asgi_application()

@@ -7,8 +7,8 @@ Variables (all optional):
 - ``DB_CONN_MAX_AGE``: seconds a PostgreSQL connection is kept open (default 600, persistent
   connections; ``0`` opens one per request, which we never want in production).
 - ``SECRET_KEY``: Django's signing key. Required to serve when ``DEBUG`` is off: without it
-  the WSGI/ASGI app (gunicorn, ``runserver``) refuses to start (``ImproperlyConfigured``,
-  :mod:`convstore.secret_key`) and ``check --deploy`` fails; commands that sign nothing
+  ``runserver`` and the WSGI/ASGI app (gunicorn) refuse to start with one line and exit 1
+  (:mod:`convstore.secret_key`) and ``check --deploy`` fails; commands that sign nothing
   (``migrate``, ``makemigrations``, the project's own) run. A development key is used only
   when ``DEBUG`` is on.
 - ``DEBUG``: ``1``/``true`` to enable debug pages (default off).
@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "convstore",  # its runserver wraps whitenoise's (convstore/management/commands/runserver.py)
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -139,7 +140,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "conversations.ratelimit.client_ip"
 
 ROOT_URLCONF = "convstore.urls"
-APPEND_SLASH = False
+# `/admin`, `/docs` and any admin or docs page typed without its trailing slash redirect (301)
+# to the slash URL (CommonMiddleware). API paths never redirect (a redirected POST loses its
+# body): every path under a format's prefix resolves to a view, at worst that format's JSON 404
+# (convstore.urls), and CommonMiddleware only redirects a path that resolves to nothing.
+APPEND_SLASH = True
 
 TEMPLATES = [
     {
@@ -278,7 +283,12 @@ CONVSTORE_PROXY_COUNT = int(os.environ.get("CONVSTORE_PROXY_COUNT", "0"))
 
 # Logs (conversations.observability): one line per request on the "convstore.request"
 # logger, JSON with LOG_FORMAT=json, key=value text otherwise; LOG_REQUESTS=0 turns it off.
+# That line is the only one a request writes, under runserver too: Django's own per-request
+# lines (runserver's access line on "django.server", "Not Found: /x" warnings on
+# "django.request") are kept for errors (5xx) only, and Django's loggers write once, through
+# the same handler (not also through Django's DEBUG console handler).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -289,8 +299,11 @@ LOGGING = {
         },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
         "convstore.request": {
             "handlers": ["console"],
             "level": "INFO" if env_bool("LOG_REQUESTS", True) else "WARNING",

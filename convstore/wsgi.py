@@ -10,11 +10,11 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
-from convstore.secret_key import require_secret_key
+from convstore.secret_key import refuse_to_serve_without_key
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
 
-require_secret_key()  # no serving without a key when DEBUG is off
+refuse_to_serve_without_key()  # no serving without a key when DEBUG is off (one line)
 
 application = get_wsgi_application()
 get_resolver().url_patterns  # noqa: B018 -- import every view now (see module docstring)

@@ -89,3 +89,19 @@ def make_conversation(project):
         )
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line before pytest's list of skip reasons: how many tests need PostgreSQL or
+    Redis, and the command that runs them (reasons from :mod:`tests.skips`)."""
+    reasons = [
+        str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        for report in terminalreporter.stats.get("skipped", [])
+    ]
+    postgresql = sum("needs PostgreSQL" in reason for reason in reasons)
+    redis = sum("needs Redis" in reason for reason in reasons)
+    if postgresql or redis:
+        terminalreporter.write_line(
+            f"{postgresql} skipped tests need PostgreSQL and {redis} need Redis: "
+            "`make test-all` runs the whole suite on PostgreSQL with Redis."
+        )

@@ -9,10 +9,11 @@ import pytest
 from django.db import connection
 
 from benchmarks.update_throughput import service_cpu
+from tests.skips import needs_postgresql
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql" or not sys.platform.startswith("linux"),
-    reason="reads PostgreSQL's processes from Linux /proc",
+    reason=needs_postgresql("reads its processes from Linux /proc"),
 )
 
 

@@ -13,9 +13,11 @@ from psycopg.conninfo import make_conninfo
 
 from benchmarks.floor_app import FloorApp
 from conversations import services
+from tests.skips import needs_postgresql
 
 pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the floor app talks to PostgreSQL through psycopg"
+    connection.vendor != "postgresql",
+    reason=needs_postgresql("the floor app talks to it through psycopg"),
 )
 
 

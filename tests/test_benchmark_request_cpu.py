@@ -11,9 +11,11 @@ import pytest
 from django.db import connection
 
 from tests.ops.conftest import ROOT, database_url_for_child
+from tests.skips import needs_postgresql
 
 pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the floor app talks to PostgreSQL through psycopg"
+    connection.vendor != "postgresql",
+    reason=needs_postgresql("the floor app talks to it through psycopg"),
 )
 
 

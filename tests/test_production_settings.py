@@ -108,3 +108,30 @@ def test_prepared_statements_are_on_for_postgresql_and_can_be_turned_off():
         assert result.returncode == 0, result.stderr
         answers[name] = result.stdout.strip()
     assert answers == {"default": str(2**31 - 1), "off": "None", "sqlite": "None"}
+
+
+def test_runserver_without_secret_key_stops_with_one_line():
+    """With the autoreloader (``runserver``'s default) too: one line and exit 1, rather than
+    a traceback in a thread and a reloader left running with nothing listening."""
+    result = manage("runserver", "127.0.0.1:0", env=production_env(DEBUG="0"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: SECRET_KEY must be set when DEBUG is off (e.g. SECRET_KEY=$(python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))')), or set DEBUG=1 for development."
+    ]
+
+
+def test_gunicorn_without_secret_key_stops_with_one_line():
+    """gunicorn with convstore's config (``preload_app``): one ``Error:`` line, exit 1."""
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
+         "-b", "127.0.0.1:0", "-w", "1", "convstore.wsgi"],
+        env=production_env(DEBUG="0"), cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off (e.g. "
+        "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')), or set "
+        "DEBUG=1 for development."
+    ]

@@ -13,6 +13,7 @@ import telnyx
 
 from conversations import ratelimit
 from tests.clock import hour_rate
+from tests.skips import needs_redis
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
         "memory",
         pytest.param(
             "redis",
-            marks=pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)"),
+            marks=pytest.mark.skipif(not REDIS_URL, reason=needs_redis("REDIS_URL is not set")),
         ),
     ]
 )
@@ -221,6 +222,30 @@ def test_failed_authentication_limit_in_each_format(limits, client):
     assert azure_refused.json()["error"]["code"] == "rate_limit_exceeded"
 
 
+def test_failed_authentication_429_says_why_and_when_to_retry(limits, client):
+    """Each format's 429 after failed keys names the cause, the limit, that a right key is
+    refused too, and the same wait as ``Retry-After``."""
+    limits(failures="1/h")
+    wrong = {"HTTP_AUTHORIZATION": "Bearer cs_wrong"}
+    assert client.get("/agentphone/v1/conversations", **wrong).status_code == 401
+    answers = {
+        "openai": client.get("/openai/v1/conversations", **wrong),
+        "telnyx": client.get("/telnyx/v2/ai/conversations", **wrong),
+        "agentphone": client.get("/agentphone/v1/conversations", **wrong),
+    }
+    texts = {
+        "openai": answers["openai"].json()["error"]["message"],
+        "telnyx": answers["telnyx"].json()["errors"][0]["detail"],
+        "agentphone": answers["agentphone"].json()["detail"],
+    }
+    for name, text in texts.items():
+        answer = answers[name]
+        assert answer.status_code == 429, name
+        assert "failed authentications from your address (more than 1 in an hour)" in text
+        assert "wrong or revoked API keys" in text and "a right key included" in text
+        assert text.endswith(f"Retry after {answer['Retry-After']} seconds."), text
+
+
 def test_missing_keys_are_not_counted_as_failures(limits, client):
     limits(failures=hour_rate())
     for _ in range(3):
@@ -266,7 +291,7 @@ def test_unreachable_redis_fails_open(client, settings, api_key):
         assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)")
+@pytest.mark.skipif(not REDIS_URL, reason=needs_redis("REDIS_URL is not set"))
 def test_redis_counts_are_shared_between_processes(settings, live_server, api_key):
     """Counts live in Redis: a second store client (another process's view) sees them."""
     import redis

@@ -37,10 +37,12 @@ from conversations.services import (
     messages_create,
 )
 from conversations.webhooks.endpoints import webhook_endpoint_create
+from tests.skips import needs_postgresql
 
 CMD = Actor.for_command("tests")
 postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="counts PostgreSQL protocol messages (libpq trace)"
+    connection.vendor != "postgresql",
+    reason=needs_postgresql("counts protocol messages: libpq trace"),
 )
 
 
@@ -260,7 +262,7 @@ def test_a_wrong_key_is_never_cached(project, settings):
 
 
 @pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="terminates a PostgreSQL server process"
+    connection.vendor != "postgresql", reason=needs_postgresql("terminates a server process")
 )
 @pytest.mark.django_db(transaction=True)
 def test_a_dropped_connection_fails_one_request_at_most(live_server, api_key, project):
@@ -315,7 +317,7 @@ def test_a_check_on_the_row_read_refuses_before_anything_is_written(project):
 
     conversation = conversation_create(project=project, actor=CMD, metadata={"a": "1"})
     if not fastwrite.enabled("default"):
-        pytest.skip("the fast path runs on PostgreSQL only")
+        pytest.skip(needs_postgresql("the fast write path"))
 
     def expect_version(row):
         if row.version != conversation.version + 1:

@@ -106,6 +106,29 @@ class InvalidIsolationKey(exceptions.APIException):
 MAX_ISOLATION_KEY_LENGTH = Conversation._meta.get_field("isolation_key").max_length
 
 
+_PERIODS = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}
+
+
+def auth_failures_explained(exc: ratelimit.RateLimited) -> str:
+    """Why a client address gets 429 after failed authentications, and when to retry.
+
+    ``exc`` has the ``"auth_failures"`` scope. The text names the cause (wrong or revoked API
+    keys from this address), the limit (``CONVSTORE_AUTH_FAILURE_LIMIT``), that a right key
+    is refused too until the window ends (:mod:`conversations.ratelimit`), and the wait in
+    whole seconds (the ``Retry-After`` value). Each format puts it in its own error shape.
+    """
+    rate = ratelimit.parse_rate(settings.CONVSTORE_AUTH_FAILURE_LIMIT)
+    limit = ""
+    if rate is not None:
+        period = _PERIODS.get(rate.period, f"{rate.period:g} seconds")
+        limit = f" (more than {rate.limit} in {period})"
+    return (
+        f"Too many failed authentications from your address{limit}: wrong or revoked API "
+        "keys. Every request from this address is refused until the limit's window ends, "
+        f"a right key included. Retry after {exc.retry_after} seconds."
+    )
+
+
 class JSONContentNegotiation(DefaultContentNegotiation):
     """Answer JSON whatever ``Accept`` says, as every provider does, without parsing the
     header on each request; request bodies are still matched to a parser by content type."""

@@ -10,6 +10,7 @@ How metadata writes lock, validate and audit is told once, in :mod:`.conversatio
 
 from .actors import SYSTEM, Actor
 from .api_keys import (
+    API_KEY_LENGTH,
     API_KEY_PREFIX,
     API_KEY_TOUCH_INTERVAL,
     api_key_authenticate,
@@ -42,6 +43,7 @@ from .messages import (
 )
 
 __all__ = [
+    "API_KEY_LENGTH",
     "API_KEY_PREFIX",
     "API_KEY_TOUCH_INTERVAL",
     "PREVIEW_LENGTH",

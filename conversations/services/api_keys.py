@@ -23,6 +23,8 @@ from django.utils import timezone
 from ..models import ApiKey, Project
 
 API_KEY_PREFIX = "cs_"
+#: Characters in a raw key: the prefix and 40 hex digits (160 random bits).
+API_KEY_LENGTH = len(API_KEY_PREFIX) + 40
 API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 API_KEY_CACHE_MAX_ENTRIES = 10_000
 
@@ -50,7 +52,10 @@ def api_key_create(*, project: Project, name: str = "") -> tuple[ApiKey, str]:
     """Create a key for ``project``; returns ``(ApiKey, raw_key)``. The raw key is never stored."""
     raw_key = API_KEY_PREFIX + secrets.token_hex(20)
     api_key = ApiKey.objects.create(
-        project=project, name=name, prefix=raw_key[:12], key_hash=hash_api_key(raw_key)
+        project=project,
+        name=name,
+        prefix=raw_key[: ApiKey.PREFIX_LENGTH],
+        key_hash=hash_api_key(raw_key),
     )
     return api_key, raw_key
 

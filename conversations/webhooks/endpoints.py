@@ -1,10 +1,13 @@
-"""Registering webhook endpoints: the one write path for the admin and ``create_webhook``."""
+"""Webhook endpoints: the one path for the admin and the ``create_webhook``,
+``list_webhooks`` and ``delete_webhook`` commands."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
 
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import Project, WebhookEndpoint, WebhookEvent
@@ -63,6 +66,23 @@ def webhook_endpoint_create(
     endpoint.full_clean()
     endpoint.save()
     return endpoint
+
+
+def webhook_endpoint_list(*, project: Project | None = None) -> QuerySet[WebhookEndpoint]:
+    """Endpoints with their project, by project name then id; only ``project``'s when given."""
+    queryset = WebhookEndpoint.objects.select_related("project").order_by("project__name", "pk")
+    if project is not None:
+        queryset = queryset.filter(project=project)
+    return queryset
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> int:
+    """Delete ``endpoint`` and its events (delivered or not); returns how many of those events
+    were still undelivered (pending or failed), which are then never sent."""
+    with transaction.atomic():
+        undelivered = endpoint.deliveries.exclude(status=WebhookEvent.Status.DELIVERED).count()
+        endpoint.delete()
+    return undelivered
 
 
 def webhook_event_retry(*, event: WebhookEvent) -> bool:

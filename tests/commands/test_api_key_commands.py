@@ -55,3 +55,19 @@ def test_revoke_refuses_unknown_and_ambiguous_references(run, project):
     with pytest.raises(CommandError, match="matches 2 keys"):
         run("revoke_api_key", "cs_")
     assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_revoke_by_any_start_of_the_key_or_the_whole_key(run, project):
+    """Thirteen characters of the key, most of it, or all of it name the key; a whole-length
+    key that is not the key (same listed prefix, wrong rest) names nothing."""
+    for length in (13, 30, None):
+        key, raw_key = api_key_create(project=project)
+        out, _ = run("revoke_api_key", raw_key[:length])
+        assert f"Revoked API key {key.prefix}…" in out
+        assert api_key_authenticate(raw_key) is None
+    key, raw_key = api_key_create(project=project)
+    forged = raw_key[:-1] + ("0" if raw_key[-1] != "0" else "1")
+    with pytest.raises(CommandError, match="No API key matches"):
+        run("revoke_api_key", forged)
+    assert api_key_authenticate(raw_key) is not None

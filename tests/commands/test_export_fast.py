@@ -12,6 +12,7 @@ from conversations.jsonl import conversation_to_record, dumps
 from conversations.models import Conversation, Message
 from conversations.selectors import conversation_export_iterator
 from conversations.services import project_get_or_create
+from tests.skips import needs_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +120,7 @@ def test_tricky_data_survives_export_wipe_import_export(tricky_data, run, tmp_pa
 
 
 @pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the fast export's SQL is PostgreSQL's"
+    connection.vendor != "postgresql", reason=needs_postgresql("the fast export's SQL")
 )
 def test_a_project_page_reads_only_its_own_conversations_messages(project):
     """UUIDs are random, so another project's conversations lie between a page's first and

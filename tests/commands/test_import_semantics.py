@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from conversations.models import Conversation, Message, MetadataChange
+from tests.skips import needs_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -159,7 +160,7 @@ def test_bad_lines_checked_in_workers_are_named_in_file_order(tmp_path, jobs):
     assert not Conversation.objects.exists()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes: PostgreSQL")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=needs_postgresql("worker processes"))
 def test_workers_close_their_connections_and_leave_the_transaction_whole(run, tmp_path):
     def backends():
         with connection.cursor() as cursor:
@@ -244,7 +245,7 @@ def test_a_large_import_into_an_empty_store_rebuilds_the_same_indexes(
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("the index rebuild is PostgreSQL's")
+        pytest.skip(needs_postgresql("the index rebuild"))
     before, keys_before = _indexes(), _foreign_keys()
     records = [
         {
@@ -300,7 +301,7 @@ def test_a_failed_rebuilding_import_leaves_the_store_and_its_indexes_as_they_wer
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("the index rebuild is PostgreSQL's")
+        pytest.skip(needs_postgresql("the index rebuild"))
     before, keys_before = _indexes(), _foreign_keys()
     message = {"id": "00000000-0000-4000-9000-000000000001", "content": "twice"}
     records = [  # one message id in two conversations: the write step fails

@@ -15,6 +15,7 @@ from openai.types.conversations import Conversation as SDKConversation
 from conversations import selectors, services
 from conversations.models import Conversation
 from conversations.selectors import Partition
+from tests.skips import needs_postgresql
 
 
 class ConversationList(openai.BaseModel):
@@ -239,7 +240,7 @@ def test_paging_is_stable_under_concurrent_inserts(live_server, api_key, project
     assert Conversation.objects.count() > 250  # The writer really ran meanwhile.
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="GIN indexes are PostgreSQL-only")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=needs_postgresql("GIN indexes"))
 @pytest.mark.django_db(transaction=True)
 def test_metadata_filter_is_served_by_the_gin_index(project):
     """A transactional test: the flush afterwards truncates the table, so its 20,000 rows

@@ -14,9 +14,12 @@ from benchmarks.list_latency import LOAD_SQL, WORDS
 from conversations import selectors, services
 from conversations.formats.telnyx.filters import ConversationFilterSet
 from conversations.selectors import Partition, conversation_queryset
+from tests.skips import needs_postgresql
 
 ROWS = 30_000
-pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
+pg_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason=needs_postgresql("query plans")
+)
 
 
 def load(project, rows=ROWS):

@@ -1,5 +1,6 @@
 """The OpenAI format's error table over raw HTTP (Django's test client): what SDKs can't send."""
 
+import base64
 import json
 from http import HTTPStatus
 
@@ -184,3 +185,22 @@ def test_over_long_isolation_key_answers_400(client, auth):
     assert Conversation.objects.count() == 0
     ok = post(client, "/conversations", {}, auth, HTTP_X_MS_USER_ISOLATION_KEY="k" * 256)
     assert ok.status_code == HTTPStatus.OK
+
+
+def test_basic_auth_with_blank_user_name_and_the_key_as_password(client, api_key):
+    """What the 401 message offers (``curl -u ":$KEY"``, RFC 7617): the key as the password
+    of a blank user name authenticates; a user name, or a wrong password, does not."""
+
+    def basic(user, password):
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return client.get(BASE + "/conversations", HTTP_AUTHORIZATION=f"Basic {token}")
+
+    assert basic("", api_key).status_code == HTTPStatus.OK
+    named = basic("me", api_key)
+    assert named.status_code == HTTPStatus.UNAUTHORIZED
+    assert error(named)["message"].startswith("You didn't provide an API key.")
+    assert error(basic("", api_key + "x"))["code"] == "invalid_api_key"
+    for credentials in ("not base64!", "/w==", "é"):  # not base64, not UTF-8, not ASCII
+        answer = client.get(BASE + "/conversations", HTTP_AUTHORIZATION=f"Basic {credentials}")
+        assert answer.status_code == HTTPStatus.UNAUTHORIZED, credentials
+        assert error(answer)["message"].startswith("You didn't provide an API key.")

@@ -12,6 +12,7 @@ from conversations import services
 from conversations.formats.telnyx.filters import ConversationFilterSet
 from conversations.models import Conversation
 from conversations.selectors import Partition, conversation_queryset
+from tests.skips import needs_postgresql
 
 BASE = "/telnyx/v2/ai/conversations"
 
@@ -253,7 +254,7 @@ def test_unknown_parameters_are_ignored(make, names):
     assert names([("select", "*"), ("page[number]", "2")]) == ["a"]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="GIN indexes are PostgreSQL-only")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=needs_postgresql("GIN indexes"))
 def test_metadata_eq_filter_is_served_by_the_gin_index(project):
     services.conversation_create(project=project, metadata={"k": "wanted"}, actor=services.SYSTEM)
     Conversation.objects.bulk_create(

@@ -24,6 +24,7 @@ from conversations.ids import prefixed
 from conversations.metadata import MAX_VALUE_LENGTH
 from conversations.models import Conversation
 from conversations.services import SYSTEM, conversation_create
+from tests.skips import needs_postgresql
 
 from .routes import assert_error_shape, auth_headers, fill
 from .servers import APPLICATION_NAME, gunicorn, request
@@ -31,7 +32,8 @@ from .servers import APPLICATION_NAME, gunicorn, request
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="statement_timeout and pg_terminate_backend"
+        connection.vendor != "postgresql",
+        reason=needs_postgresql("statement_timeout and pg_terminate_backend"),
     ),
 ]
 

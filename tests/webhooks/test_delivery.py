@@ -19,6 +19,7 @@ from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
 from conversations.webhooks.leases import claim, decide, record_many
 from conversations.webhooks.transport import AttemptResult
+from tests.skips import needs_postgresql
 
 from .conftest import SECRET, worker_command
 
@@ -197,7 +198,9 @@ def test_a_late_answer_is_not_recorded_against_a_later_claim(project, endpoint, 
     ]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite records with the ORM")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason=needs_postgresql("SQLite records with the ORM")
+)
 def test_a_batch_is_claimed_and_recorded_in_two_statements(
     project, endpoint, receiver, django_assert_num_queries
 ):

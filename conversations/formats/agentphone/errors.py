@@ -18,7 +18,7 @@ from ...conditional import PreconditionFailed
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep
 from ...ratelimit import RateLimited
-from ..base import PayloadTooLarge, ResourceNotFound
+from ..base import PayloadTooLarge, ResourceNotFound, auth_failures_explained
 
 NOT_FOUND = "Conversation not found"
 
@@ -65,10 +65,11 @@ def metadata_error(error: MetadataError) -> Response:
 def render_error(exc, request) -> Response | None:
     """Word any exception raised in an AgentPhone view; ``None`` leaves it to Django (500)."""
     if isinstance(exc, RateLimited):  # docs.agentphone.to "Error handling": 429 + Retry-After
-        what = (
-            "Rate limit exceeded" if exc.scope == "api_key" else "Too many failed authentications"
-        )
-        return Response({"detail": f"{what}; retry after {exc.retry_after} seconds"}, status=429)
+        if exc.scope == "api_key":
+            detail = f"Rate limit exceeded; retry after {exc.retry_after} seconds"
+        else:
+            detail = auth_failures_explained(exc)
+        return Response({"detail": detail}, status=429)
     if isinstance(exc, MetadataError):
         return metadata_error(exc)
     if isinstance(exc, ValidationFailed):
@@ -100,3 +101,16 @@ def render_error(exc, request) -> Response | None:
     if isinstance(exc, exceptions.APIException):
         return Response({"detail": str(exc.detail)}, status=exc.status_code)
     return None
+
+
+def wrong_base_url(request) -> Response:
+    """FastAPI's 404 for a path under ``/agentphone`` outside ``/agentphone/v1`` (a base URL
+    that already ends in ``/v1``, to which the SDK adds another), naming the base URL."""
+    base_url = request.build_absolute_uri("/agentphone")
+    return Response(
+        {
+            "detail": f"Not Found: the base URL of this API on this server is {base_url} "
+            f'(AgentPhone(base_url="{base_url}", api_key=KEY); the SDK adds /v1).'
+        },
+        status=404,
+    )

@@ -22,6 +22,7 @@ from ..base import (
     LengthRequired,
     PayloadTooLarge,
     ResourceNotFound,
+    auth_failures_explained,
 )
 
 #: MessageInput fields → the OpenAI item property they come from.
@@ -196,10 +197,7 @@ def rate_limited(exc: RateLimited) -> Response:
             f"Please try again in {exc.retry_after}s."
         )
     else:
-        message = (
-            "Too many failed authentications from your address. "
-            f"Please try again in {exc.retry_after}s."
-        )
+        message = auth_failures_explained(exc)
     return error_response(429, message, type_="requests", code="rate_limit_exceeded")
 
 
@@ -272,3 +270,14 @@ def render_error(exc, request) -> Response | None:
 def invalid_url(request) -> Response:
     """OpenAI's answer for a path it does not serve."""
     return error_response(404, f"Invalid URL ({request.method} {request.path})")
+
+
+def wrong_base_url(request, base_path: str) -> Response:
+    """OpenAI's 404 for a path under the format's prefix but outside its base URL (e.g.
+    ``/openai/conversations``, without ``/v1``), naming the base URL an SDK needs."""
+    base_url = request.build_absolute_uri(base_path)
+    return error_response(
+        404,
+        f"Invalid URL ({request.method} {request.path}): the base URL of this API on this "
+        f'server is {base_url} (OpenAI(base_url="{base_url}", api_key=KEY)).',
+    )

@@ -34,6 +34,7 @@ from ..base import (
     LengthRequired,
     PayloadTooLarge,
     ResourceNotFound,
+    auth_failures_explained,
 )
 
 AUTH_DETAIL = (
@@ -150,6 +151,8 @@ def message_error_item(error: MessageInvalid) -> dict:
         f"String should have at most {error.limit} characters",
         "string_too_long",
     )
+
+
 def rate_limit_headers(usage: Usage) -> dict[str, str]:
     """Telnyx's ``x-ratelimit-limit``, ``-remaining`` and ``-reset`` (whole seconds), sent on
     every key-authenticated answer (developers.telnyx.com, "Rate limiting")."""
@@ -166,7 +169,7 @@ def render_error(exc, request) -> Response | None:
         detail = (
             "You have exceeded the maximum number of allowed requests."
             if exc.scope == "api_key"
-            else "Too many failed authentications from your address."
+            else auth_failures_explained(exc)
         )
         return envelope(429, "10011", "Too many requests", detail)
     if isinstance(exc, TelnyxValidationError):
@@ -242,4 +245,17 @@ def url_not_found() -> Response:
     """The answer for a path the Telnyx format does not serve."""
     return envelope(
         404, "10005", "Resource not found", "The requested resource or URL could not be found."
+    )
+
+
+def wrong_base_url(request, base_path: str) -> Response:
+    """Telnyx's 404 envelope for a path under ``/telnyx`` outside the base URL (e.g. without
+    ``/v2``), naming the base URL the SDK needs."""
+    base_url = request.build_absolute_uri(base_path)
+    return envelope(
+        404,
+        "10005",
+        "Resource not found",
+        "The requested resource or URL could not be found: the base URL of this API on this "
+        f'server is {base_url} (Telnyx(base_url="{base_url}", api_key=KEY)).',
     )

@@ -1,13 +1,15 @@
 """URL patterns for the Telnyx AI conversations format (SDK base URL ``http://HOST/telnyx/v2``).
 
-Any other path under the prefix answers Telnyx's 404 envelope (code ``10005``).
+Any other path under the prefix answers Telnyx's 404 envelope (code ``10005``); a path under
+``/telnyx`` outside ``/telnyx/v2`` answers the same envelope naming the right base URL
+(:data:`wrong_base_urlpatterns`, mounted last by ``convstore.urls``).
 """
 
 from django.urls import path, re_path
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
 from . import views
-from .errors import url_not_found
+from .errors import url_not_found, wrong_base_url
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
@@ -43,3 +45,14 @@ telnyx_urlpatterns = [
     ),
     re_path(r"^.*$", not_found),
 ]
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def wrong_base(request, *args, **kwargs):
+    """Telnyx's 404 for a path outside ``/telnyx/v2``, naming that base URL."""
+    return wrong_base_url(request, "/telnyx/v2")
+
+
+wrong_base_urlpatterns = [re_path(r"^telnyx(?:/.*)?$", wrong_base)]

@@ -1,4 +1,4 @@
-"""``python manage.py revoke_api_key KEY``: revoke an API key by prefix, id or the key itself."""
+"""``python manage.py revoke_api_key KEY``: revoke an API key by its start, id or the key itself."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,17 +7,23 @@ from conversations.services import api_key_revoke
 
 
 class Command(BaseCommand):
-    help = "Revoke one API key, named by its prefix (e.g. cs_1a2b3c4d5), its id or the key itself."
+    help = (
+        "Revoke one API key, named by its prefix (e.g. cs_1a2b3c4d5), any longer start of the "
+        "key, its id or the key itself."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "key", help="Key prefix (as list_api_keys shows it), numeric id or key."
+            "key", help="Key prefix (as list_api_keys shows it) or longer start, numeric id or key."
         )
 
     def handle(self, *args, key, **options):
         matches = api_key_find(reference=key)
         if not matches:
-            raise CommandError(f"No API key matches '{key}'. See: manage.py list_api_keys")
+            raise CommandError(
+                f"No API key matches '{key}': give its prefix or id as list_api_keys shows "
+                "them, or the whole key. See: manage.py list_api_keys"
+            )
         if len(matches) > 1:
             listed = ", ".join(f"{k.prefix}… (id {k.pk})" for k in matches)
             raise CommandError(f"'{key}' matches {len(matches)} keys: {listed}. Be more specific.")
