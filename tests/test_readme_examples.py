@@ -19,7 +19,9 @@ of each ``docs/**/*.md`` page, one test per block (its id names the page and the
   show a reader that it worked).
 
 A block may be preceded by ``<!-- readme-test: skip: REASON -->`` (not run; the reason is
-required) or ``<!-- readme-test: expect: "text" "text" -->`` (its output must contain each).
+required), ``<!-- readme-test: expect: "text" "text" -->`` (its output must contain each) or
+``<!-- readme-test: fails: "text" … -->`` (an error shown on purpose: the block must exit
+non-zero, and its output contain each text).
 Blocks of one page run in the page's order against one server, whose demo data the earlier
 pages' examples have added to. Running ``make run`` a second time must print the same staff
 login and key, both still working, with no second demo key.
@@ -44,7 +46,7 @@ from tests.ops.conftest import child_env, free_port, wait_until_up
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
-DIRECTIVE = re.compile(r"<!-- readme-test: (skip|expect): (.+?) -->")
+DIRECTIVE = re.compile(r"<!-- readme-test: (skip|expect|fails): (.+?) -->")
 RUN_LANGUAGES = {"sh", "python"}
 #: Floors on how many blocks run, so a broken parser cannot pass by running nothing.
 MIN_README_BLOCKS = 4
@@ -60,6 +62,8 @@ class Block:
     code: str
     skip: str | None = None
     expect: tuple[str, ...] = ()
+    #: ``fails``: the example shows an error on purpose (curl's exit on a 4xx/5xx).
+    fails: bool = False
 
 
 def readme_blocks(text: str) -> list[Block]:
@@ -86,6 +90,7 @@ def readme_blocks(text: str) -> list[Block]:
                 block.skip = directive.group(2)
             elif directive:
                 block.expect = tuple(shlex.split(directive.group(2)))
+                block.fails = directive.group(1) == "fails"
             blocks.append(block)
             index = end + 1
         else:
@@ -262,7 +267,7 @@ def test_example_runs_as_written(demo, path, block, tmp_path):
         check=False,
     )
     where = f"{path.relative_to(ROOT)} line {block.line} ({block.language})"
-    assert result.returncode == 0, (
+    assert (result.returncode != 0) == block.fails, (
         f"{where} failed:\n{block.code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
     left = sorted(p.name for p in workdir.iterdir() if p.name not in (".venv", "manage.py"))
