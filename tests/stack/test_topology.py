@@ -171,3 +171,50 @@ def test_two_delivery_workers_deliver_every_event_through_pgbouncer(http, projec
     delivered = {h["X-Webhook-ID"] for h in receiver.received}
     assert len(delivered) == 20  # one event per update, none lost (at least once)
     assert {h["X-Webhook-Event"] for h in receiver.received} == {"agent.conversation_updated"}
+
+
+def from_address(local_address: str, **headers: str) -> httpx.Client:
+    """A client whose connections to nginx come from ``local_address`` (any 127.x.y.z is
+    loopback on Linux), so nginx sees a client other than 127.0.0.1."""
+    return httpx.Client(
+        base_url=BASE_URL,
+        transport=httpx.HTTPTransport(local_address=local_address),
+        headers=headers,
+        timeout=30,
+    )
+
+
+def test_the_app_counts_failed_logins_by_the_address_nginx_saw_not_a_forged_one():
+    """nginx sets ``X-Forwarded-For`` to the peer's address (``CONVSTORE_PROXY_COUNT=1``):
+    an attacker's failed logins are counted against its own address, whatever address it
+    writes in the header, and the address it forges is not locked out."""
+    octets = uuid.uuid4().bytes
+    attacker, bystander = f"127.{octets[0]}.{octets[1]}.2", f"127.{octets[0]}.{octets[1]}.3"
+    wrong = {"Authorization": "Bearer cs_wrong"}
+    url = "/openai/v1/conversations/conv_" + "0" * 32
+    with from_address(attacker, **wrong, **{"X-Forwarded-For": bystander}) as client:
+        # 20 failures a minute per address (CONVSTORE_AUTH_FAILURE_LIMIT); 41 attempts cover
+        # a window that turns over during the loop.
+        statuses = []
+        while HTTPStatus.TOO_MANY_REQUESTS not in statuses and len(statuses) < 41:
+            statuses.append(client.get(url).status_code)
+    assert statuses[-1] == HTTPStatus.TOO_MANY_REQUESTS
+    assert set(statuses[:-1]) == {HTTPStatus.UNAUTHORIZED}
+    # Locked out by its own address: forging yet another one does not help.
+    elsewhere = f"127.{octets[0]}.{octets[1]}.4"
+    with from_address(attacker, **wrong, **{"X-Forwarded-For": elsewhere}) as client:
+        assert client.get(url).status_code == HTTPStatus.TOO_MANY_REQUESTS
+    # The forged address was never counted (its owner's header is the same, and true).
+    with from_address(bystander, **wrong, **{"X-Forwarded-For": bystander}) as client:
+        assert client.get(url).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_metrics_are_not_served_through_nginx_but_by_each_app_server(app_urls):
+    with from_address("127.0.0.1") as client:
+        through_nginx = client.get("/metrics")
+    assert through_nginx.status_code == HTTPStatus.FORBIDDEN
+    assert through_nginx.headers["server"] == "nginx"
+    for url in app_urls:  # Prometheus' targets, scraped from an allowed address
+        scraped = httpx.get(f"{url}/metrics", timeout=30)
+        assert scraped.status_code == HTTPStatus.OK
+        assert "convstore_http_requests_total" in scraped.text
