@@ -1,5 +1,6 @@
 """The reference deployment as a whole: races across the two app servers, nginx's body limit,
-the streaming replica and the delivery workers, all through PgBouncer in transaction mode.
+the client address nginx passes on, ``/metrics`` per app server, the streaming replica, the
+delivery workers, and PgBouncer in transaction mode between the app and PostgreSQL.
 
 The races send half their requests to each app server directly (``CONVSTORE_TEST_APP_URLS``),
 so two processes that share nothing but PostgreSQL decide them.
@@ -15,9 +16,10 @@ from http import HTTPStatus
 import httpx
 import openai
 import psycopg
+import psycopg.conninfo
 import pytest
 
-from .conftest import BASE_URL, manage
+from .conftest import BASE_URL, DATABASE_URL, manage
 
 MAX_BODY_BYTES = int(os.environ.get("CONVSTORE_TEST_MAX_BODY_BYTES", str(1024 * 1024)))
 REPLICA_URL = os.environ.get("CONVSTORE_TEST_REPLICA_URL", "")
@@ -218,3 +220,17 @@ def test_metrics_are_not_served_through_nginx_but_by_each_app_server(app_urls):
         scraped = httpx.get(f"{url}/metrics", timeout=30)
         assert scraped.status_code == HTTPStatus.OK
         assert "convstore_http_requests_total" in scraped.text
+
+
+def test_the_app_servers_reach_postgresql_through_pgbouncer_in_transaction_mode(app_urls):
+    for url in app_urls:  # each app server makes at least one database connection
+        assert httpx.get(f"{url}/readyz", timeout=30).status_code == HTTPStatus.OK
+    database = psycopg.conninfo.conninfo_to_dict(DATABASE_URL)
+    admin = psycopg.conninfo.make_conninfo(DATABASE_URL, dbname="pgbouncer")
+    with psycopg.connect(admin, autocommit=True) as pgbouncer:  # its admin console
+        cursor = pgbouncer.execute("SHOW POOLS")
+        names = [column.name for column in cursor.description]
+        pools = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    pool = pools[database["dbname"]]
+    assert pool["pool_mode"] == "transaction"
+    assert pool["cl_active"] >= len(app_urls)  # the app servers' persistent connections
