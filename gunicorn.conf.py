@@ -23,7 +23,11 @@ line (``-w 8``, ``-b 0.0.0.0:9000``). What the defaults mean:
   collector (``gc.freeze()``) so workers share its pages. gunicorn's documented catch: a
   ``HUP`` restarts the workers but does not reload the code; deploy new code by restarting
   the master (or turn preloading off).
-- ``bind`` ``0.0.0.0:8000`` (``GUNICORN_BIND``).
+- ``bind`` ``127.0.0.1:8000`` (``GUNICORN_BIND``): loopback, for a reverse proxy on the same
+  machine. gunicorn must not face the internet directly: a gthread worker gives a connection
+  a thread from its first byte, so a few clients trickling their headers or bodies hold every
+  thread. Put nginx in front (``deploy/nginx.conf``, docs/deployment.md) and bind to an
+  address only the proxy reaches.
 - Logs go to stderr. convstore logs one line per request itself (``LOG_FORMAT=json`` for
   JSON; request id, format, route, status, duration, project), so gunicorn's access log is
   off by default; ``GUNICORN_ACCESS_LOG=-`` turns it on (with the request id and duration).
@@ -44,7 +48,7 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = _int("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = _int("GUNICORN_THREADS", 2)

@@ -13,9 +13,10 @@ Variables (all optional):
   when ``DEBUG`` is on.
 - ``DEBUG``: ``1``/``true`` to enable debug pages (default off).
 - ``CONVSTORE_HTTPS``: with ``DEBUG`` off, HTTPS settings are on unless this is ``0``: redirect
-  to HTTPS, HSTS (``CONVSTORE_HSTS_SECONDS``, default one year, subdomains, preload), secure
-  session and CSRF cookies, and ``X-Forwarded-Proto: https`` from a TLS-terminating proxy
-  trusted as HTTPS. ``CONVSTORE_HTTPS=0`` is for a plain-HTTP deployment (and the tests).
+  to HTTPS (except the probes ``/healthz``, ``/readyz`` and ``/metrics``), HSTS
+  (``CONVSTORE_HSTS_SECONDS``, default one year, subdomains, preload), secure session and CSRF
+  cookies, and ``X-Forwarded-Proto: https`` from a TLS-terminating proxy trusted as HTTPS.
+  ``CONVSTORE_HTTPS=0`` is for a plain-HTTP deployment (and the tests).
 - ``REDIS_URL``: e.g. ``redis://127.0.0.1:6379/0``; rate-limit counters live there (shared by
   every process). Unset: counters in each process's memory.
 - ``CONVSTORE_RATE_LIMIT``: requests per API key (default ``100/s``; ``off`` disables).
@@ -80,6 +81,10 @@ if not SECRET_KEY and DEBUG:
 HTTPS = not DEBUG and env_bool("CONVSTORE_HTTPS", True)
 if HTTPS:
     SECURE_SSL_REDIRECT = True
+    # The probes answer over plain HTTP too: a load balancer's health check and a Prometheus
+    # scrape often use HTTP inside the network, and a 301 would never reach the database
+    # check (Django matches these against the path without its leading slash).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(os.environ.get("CONVSTORE_HSTS_SECONDS", str(365 * 24 * 3600)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

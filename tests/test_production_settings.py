@@ -135,3 +135,25 @@ def test_gunicorn_without_secret_key_stops_with_one_line():
         "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))')), or set "
         "DEBUG=1 for development."
     ]
+
+
+def test_probes_answer_over_plain_http_while_the_api_redirects_to_https():
+    """Production settings redirect plain HTTP to HTTPS, except the probes: a load
+    balancer's HTTP health check of ``/healthz``/``/readyz`` and a Prometheus scrape of
+    ``/metrics`` reach the app instead of getting ``301 https://…`` (which a health check
+    counts as neither up nor down, and which never runs the database check)."""
+    code = (
+        "import django; django.setup(); from django.test import Client; c = Client(); "
+        "print(*[c.get(p).status_code for p in "
+        "('/healthz', '/readyz', '/metrics', '/openai/v1/conversations', '/admin/')])"
+    )
+    env = production_env(
+        SECRET_KEY=PRODUCTION_KEY, DEBUG="0", DATABASE_URL="sqlite:////tmp/convstore-probes.sqlite3"
+    )
+    result = python("-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    healthz, readyz, metrics, api, admin = map(int, result.stdout.split())
+    assert healthz == 200
+    assert readyz in (200, 503)  # the probe ran (an unmigrated file answers 503)
+    assert metrics in (401, 403, 404)  # the metrics view answered: closed without a token
+    assert (api, admin) == (301, 301)  # everything else still goes to HTTPS

@@ -106,3 +106,13 @@ def test_production_settings_preload_the_app(monkeypatch, tmp_path):
     exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own file
     assert settings["preload_app"] is True
     assert settings["max_requests"] == 2000
+
+
+def test_production_settings_bind_to_loopback_by_default(monkeypatch, tmp_path):
+    """gunicorn must not face the internet (slow clients hold its threads): by default it
+    listens on loopback, for a reverse proxy on the same machine (docs/deployment.md)."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    settings = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own file
+    assert settings["bind"] == "127.0.0.1:8000"
