@@ -56,6 +56,30 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+#: Primary keys read per query by :func:`pks_in_chunks`.
+PK_CHUNK = 500
+
+
+def pks_in_chunks(queryset: QuerySet, chunk: int = PK_CHUNK):
+    """Yield the primary keys of ``queryset`` in key order, ``chunk`` per query (keyset
+    pages: ``pk > last``).
+
+    Memory stays one chunk whatever the selection, with no server-side cursor: one declared
+    outside a transaction (``iterator()``) lives on one server connection, and behind a
+    transaction-pooling PgBouncer the next ``FETCH`` may reach another (``cursor does not
+    exist``). Each page is its own statement, so the caller's writes between pages run in
+    their own transactions. A row added behind the last key read is not visited.
+    """
+    pks = queryset.order_by("pk").values_list("pk", flat=True)
+    last = None
+    while True:
+        page = list((pks if last is None else pks.filter(pk__gt=last))[:chunk])
+        yield from page
+        if len(page) < chunk:
+            return
+        last = page[-1]
+
+
 def _estimated_rows(queryset: QuerySet) -> int | None:
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":

@@ -73,9 +73,7 @@ def locked_row(project):
 def tiny_timeout(settings):
     settings.CONVSTORE_STATEMENT_TIMEOUT_MS = 300
     yield
-    with connection.cursor() as cursor:  # leave the test connection as it was
-        cursor.execute("SET statement_timeout = 0")
-    connection._convstore_statement_timeout = None
+    connection.close()  # the next test's connection starts with the server's default
 
 
 def statement_timeout() -> str:
