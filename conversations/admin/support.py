@@ -60,9 +60,9 @@ class EstimatedCountPaginator(Paginator):
 PK_CHUNK = 500
 
 
-def pks_in_chunks(queryset: QuerySet, chunk: int = PK_CHUNK):
-    """Yield the primary keys of ``queryset`` in key order, ``chunk`` per query (keyset
-    pages: ``pk > last``).
+def pks_in_chunks(queryset: QuerySet, chunk: int | None = None):
+    """Yield the primary keys of ``queryset`` in key order, ``chunk`` (default
+    :data:`PK_CHUNK`) per query (keyset pages: ``pk > last``).
 
     Memory stays one chunk whatever the selection, with no server-side cursor: one declared
     outside a transaction (``iterator()``) lives on one server connection, and behind a
@@ -70,6 +70,7 @@ def pks_in_chunks(queryset: QuerySet, chunk: int = PK_CHUNK):
     exist``). Each page is its own statement, so the caller's writes between pages run in
     their own transactions. A row added behind the last key read is not visited.
     """
+    chunk = chunk or PK_CHUNK
     pks = queryset.order_by("pk").values_list("pk", flat=True)
     last = None
     while True:
