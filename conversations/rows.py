@@ -88,24 +88,25 @@ def fetchone(sql: str, params: Sequence, using: str = "default"):
     """Run one statement that returns rows on ``using`` (PostgreSQL) with server-side
     binding, prepared on the connection (see module); its first row, or ``None``.
 
-    The statement goes through Django's own cursor wrapper (``make_cursor``, or
-    ``make_debug_cursor`` while queries are logged), as every ORM statement does: the
-    connection's execute wrappers (the request metrics, ``connection.execute_wrapper``),
-    ``assertNumQueries`` / ``django_assert_num_queries``, ``connection.queries`` and APM
-    tools that instrument Django's cursor (Sentry, OpenTelemetry) all see it. Raises
-    Django's :class:`~django.db.DatabaseError` subclasses.
+    The statement goes through Django's own cursor wrapper (``connection.make_cursor``), as
+    every ORM statement does: the connection's execute wrappers (the request metrics,
+    ``connection.execute_wrapper``) and APM tools that instrument Django's cursor (Sentry,
+    OpenTelemetry) see it. While Django logs queries (``DEBUG``, ``assertNumQueries`` /
+    ``django_assert_num_queries``) it runs on ``connection.cursor()`` instead, unprepared, so
+    that the log holds its text (a server-binding psycopg cursor keeps none that Django
+    reads). Raises Django's :class:`~django.db.DatabaseError` subclasses.
     """
     connection = connections[using]
+    if connection.queries_logged:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        cursor = connection_cursor(connection.connection)
-    if connection.queries_logged:
-        wrapped = connection.make_debug_cursor(cursor)
-    else:
-        wrapped = connection.make_cursor(cursor)
-    wrapped.execute(sql, params)
-    return wrapped.fetchone()
+        cursor = connection.make_cursor(connection_cursor(connection.connection))
+    cursor.execute(sql, params)
+    return cursor.fetchone()
 
 
 def columns(alias: str = "c") -> str:
