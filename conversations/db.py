@@ -56,33 +56,35 @@ def pooled() -> bool:
     return settings.DB_POOLER == "pgbouncer"
 
 
-def apply_statement_timeout() -> None:
-    """Without a pooler, give the current PostgreSQL connection the API's statement timeout
+def apply_statement_timeout(using: str = "default") -> None:
+    """Without a pooler, give PostgreSQL connection ``using`` the API's statement timeout
     (one ``SET`` when the connection is new or the setting changed). A no-op on SQLite and
     under ``DB_POOLER`` (see :func:`statement_timeout`). Called by the view after its first
     checks, so a refused connection is answered like any database failure."""
-    if connection.vendor != "postgresql" or pooled():
+    db = connections[using]
+    if db.vendor != "postgresql" or pooled():
         return
     timeout = int(settings.CONVSTORE_STATEMENT_TIMEOUT_MS)
-    connection.ensure_connection()
-    raw = connection.connection
+    db.ensure_connection()
+    raw = db.connection
     if _SESSION_TIMEOUTS.get(raw) == timeout:
         return
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(f"SET statement_timeout = {timeout}")
     _SESSION_TIMEOUTS[raw] = timeout
 
 
 @contextmanager
-def statement_timeout() -> Iterator[None]:
-    """Under ``DB_POOLER``, run the block's statements (an API view's) on the default
-    connection with ``SET LOCAL statement_timeout`` in each of their transactions (see
-    module); sends nothing itself. A no-op otherwise, and when the setting is 0."""
+def statement_timeout(using: str = "default") -> Iterator[None]:
+    """Under ``DB_POOLER``, run the block's statements (an API view's) on connection ``using``
+    with ``SET LOCAL statement_timeout`` in each of their transactions (see module); sends
+    nothing itself. A no-op otherwise, and when the setting is 0."""
+    db = connections[using]
     timeout = int(settings.CONVSTORE_STATEMENT_TIMEOUT_MS)
-    if connection.vendor != "postgresql" or not pooled() or timeout <= 0:
+    if db.vendor != "postgresql" or not pooled() or timeout <= 0:
         yield
         return
-    with connection.execute_wrapper(_PerTransactionTimeout(timeout)):
+    with db.execute_wrapper(_PerTransactionTimeout(timeout)):
         yield
 
 
@@ -113,7 +115,7 @@ class _PerTransactionTimeout:
 
 
 @contextmanager
-def streaming_under_timeout() -> Iterator[None]:
+def streaming_under_timeout(using: str | None = None) -> Iterator[None]:
     """Consume a streamed queryset (``iterator()``) under the statement timeout.
 
     Outside a transaction Django declares its server-side cursor ``WITH HOLD``, and
@@ -122,9 +124,10 @@ def streaming_under_timeout() -> Iterator[None]:
     end however long it took. Inside a transaction the cursor is not holdable and every
     ``FETCH`` runs under the timeout. Wrap the code that reads the iterator. Costs ``BEGIN``
     and ``COMMIT``; inside a caller's transaction it simply joins it (no savepoint: a
-    transaction around reads has nothing to roll back).
+    transaction around reads has nothing to roll back). ``using``: the connection the
+    iterator reads from (default: the primary).
     """
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(using=using, savepoint=False):
         yield
 
 

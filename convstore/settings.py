@@ -33,6 +33,9 @@ Variables (all optional):
 - ``DB_POOLER``: ``pgbouncer`` when PgBouncer in transaction mode stands in front of
   PostgreSQL: the statement timeout is set per transaction, server-side cursors and (by
   default) prepared statements are off (``docs/database.md``).
+- ``DATABASE_REPLICA_URL``: a PostgreSQL streaming replica; lists, searches and exports read
+  from it once it has caught up (``CONVSTORE_REPLICA_MAX_WAIT_MS``, default 100), see
+  ``docs/database.md``.
 - ``DB_PREPARED_STATEMENTS``: ``0`` stops PostgreSQL preparing convstore's hot statements
   (default on, off under ``DB_POOLER``; ``1`` there for PgBouncer 1.21+ with
   ``max_prepared_statements``).
@@ -195,6 +198,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # cursors bind on the client side and never prepare; the threshold is out of reach so
     # psycopg prepares nothing on its own either: only what asks for it.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
+# A PostgreSQL streaming replica for lists, searches and exports (conversations.replica):
+# same connection settings as the primary; migrations and writes never go there.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            DATABASE_REPLICA_URL,
+            conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+            conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
+        ),
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"].get(
+            "DISABLE_SERVER_SIDE_CURSORS", False
+        ),
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["conversations.replica.ReplicaRouter"]
+CONVSTORE_REPLICA_MAX_WAIT_MS = int(os.environ.get("CONVSTORE_REPLICA_MAX_WAIT_MS", "100"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock at BEGIN, so a read-modify-write
     # (a metadata merge) is serialised instead of failing or losing a key; the timeout lets
@@ -239,7 +260,8 @@ if DEBUG or RUNNING_TESTS:
     WHITENOISE_USE_FINDERS = True
 if RUNNING_TESTS:
     # Live-server threads must not keep connections open past the test database's life.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    for database in DATABASES.values():
+        database["CONN_MAX_AGE"] = 0
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

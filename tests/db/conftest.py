@@ -183,3 +183,81 @@ def through_pgbouncer(pgbouncer, settings, transactional_db):
         DISABLE_SERVER_SIDE_CURSORS=pooled.get("DISABLE_SERVER_SIDE_CURSORS", False),
     ):
         yield pgbouncer
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+SLOT_PREFIX = "convstore_test_replica_"
+REPLICA_SETTINGS = ("max_connections", "max_worker_processes", "max_wal_senders",
+                    "max_prepared_transactions", "max_locks_per_transaction")  # fmt: skip
+
+
+def as_postgres(*command: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``command`` as the postgres user (PostgreSQL refuses to run as root)."""
+    if os.geteuid() == 0:
+        command = ("runuser", "-u", "postgres", "--", *command)
+    return subprocess.run(command, check=True, capture_output=True, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def streaming_replica(django_db_setup):
+    """A hot-standby streaming replica of ``127.0.0.1:5432`` (``pg_basebackup -R``) in a
+    temporary directory, started with ``pg_ctl`` on a free port; yields ``(port, log path)``
+    (every statement it runs is logged). Built once the test database exists, so it holds
+    it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL streaming replica")
+    if not (PG_BIN / "pg_ctl").exists():
+        pytest.skip(f"no PostgreSQL server binaries in {PG_BIN}")
+    with psycopg.connect(
+        host=UPSTREAM[0], port=UPSTREAM[1], user="postgres", dbname="postgres"
+    ) as primary:
+        limits = {name: primary.execute(f"SHOW {name}").fetchone()[0] for name in REPLICA_SETTINGS}
+        # A slot keeps the WAL the replica has not received yet (a busy primary recycles it
+        # within seconds); left-over slots of earlier runs that died are dropped first.
+        primary.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE slot_name LIKE %s AND NOT active",
+            [f"{SLOT_PREFIX}%"],
+        )
+        primary.commit()
+    slot = f"{SLOT_PREFIX}{os.getpid()}"
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="convstore-replica-")
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+    data = Path(tmp) / "data"
+    try:
+        as_postgres(
+            str(PG_BIN / "pg_basebackup"), "-h", UPSTREAM[0], "-p", str(UPSTREAM[1]),
+            "-U", "postgres", "-D", str(data), "-R", "-X", "stream", "-c", "fast",
+            "-C", "-S", slot,
+        )  # fmt: skip
+        config = [
+            f"port = {port}", "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{tmp}'", "hot_standby = on", "shared_buffers = 16MB",
+            "max_standby_streaming_delay = -1",  # a long export is never cancelled by replay
+            "log_statement = 'all'",  # the tests read what ran here from the log
+            *(f"{name} = {value}" for name, value in limits.items()),
+        ]  # fmt: skip
+        as_postgres("sh", "-c", f"cat > {data}/postgresql.conf", input="\n".join(config).encode())
+        hba = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+        as_postgres("sh", "-c", f"cat > {data}/pg_hba.conf", input=hba.encode())
+        as_postgres("sh", "-c", f"touch {data}/pg_ident.conf")
+        as_postgres(
+            str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", f"{tmp}/log", "-w", "-t", "60", "start"
+        )
+        try:
+            yield port, Path(tmp) / "log"
+        finally:
+            as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        with psycopg.connect(
+            host=UPSTREAM[0], port=UPSTREAM[1], user="postgres", dbname="postgres",
+            autocommit=True,
+        ) as primary:  # fmt: skip
+            primary.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE slot_name = %s",
+                [slot],
+            )
