@@ -49,8 +49,8 @@ def cast(field, connection) -> str:
     return "%s::" + re.sub(r"\(.*\)", "", field.cast_db_type(connection))
 
 
-#: The server-binding cursor kept per psycopg connection (made on first use; see
-#: :func:`connection_cursor`). Weak keys: a cursor goes with its connection.
+#: Django's cursor wrapper around the server-binding cursor kept per psycopg connection (made
+#: on first use; see :func:`connection_cursor`). Weak keys: a cursor goes with its connection.
 _CURSORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -67,8 +67,10 @@ def _preparing_cursor_class():
     return PreparingCursor
 
 
-def connection_cursor(raw):
-    """The server-binding cursor kept for psycopg connection ``raw`` (made on first use).
+def connection_cursor(connection):
+    """Django's cursor wrapper (``connection.make_cursor``) around the server-binding psycopg
+    cursor kept for Django connection ``connection``'s current psycopg connection (made on
+    first use; ``.cursor`` is the psycopg cursor).
 
     One per connection, reused by every :func:`fetchone` on it: making and closing a
     ``psycopg.Cursor`` costs almost as much client CPU as the statement it runs (0.04 of
@@ -78,10 +80,11 @@ def connection_cursor(raw):
     thread at a time; a new connection (after a reconnect) gets a new cursor. ``execute``
     discards the previous statement's result, so nothing is held but the last row read.
     """
-    cursor = _CURSORS.get(raw)
-    if cursor is None or cursor.closed:
-        cursor = _CURSORS[raw] = _preparing_cursor_class()(raw)
-    return cursor
+    raw = connection.connection
+    wrapped = _CURSORS.get(raw)
+    if wrapped is None or wrapped.cursor.closed:
+        wrapped = _CURSORS[raw] = connection.make_cursor(_preparing_cursor_class()(raw))
+    return wrapped
 
 
 def fetchone(sql: str, params: Sequence, using: str = "default"):
@@ -103,10 +106,10 @@ def fetchone(sql: str, params: Sequence, using: str = "default"):
             return cursor.fetchone()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
+    wrapped = connection_cursor(connection)
+    wrapped.execute(sql, params)
     with connection.wrap_database_errors:
-        cursor = connection.make_cursor(connection_cursor(connection.connection))
-    cursor.execute(sql, params)
-    return cursor.fetchone()
+        return wrapped.cursor.fetchone()
 
 
 def columns(alias: str = "c") -> str:

@@ -170,9 +170,9 @@ def test_the_hot_reads_reuse_one_cursor_per_connection(project):
         return rows.conversation_in_partition(conversation.pk, project.pk, "")
 
     assert read().metadata == {"k": "v"}
-    first = rows.connection_cursor(connection.connection)
+    first = rows.connection_cursor(connection)
     assert read().metadata == {"k": "v"}
-    assert rows.connection_cursor(connection.connection) is first
+    assert rows.connection_cursor(connection) is first
 
     with pytest.raises(DatabaseError):
         rows.fetchone("SELECT 1 / %s::integer", [0])
@@ -180,8 +180,8 @@ def test_the_hot_reads_reuse_one_cursor_per_connection(project):
 
     connection.close()
     assert read().metadata == {"k": "v"}
-    assert rows.connection_cursor(connection.connection) is not first
-    assert first.connection.closed  # the old cursor went with its connection
+    assert rows.connection_cursor(connection) is not first
+    assert first.cursor.connection.closed  # the old cursor went with its connection
 
 
 @postgres_only
