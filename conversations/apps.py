@@ -10,7 +10,8 @@ class ConversationsConfig(AppConfig):
 
     def ready(self):
         # Connect the webhook outbox to the domain events and register its admin pages.
-        from . import admin  # noqa: F401
+        # conversations.db replaces dropped connections as each request starts.
+        from . import admin, db  # noqa: F401
         from .ratelimit import check_settings
         from .webhooks import outbox  # noqa: F401
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
-from django.db import connection, transaction
+from django.db import connections, router, transaction
 
 from .jsonl import (
     CONVERSATION_STRINGS,
@@ -52,7 +52,7 @@ def export_lines(*, project: Project | None = None, chunk_size: int = 2000) -> I
     Each chunk holds up to ``chunk_size`` conversations ordered by id; memory is bounded by
     one chunk whatever the table size.
     """
-    if connection.vendor == "postgresql":
+    if connections[router.db_for_read(Conversation)].vendor == "postgresql":
         yield from _postgresql_lines(project, chunk_size)
         return
     lines = []
@@ -125,8 +125,11 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
         "ORDER BY conversation_id, id"
     )
     option = orjson.OPT_SORT_KEYS
+    # The database the router reads from: the replica inside replica.replica_reads().
+    using = router.db_for_read(Conversation)
+    connection = connections[using]
     outermost = not connection.in_atomic_block
-    with transaction.atomic():
+    with transaction.atomic(using=using):
         connection.ensure_connection()
         raw = connection.connection
         if outermost:  # one snapshot for every page, conversations and messages alike

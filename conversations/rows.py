@@ -17,14 +17,17 @@ of on every request: about half of PostgreSQL's CPU per update (0.84–0.94 ms b
 when the connection's ``prepare_threshold`` is not ``None`` (Django's default): the settings
 give it one (``DB_PREPARED_STATEMENTS``, default on); with it off these statements are
 parsed every time. Django's client-side binding would quote every parameter into the text
-in Python. Errors still go through Django's error wrapper, so a dropped connection marks
-the connection unusable and Django closes it at the end of the request.
+in Python. The statements still run through Django's cursor wrapper (see :func:`fetchone`),
+so Django's instrumentation sees them and errors go through Django's error wrapper: a
+dropped connection marks the connection unusable and Django closes it at the end of the
+request.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import weakref
 from collections.abc import Sequence
 
 from django.db import connections
@@ -46,44 +49,67 @@ def cast(field, connection) -> str:
     return "%s::" + re.sub(r"\(.*\)", "", field.cast_db_type(connection))
 
 
-def _cursor(raw):
-    """The server-binding cursor kept on psycopg connection ``raw`` (made on first use).
+#: Django's cursor wrapper around the server-binding cursor kept per psycopg connection (made
+#: on first use; see :func:`connection_cursor`). Weak keys: a cursor goes with its connection.
+_CURSORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@functools.cache
+def _preparing_cursor_class():
+    """A ``psycopg.Cursor`` whose ``execute`` asks psycopg to prepare (``prepare=True``), so
+    that Django's cursor wrapper, which calls ``execute(sql, params)``, prepares it."""
+    import psycopg
+
+    class PreparingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, *, prepare=True, binary=None):
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return PreparingCursor
+
+
+def connection_cursor(connection):
+    """Django's cursor wrapper (``connection.make_cursor``) around the server-binding psycopg
+    cursor kept for Django connection ``connection``'s current psycopg connection (made on
+    first use; ``.cursor`` is the psycopg cursor).
 
     One per connection, reused by every :func:`fetchone` on it: making and closing a
     ``psycopg.Cursor`` costs almost as much client CPU as the statement it runs (0.04 of
     0.09 ms for the partition read alone, in a loop in one process; ``request_cpu.py``'s
     ``database client`` stage of a ``GET``: 0.13–0.15 ms with the cursor kept, 0.17–0.18
     without). Django gives each thread its own connection, so each cursor is used by one
-    thread at a time; a new connection (after a reconnect) gets a new cursor, and a cursor
-    goes with its connection. ``execute`` discards the previous statement's result, so
-    nothing is held but the last row read.
+    thread at a time; a new connection (after a reconnect) gets a new cursor. ``execute``
+    discards the previous statement's result, so nothing is held but the last row read.
     """
-    import psycopg
-
-    cursor = getattr(raw, "_convstore_cursor", None)
-    if cursor is None or cursor.closed:
-        cursor = raw._convstore_cursor = psycopg.Cursor(raw)
-    return cursor
+    raw = connection.connection
+    wrapped = _CURSORS.get(raw)
+    if wrapped is None or wrapped.cursor.closed:
+        wrapped = _CURSORS[raw] = connection.make_cursor(_preparing_cursor_class()(raw))
+    return wrapped
 
 
 def fetchone(sql: str, params: Sequence, using: str = "default"):
     """Run one statement that returns rows on ``using`` (PostgreSQL) with server-side
-    binding, prepared on the connection (see module); its first row, or ``None``."""
+    binding, prepared on the connection (see module); its first row, or ``None``.
+
+    The statement goes through Django's own cursor wrapper (``connection.make_cursor``), as
+    every ORM statement does: the connection's execute wrappers (the request metrics,
+    ``connection.execute_wrapper``) and APM tools that instrument Django's cursor (Sentry,
+    OpenTelemetry) see it. While Django logs queries (``DEBUG``, ``assertNumQueries`` /
+    ``django_assert_num_queries``) it runs on ``connection.cursor()`` instead, unprepared, so
+    that the log holds its text (a server-binding psycopg cursor keeps none that Django
+    reads). Raises Django's :class:`~django.db.DatabaseError` subclasses.
+    """
     connection = connections[using]
+    if connection.queries_logged:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
+    wrapped = connection_cursor(connection)
+    wrapped.execute(sql, params)
     with connection.wrap_database_errors:
-        cursor = _cursor(connection.connection)
-
-        def execute(sql, params, many, context):
-            return cursor.execute(sql, params, prepare=True)
-
-        # Through the connection's execute wrappers, as Django's cursors run every statement
-        # (the request metrics' database time and statement count, assertNumQueries).
-        for wrapper in reversed(connection.execute_wrappers):
-            execute = functools.partial(wrapper, execute)
-        execute(sql, params, False, {"connection": connection, "cursor": cursor})
-        return cursor.fetchone()
+        return wrapped.cursor.fetchone()
 
 
 def columns(alias: str = "c") -> str:

@@ -31,11 +31,18 @@ Variables (all optional):
 - ``CONVSTORE_MAX_JSON_DEPTH``, ``CONVSTORE_MAX_MESSAGE_BYTES``,
   ``CONVSTORE_MAX_RESPONSE_BYTES``, ``CONVSTORE_STATEMENT_TIMEOUT_MS``,
   ``CONVSTORE_DB_RETRY_AFTER``: request limits (README "Security and limits").
+- ``DB_POOLER``: ``pgbouncer`` when PgBouncer in transaction mode stands in front of
+  PostgreSQL: the statement timeout is set per transaction, server-side cursors and (by
+  default) prepared statements are off (``docs/database.md``).
+- ``DATABASE_REPLICA_URL``: a PostgreSQL streaming replica; lists, searches and exports read
+  from it once it has caught up (``CONVSTORE_REPLICA_MAX_WAIT_MS``, default 100), see
+  ``docs/database.md``.
 - ``DB_PREPARED_STATEMENTS``: ``0`` stops PostgreSQL preparing convstore's hot statements
-  (default on; only for a pooler that cannot keep them, e.g. PgBouncer in transaction mode
-  before 1.21).
-- ``DB_CONN_HEALTH_CHECKS``: ``1`` to check a reused connection with a query at the start of
-  each request (default off: a dropped connection fails one request, then reconnects).
+  (default on, off under ``DB_POOLER``; ``1`` there for PgBouncer 1.21+ with
+  ``max_prepared_statements``).
+- ``DB_CONN_HEALTH_CHECKS``: ``1`` to check a reused connection with a ``SELECT 1`` at the
+  start of each request (default off: a connection the server dropped is found without a
+  round trip and replaced, ``conversations.db.close_if_dropped``).
 - ``CONVSTORE_API_KEY_CACHE_SECONDS``: how long a process trusts a key it looked up (default
   5; a revoked key keeps working in other processes at most that long). ``0`` disables.
 - ``CONVSTORE_FAST_WRITES``: ``0`` turns off the PostgreSQL fast metadata write path.
@@ -54,6 +61,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -173,19 +181,51 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
         # Off: a health-check query per request is a round trip on every request. A
-        # connection that died between requests fails that one request, and Django closes it
-        # when the request ends (errors_occurred), so the next request reconnects.
+        # connection the server dropped between requests is found without one (a readable
+        # idle socket, conversations.db.close_if_dropped) and replaced before the request's
+        # first statement.
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
+# What stands between us and PostgreSQL: "" (nothing, or a session-pooling pooler) or
+# "pgbouncer" (PgBouncer in transaction mode: each transaction may run on another server
+# connection, so nothing may rely on session state between transactions).
+DB_POOLER = os.environ.get("DB_POOLER", "").strip().lower()
+if DB_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DB_POOLER={DB_POOLER!r}: expected empty or 'pgbouncer'")
+if DB_POOLER:
+    # A server-side cursor declared outside a transaction is WITH HOLD and lives on one
+    # server connection; the next FETCH may go to another. Django's advice for transaction
+    # pooling (docs: "Transaction pooling and server-side cursors").
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
-    "DB_PREPARED_STATEMENTS", True
+    # Behind PgBouncer before 1.21 (or without max_prepared_statements) a statement prepared
+    # on one server connection is missing on the next: off by default under DB_POOLER.
+    "DB_PREPARED_STATEMENTS", not DB_POOLER
 ):
     # conversations.rows prepares its hot statements (prepare=True); psycopg ignores that
     # while the connection's prepare_threshold is None, Django's default. Django's own
     # cursors bind on the client side and never prepare; the threshold is out of reach so
     # psycopg prepares nothing on its own either: only what asks for it.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
+# A PostgreSQL streaming replica for lists, searches and exports (conversations.replica):
+# same connection settings as the primary; migrations and writes never go there.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            DATABASE_REPLICA_URL,
+            conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+            conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
+        ),
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"].get(
+            "DISABLE_SERVER_SIDE_CURSORS", False
+        ),
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["conversations.replica.ReplicaRouter"]
+CONVSTORE_REPLICA_MAX_WAIT_MS = int(os.environ.get("CONVSTORE_REPLICA_MAX_WAIT_MS", "100"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock at BEGIN, so a read-modify-write
     # (a metadata merge) is serialised instead of failing or losing a key; the timeout lets
@@ -230,7 +270,8 @@ if DEBUG or RUNNING_TESTS:
     WHITENOISE_USE_FINDERS = True
 if RUNNING_TESTS:
     # Live-server threads must not keep connections open past the test database's life.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    for database in DATABASES.values():
+        database["CONN_MAX_AGE"] = 0
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

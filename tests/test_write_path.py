@@ -6,9 +6,9 @@
 - The fast write path (``conversations.services.fastwrite``) falls back to the locking path
   when the row moved between its read and its write, so no change is lost.
 - The per-process API key cache lets a revoked key work at most
-  ``CONVSTORE_API_KEY_CACHE_SECONDS``.
-- With per-request health checks off, a connection dropped between requests fails at most
-  one request; the next one reconnects.
+  ``CONVSTORE_API_KEY_CACHE_SECONDS`` (its clock stepped by the test, not slept).
+- With per-request health checks off, a connection dropped between requests fails no
+  request: it is found before the next request's first statement and replaced.
 - API routes skip the admin-only middleware; the admin keeps it (sessions, CSRF).
 - The hot statements are prepared once per connection and reused.
 """
@@ -17,7 +17,6 @@ import contextlib
 import json
 import tempfile
 import threading
-import time
 from http import HTTPStatus
 
 import httpx
@@ -32,6 +31,7 @@ from conversations.services import (
     MessageInput,
     api_key_authenticate,
     api_key_create,
+    api_keys,
     conversation_create,
     conversation_metadata_merge,
     messages_create,
@@ -172,9 +172,9 @@ def test_the_hot_reads_reuse_one_cursor_per_connection(project):
         return rows.conversation_in_partition(conversation.pk, project.pk, "")
 
     assert read().metadata == {"k": "v"}
-    first = connection.connection._convstore_cursor
+    first = rows.connection_cursor(connection)
     assert read().metadata == {"k": "v"}
-    assert connection.connection._convstore_cursor is first
+    assert rows.connection_cursor(connection) is first
 
     with pytest.raises(DatabaseError):
         rows.fetchone("SELECT 1 / %s::integer", [0])
@@ -182,8 +182,8 @@ def test_the_hot_reads_reuse_one_cursor_per_connection(project):
 
     connection.close()
     assert read().metadata == {"k": "v"}
-    assert connection.connection._convstore_cursor is not first
-    assert first.connection.closed  # the old cursor went with its connection
+    assert rows.connection_cursor(connection) is not first
+    assert first.cursor.connection.closed  # the old cursor went with its connection
 
 
 @postgres_only
@@ -241,14 +241,17 @@ def test_a_write_that_loses_the_race_is_redone_on_the_new_row(project, settings)
     assert states == [{"a": "1"}, {"a": "1", "b": "2"}, {"a": "1", "b": "2", "c": "3"}]
 
 
-def test_a_revoked_key_stops_working_within_the_cache_bound(project, settings):
+def test_a_revoked_key_stops_working_within_the_cache_bound(project, settings, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(api_keys, "clock", lambda: now[0])  # stepped, not slept
     settings.CONVSTORE_API_KEY_CACHE_SECONDS = 0.5
     api_key, raw = api_key_create(project=project)
     assert api_key_authenticate(raw) == api_key  # now cached in this process
     # Revoked elsewhere (another worker, the admin of another process): no local eviction.
     ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=api_key.created_at)
+    now[0] += 0.49
     assert api_key_authenticate(raw) == api_key, "within the bound the cache answers"
-    time.sleep(0.6)
+    now[0] += 0.02
     assert api_key_authenticate(raw) is None
 
 
@@ -265,9 +268,10 @@ def test_a_wrong_key_is_never_cached(project, settings):
     connection.vendor != "postgresql", reason=needs_postgresql("terminates a server process")
 )
 @pytest.mark.django_db(transaction=True)
-def test_a_dropped_connection_fails_one_request_at_most(live_server, api_key, project):
-    """Health checks are off, so nothing notices a dead connection before it is used; the
-    request that hits it fails and Django closes it, and the next request reconnects."""
+def test_a_connection_dropped_between_requests_fails_no_request(live_server, api_key, project):
+    """Health checks are off, yet the dead persistent connection is found before the next
+    request's first statement (its socket is readable, ``conversations.db.close_if_dropped``)
+    and replaced: that request and the next answer 200, on a new server session."""
     conversation = conversation_create(project=project, actor=CMD, metadata={"a": "1"})
     url = f"{live_server.url}/openai/v1/conversations/conv_{conversation.pk.hex}"
     headers = {"Authorization": f"Bearer {api_key}"}
@@ -278,13 +282,16 @@ def test_a_dropped_connection_fails_one_request_at_most(live_server, api_key, pr
             assert session.get(url, headers=headers, timeout=10).status_code == 200
             with connection.cursor() as cursor:  # kill the server thread's connection
                 cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "SELECT pid, pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend'"
                 )
+                killed = cursor.fetchall()
             statuses = [session.get(url, headers=headers, timeout=10).status_code for _ in "ab"]
     finally:
         connection.settings_dict["CONN_MAX_AGE"] = saved
-    assert statuses[1] == 200, statuses
+    assert killed and all(ended for _, ended in killed), killed
+    assert statuses == [200, 200]
 
 
 def test_api_routes_skip_the_admin_middleware(client, api_key, admin_client):

@@ -33,6 +33,7 @@ from .support import (
     LastActivityFilter,
     MetadataKeyFilter,
     count_noun,
+    pks_in_chunks,
     search_conversations,
 )
 
@@ -279,7 +280,7 @@ class ConversationAdmin(admin.ModelAdmin):
         actor = services.Actor.for_staff(request.user)
         changed = unchanged = 0
         failed = []
-        for pk in queryset.order_by().values_list("pk", flat=True).iterator():
+        for pk in pks_in_chunks(queryset):
             try:
                 _, did = services.conversation_ai_set(
                     conversation=pk, disabled=disabled, actor=actor

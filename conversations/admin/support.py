@@ -56,6 +56,31 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+#: Primary keys read per query by :func:`pks_in_chunks`.
+PK_CHUNK = 500
+
+
+def pks_in_chunks(queryset: QuerySet, chunk: int | None = None):
+    """Yield the primary keys of ``queryset`` in key order, ``chunk`` (default
+    :data:`PK_CHUNK`) per query (keyset pages: ``pk > last``).
+
+    Memory stays one chunk whatever the selection, with no server-side cursor: one declared
+    outside a transaction (``iterator()``) lives on one server connection, and behind a
+    transaction-pooling PgBouncer the next ``FETCH`` may reach another (``cursor does not
+    exist``). Each page is its own statement, so the caller's writes between pages run in
+    their own transactions. A row added behind the last key read is not visited.
+    """
+    chunk = chunk or PK_CHUNK
+    pks = queryset.order_by("pk").values_list("pk", flat=True)
+    last = None
+    while True:
+        page = list((pks if last is None else pks.filter(pk__gt=last))[:chunk])
+        yield from page
+        if len(page) < chunk:
+            return
+        last = page[-1]
+
+
 def _estimated_rows(queryset: QuerySet) -> int | None:
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":

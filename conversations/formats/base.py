@@ -173,6 +173,12 @@ class FormatViewMixin:
                 response[name] = value
         return super().finalize_response(request, response, *args, **kwargs)
 
+    def dispatch(self, request, *args, **kwargs):
+        # Every statement of the view, its error handling included, under the API's
+        # statement timeout (conversations.db).
+        with db.statement_timeout():
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         refusal = getattr(request._request, "body_refusal", None)
         if refusal == "too_large":

@@ -28,6 +28,9 @@ API_KEY_LENGTH = len(API_KEY_PREFIX) + 40
 API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 API_KEY_CACHE_MAX_ENTRIES = 10_000
 
+#: The cache's clock (seconds, monotonic); tests replace it to step time without sleeping.
+clock = time.monotonic
+
 # key digest -> (monotonic expiry, ApiKey with its project); see the module docstring.
 _cache: dict[str, tuple[float, ApiKey]] = {}
 
@@ -72,7 +75,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
         return None
     digest = hash_api_key(raw_key)
     cached = _cache.get(digest)
-    if cached is not None and cached[0] > time.monotonic():
+    if cached is not None and cached[0] > clock():
         api_key = cached[1]
     else:
         try:
@@ -86,7 +89,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
         if ttl > 0:
             if len(_cache) >= API_KEY_CACHE_MAX_ENTRIES:
                 _cache.clear()
-            _cache[digest] = (time.monotonic() + ttl, api_key)
+            _cache[digest] = (clock() + ttl, api_key)
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_TOUCH_INTERVAL:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from ... import selectors, services
 from ...limits import json_bytes, rendered_within_budget, response_budget
+from ...replica import replica_reads
 from ..base import FormatViewMixin
 from . import serializers as s
 from .errors import render_error
@@ -60,9 +61,10 @@ class ConversationViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
             params, "limit", default=CONVERSATIONS_DEFAULT, low=1, high=CONVERSATIONS_MAX
         )
         offset = s.int_param(params, "offset", default=0, low=0, high=2**31 - 1)
-        rows, has_more, total = selectors.conversation_activity_page(
-            partition=self.partition, limit=limit, offset=offset
-        )
+        with replica_reads():  # a list: the replica serves it once caught up
+            rows, has_more, total = selectors.conversation_activity_page(
+                partition=self.partition, limit=limit, offset=offset
+            )
         # The response budget may stop the page early: hasMore then says so, and the client
         # goes on from offset + len(data), as with any page.
         data = list(

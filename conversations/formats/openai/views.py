@@ -18,6 +18,7 @@ from ... import selectors, services
 from ...auth import AzureApiKeyAuthentication
 from ...metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
 from ...models import Conversation, Message
+from ...replica import replica_reads
 from ..base import FormatViewMixin, ResourceNotFound
 from ..idempotent import idempotent
 from . import serializers as s
@@ -51,16 +52,17 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
         limit = _int_param(params.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         order = _order_param(params.get("order", "desc"))
         try:
-            rows, has_more = selectors.conversation_cursor_page(
-                partition=self.partition,
-                limit=limit,
-                descending=order == "desc",
-                after=params.get("after") or None,
-                before=params.get("before") or None,
-                agent_id=params.get("agent_id") or None,
-                agent_name=params.get("agent_name") or None,
-                metadata=_metadata_filters(params),
-            )
+            with replica_reads():  # a list: the replica serves it once caught up
+                rows, has_more = selectors.conversation_cursor_page(
+                    partition=self.partition,
+                    limit=limit,
+                    descending=order == "desc",
+                    after=params.get("after") or None,
+                    before=params.get("before") or None,
+                    agent_id=params.get("agent_id") or None,
+                    agent_name=params.get("agent_name") or None,
+                    metadata=_metadata_filters(params),
+                )
         except Conversation.DoesNotExist as exc:
             name = exc.args[0]
             raise OpenAIParamError(

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from ... import db, selectors, services
 from ...limits import rendered_within_budget
+from ...replica import replica_reads
 from ...responders import get_responder
 from ..base import FormatViewMixin
 from ..idempotent import idempotent
@@ -58,7 +59,9 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         )
         if not filterset.is_valid():
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
-        with db.streaming_under_timeout():  # the page is streamed (server-side cursor)
+        # A search: the replica serves it once caught up; the page is streamed (a server-side
+        # cursor) inside a transaction on the connection it reads from.
+        with replica_reads() as alias, db.streaming_under_timeout(alias):
             data = list(
                 rendered_within_budget(
                     filterset.page(),

@@ -8,6 +8,7 @@ from tqdm import tqdm
 from conversations.exporting import export_lines
 from conversations.management.projects import project_by_name
 from conversations.models import Conversation
+from conversations.replica import replica_reads
 
 
 class Command(BaseCommand):
@@ -44,22 +45,24 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot write {output}: {exc.strerror}.") from None
         try:
-            total = None
-            if show_bar:
-                queryset = Conversation.objects.all()
-                if project_obj is not None:
-                    queryset = queryset.filter(project=project_obj)
-                total = queryset.count()
-            count = 0
-            with tqdm(total=total, disable=not show_bar, unit="conv", file=sys.stderr) as bar:
-                for chunk in export_lines(project=project_obj, chunk_size=chunk_size):
-                    if to_stdout:
-                        stream.write(chunk.decode(), ending="")
-                    else:
-                        stream.write(chunk)
-                    lines = chunk.count(b"\n")
-                    count += lines
-                    bar.update(lines)
+            # Read from the replica once it has caught up (conversations.replica).
+            with replica_reads(api=False):
+                total = None
+                if show_bar:
+                    queryset = Conversation.objects.all()
+                    if project_obj is not None:
+                        queryset = queryset.filter(project=project_obj)
+                    total = queryset.count()
+                count = 0
+                with tqdm(total=total, disable=not show_bar, unit="conv", file=sys.stderr) as bar:
+                    for chunk in export_lines(project=project_obj, chunk_size=chunk_size):
+                        if to_stdout:
+                            stream.write(chunk.decode(), ending="")
+                        else:
+                            stream.write(chunk)
+                        lines = chunk.count(b"\n")
+                        count += lines
+                        bar.update(lines)
         finally:
             if not to_stdout:
                 stream.close()
