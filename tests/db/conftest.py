@@ -29,6 +29,7 @@ from django.db import connection
 
 SETTINGS = Path(__file__).resolve().parents[2] / "convstore" / "settings.py"
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM = ("127.0.0.1", 5432)
 POOL_SIZE = 4
 #: The pool's server sessions carry it, so teardown can make sure none outlives the pooler.
@@ -220,6 +221,9 @@ def streaming_replica(django_db_setup):
             [f"{SLOT_PREFIX}%"],
         )
         primary.commit()
+    # A fresh machine's pg_hba.conf has no replication line: the reference stack's script
+    # adds the one it needs (and reloads), the same for the stack and for this replica.
+    subprocess.run([str(ROOT / "deploy" / "stack"), "allow-replication"], check=True)
     slot = f"{SLOT_PREFIX}{os.getpid()}"
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="convstore-replica-")
