@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 import orjson
 from django.db import connection, transaction
 
+from . import clock, handoff
 from .jsonl import (
     CONVERSATION_STRINGS,
     CONVERSATION_TIMES,
@@ -125,6 +126,7 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
         "ORDER BY conversation_id, id"
     )
     option = orjson.OPT_SORT_KEYS
+    now = clock.now()
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         connection.ensure_connection()
@@ -151,6 +153,8 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
                 out = []
                 for row in chunk:
                     record = dict(zip(keys, row, strict=True))
+                    # A timed handoff that has ended exports as readers see it: AI on.
+                    record["metadata"] = handoff.effective(record["metadata"], now)
                     record["messages"] = threads[row[0]]
                     if row[0] in exact:
                         out.append(_exact(record))

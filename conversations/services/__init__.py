@@ -32,6 +32,7 @@ from .conversations import (
     conversation_metadata_replace,
     conversation_update_fields,
 )
+from .handoff import handoff_extend_for_agent, handoffs_due, handoffs_resume_due
 from .messages import (
     PREVIEW_LENGTH,
     MessageInput,
@@ -66,6 +67,9 @@ __all__ = [
     "conversation_update_fields",
     "conversations_import",
     "conversations_purge",
+    "handoff_extend_for_agent",
+    "handoffs_due",
+    "handoffs_resume_due",
     "hash_api_key",
     "message_delete",
     "messages_check",
