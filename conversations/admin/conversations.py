@@ -12,6 +12,7 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
@@ -19,9 +20,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timezone import localtime
 
-from .. import selectors, services
+from .. import clock, handoff, selectors, services
+from .. import metadata as rules
 from ..ids import prefixed
-from ..metadata import RESERVED_KEYS, MetadataError
+from ..metadata import RESERVED_KEYS, MetadataError, parse_duration
 from ..models import Conversation, MetadataChange
 from .projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
 from .support import (
@@ -69,10 +71,38 @@ def admin_time(value):
     )
 
 
+#: The admin's "Turn AI off" choices: (POST value, label); "" is until turned on.
+AI_OFF_CHOICES = (
+    ("", "until turned on"),
+    ("15m", "for 15 min"),
+    ("1h", "for 1 h"),
+    ("4h", "for 4 h"),
+)
+
+
+def ai_is_off(conversation) -> bool:
+    """Whether AI replies are off now (a timed handoff whose time passed is on)."""
+    return handoff.ai_off(conversation.metadata, clock.now())
+
+
+def handoff_until_text(conversation) -> str:
+    """``until 14:05 UTC`` (or ``until 2026-12-08 14:05 UTC`` on another day) for a timed
+    handoff in force, ``until turned on`` for an untimed one, ``""`` when the AI is on."""
+    if not ai_is_off(conversation):
+        return ""
+    end = handoff.until(conversation.metadata)
+    if end is None:
+        return "until turned on"
+    local, today = localtime(end), localtime(clock.now())
+    when = date_format(local, "H:i T" if local.date() == today.date() else "Y-m-d H:i T")
+    return f"until {when}"
+
+
 def ai_badge(conversation, *, hint: bool = False):
-    """The AI state as a coloured badge: green "AI on", red "AI off"."""
-    off = conversation.ai_disabled
-    return format_html(
+    """The AI state as a coloured badge: green "AI on", red "AI off" (as readers see it now),
+    followed for a handoff by when it ends and, in the tooltip, who took over and why."""
+    off = ai_is_off(conversation)
+    badge = format_html(
         '<span class="ai-badge ai-state {}" data-ai="{}">{}{}</span>',
         "ai-off" if off else "ai-on",
         "off" if off else "on",
@@ -80,6 +110,19 @@ def ai_badge(conversation, *, hint: bool = False):
         format_html(' <span class="ai-hint">(ai_disabled={})</span>', "true" if off else "false")
         if hint
         else "",
+    )
+    if not off:
+        return badge
+    reason = (conversation.metadata or {}).get(rules.AI_DISABLED_REASON_KEY, "")
+    by = getattr(conversation, "handoff_by", None)
+    tip = " · ".join(
+        part for part in (f"by {by}" if by else "", f"reason: {reason}" if reason else "") if part
+    )
+    return format_html(
+        '{}<span class="ai-until" title="{}">{}</span>',
+        badge,
+        tip,
+        handoff_until_text(conversation),
     )
 
 
@@ -162,19 +205,41 @@ class ConversationAdmin(admin.ModelAdmin):
     def last_activity(self, obj):
         return admin_time(obj.last_message_at)
 
+    def get_queryset(self, request):
+        """Rows with ``handoff_by``: who last switched the AI off or re-timed it (the newest
+        ``ai_switch`` audit row not by the system), for the badge's tooltip and the page."""
+        who = MetadataChange.objects.filter(
+            conversation=OuterRef("pk"), action=MetadataChange.Action.AI_SWITCH
+        ).exclude(actor_type=MetadataChange.ActorType.SYSTEM)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(handoff_by=Subquery(who.order_by("-changed_at", "-id").values("actor")[:1]))
+        )
+
     @admin.display(description="AI")
     def ai_switch(self, obj):
-        """The state as a badge and a one-click POST button that flips it (CSRF-protected)."""
-        turn_off = not obj.ai_disabled
+        """The state as a badge and a POST button that flips it (CSRF-protected); turning off
+        takes a duration from the select beside it (until turned on by default)."""
+        turn_off = not ai_is_off(obj)
         url = reverse(
             "admin:conversations_conversation_ai",
             args=[obj.pk, "off" if turn_off else "on"],
         )
+        choose = ""
+        if turn_off:
+            choose = format_html(
+                '<select name="ai_for_{}" class="ai-for" aria-label="Turn AI off for how long">'
+                "{}</select>",
+                obj.pk.hex,
+                format_html_join("", '<option value="{}">{}</option>', AI_OFF_CHOICES),
+            )
         return format_html(
-            "{}"
+            '<div class="ai-cell">{}{}'
             '<button type="submit" class="ai-toggle {}" formaction="{}" formmethod="post" '
-            'data-conversation="{}">{}</button>',
+            'data-conversation="{}">{}</button></div>',
             ai_badge(obj),
+            choose,
             "turn-off" if turn_off else "turn-on",
             url,
             obj.pk.hex,
@@ -244,21 +309,31 @@ class ConversationAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         label = prefixed(obj.pk, "conv")
+        # The list posts ai_for_<hex> (one select per row); the conversation page ai_for.
+        length = request.POST.get(f"ai_for_{obj.pk.hex}", request.POST.get("ai_for", ""))
         try:
-            _, changed = services.conversation_ai_set(
-                conversation=obj,
-                disabled=state == "off",
-                actor=services.Actor.for_staff(request.user),
-            )
+            duration = parse_duration(length) if state == "off" and length else None
+        except ValueError:
+            duration = None
+            self.message_user(request, f"Unknown duration {length!r}.", messages.ERROR)
+        try:
+            if duration is not None or not length or state == "on":
+                obj, changed = services.conversation_ai_set(
+                    conversation=obj,
+                    disabled=state == "off",
+                    actor=services.Actor.for_staff(request.user),
+                    duration=duration,
+                    reason=request.POST.get("ai_reason", "").strip() if state == "off" else "",
+                )
+                tail = f" {handoff_until_text(obj)}" if state == "off" and changed else ""
+                text = (
+                    f"AI turned {state} for {label}{tail}."
+                    if changed
+                    else f"AI was already {state} for {label}."
+                )
+                self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
         except MetadataError as exc:
             self.message_user(request, f"{label}: {exc.message}", messages.ERROR)
-        else:
-            text = (
-                f"AI turned {state} for {label}."
-                if changed
-                else f"AI was already {state} for {label}."
-            )
-            self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
         back = request.headers.get("referer", "")
         if not url_has_allowed_host_and_scheme(
             back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -348,9 +423,14 @@ class ConversationAdmin(admin.ModelAdmin):
                 audit_limit=AUDIT_LIMIT,
                 metadata_rows=context["adminform"].form.metadata_rows,
                 reserved_keys=RESERVED_KEYS.items(),
+                ai_off=ai_is_off(obj),
+                ai_off_choices=AI_OFF_CHOICES,
+                handoff_until=handoff_until_text(obj),
+                handoff_reason=(obj.metadata or {}).get(rules.AI_DISABLED_REASON_KEY, ""),
+                handoff_by=getattr(obj, "handoff_by", None),
                 ai_switch_url=reverse(
                     "admin:conversations_conversation_ai",
-                    args=[obj.pk, "on" if obj.ai_disabled else "off"],
+                    args=[obj.pk, "on" if ai_is_off(obj) else "off"],
                 ),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
