@@ -79,9 +79,7 @@ class _MetadataBuild:
         return selectors.message_recent(conversation=self.conversation, limit=limit)
 
     def __call__(self, history: list[Message]) -> dict:
-        return metadata_envelope(
-            self.conversation, self.change, history=history, event=self.event
-        )
+        return metadata_envelope(self.conversation, self.change, history=history, event=self.event)
 
 
 def metadata_event_rows(
