@@ -117,6 +117,8 @@ def finish(
     """Apply the handoff rules to a validated write of ``new`` over ``stored``.
 
     - switch on (or no switch): the handoff keys go;
+    - an ``ai_disabled_until`` not later than ``now``: the switch is on at once (as
+      :func:`resumed`), so a write never leaves a resume due behind it;
     - ``ai_disabled_idle`` set on a switch-off (off in ``new``, not off at ``now`` in
       ``stored``) or changed: ``ai_disabled_until`` becomes at least now + idle.
 
@@ -129,6 +131,8 @@ def finish(
         if not any(key in new for key in HANDOFF_KEYS):
             return new
         return {k: v for k, v in new.items() if k not in HANDOFF_KEYS}
+    if resume_due(new, now):
+        return resumed(new)
     result = dict(new)
     switching_off = not ai_off(stored, now)
     pause = idle(result)

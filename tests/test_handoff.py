@@ -357,3 +357,19 @@ def test_two_switches_with_the_same_if_match_on_a_due_handoff_one_wins(
     assert conversation.metadata == {"ai_disabled": "true", "ai_disabled_reason": "again"}
     assert _resumes(conversation).count() == 1 and _events(conversation).count() == 1
     assert MetadataChange.objects.filter(conversation=conversation, action="merge").count() == 1
+
+
+def test_a_write_with_a_past_until_leaves_the_ai_on_and_nothing_due(project, hook):
+    conversation = conversation_create(
+        project=project,
+        actor=STAFF,
+        metadata={"ai_disabled": "true", "ai_disabled_until": "2000-01-01T00:00:00Z", "k": "v"},
+    )
+    assert conversation.metadata == {"ai_disabled": "false", "k": "v"}
+    conversation = conversation_metadata_merge(
+        conversation=conversation,
+        patch={"ai_disabled": True, "ai_disabled_until": "2000-01-01T00:00:00Z"},
+        actor=STAFF,
+    )
+    assert conversation.metadata == {"ai_disabled": "false", "k": "v"}
+    assert not _resumes(conversation).exists() and not _events(conversation).exists()

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from .. import clock, handoff, selectors, services
@@ -193,9 +194,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="id", ordering="pk")
     def conversation_id(self, obj):
-        """``conv_`` + the first 12 hex digits (the full id in the tooltip and on its page)."""
+        """The full ``conv_`` id, cut with an ellipsis by CSS only: hovering shows it and
+        copying the text copies all of it."""
         label = prefixed(obj.pk, "conv")
-        return format_html('<span class="cs-short-id" title="{}">{}…</span>', label, label[:17])
+        return format_html('<span class="cs-short-id" title="{}">{}</span>', label, label)
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj):
@@ -252,13 +254,12 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="metadata")
     def metadata_summary(self, obj):
-        """Up to six pairs as ``key value`` chips that wrap between pairs, never inside a key;
-        long values cut at 60 characters; ``null`` for cleared metadata."""
-        items = list((obj.metadata or {}).items())
+        """Up to six pairs as ``key value`` chips on one line (the row stays one line; the
+        rest is cut, each pair in full in its tooltip); long values cut at 60 characters;
+        empty and cleared (``null``) metadata both read "—"."""
+        items = list((handoff.effective_metadata(obj) or {}).items())
         if not items:
-            return format_html(
-                '<span class="md-empty">{}</span>', "null" if obj.metadata is None else "—"
-            )
+            return mark_safe('<span class="md-empty" title="no metadata">—</span>')  # noqa: S308 - a constant
         chips = format_html_join(
             "",
             '<span class="md-pair{}" title="{}={}"><span class="md-key">{}</span>'
@@ -278,6 +279,10 @@ class ConversationAdmin(admin.ModelAdmin):
         if len(items) > SUMMARY_PAIRS:
             more = format_html('<span class="md-more">+{} more</span>', len(items) - SUMMARY_PAIRS)
         return format_html('<div class="md-pairs">{}{}</div>', chips, more)
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, titled for what it is rather than Django's "Select … to change"."""
+        return super().changelist_view(request, {"title": "Conversations", **(extra_context or {})})
 
     def get_search_results(self, request, queryset, search_term):
         return search_conversations(queryset, search_term), False

@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .. import clock, services
+from .. import clock, handoff, services
 from .. import metadata as rules
 from ..conditional import EntityTags, PreconditionFailed
 from ..ids import parse_id
@@ -355,7 +355,7 @@ class ConversationAdminForm(forms.ModelForm):
         self.fields["loaded_version"].initial = self.instance.version
         self.metadata_rows = MetadataRowFormSet(
             data=self.data if self.is_bound else None,
-            initial=BaseMetadataRowFormSet.initial_rows(self.instance.metadata),
+            initial=BaseMetadataRowFormSet.initial_rows(handoff.effective_metadata(self.instance)),
             prefix="meta",
         )
 
