@@ -72,6 +72,8 @@ def admin_time(value):
     )
 
 
+#: The same choices as AI_OFF_CHOICES, labelled short for the list rows.
+AI_OFF_SHORT = (("", "until on"), ("15m", "15 min"), ("1h", "1 h"), ("4h", "4 h"))
 #: The admin's "Turn AI off" choices: (POST value, label); "" is until turned on.
 AI_OFF_CHOICES = (
     ("", "until turned on"),
@@ -234,7 +236,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 '<select name="ai_for_{}" class="ai-for" aria-label="Turn AI off for how long">'
                 "{}</select>",
                 obj.pk.hex,
-                format_html_join("", '<option value="{}">{}</option>', AI_OFF_CHOICES),
+                format_html_join("", '<option value="{}">{}</option>', AI_OFF_SHORT),
             )
         return format_html(
             '<div class="ai-cell">{}{}'
