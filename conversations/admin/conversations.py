@@ -447,9 +447,8 @@ class ConversationAdmin(admin.ModelAdmin):
 class MetadataChangeAdmin(admin.ModelAdmin):
     """The audit trail, read-only."""
 
-    list_display = ("changed_at", "conversation", "actor_type", "actor", "source", "action")
+    list_display = ("changed_at", "conversation_link", "actor_type", "actor", "source", "action")
     list_filter = ("actor_type", "source", "action")
-    list_select_related = ("conversation",)
     ordering = ("-id",)  # Insertion order on the primary key index; no sort of the table.
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -463,3 +462,11 @@ class MetadataChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="conversation", ordering="conversation")
+    def conversation_link(self, obj):
+        """The conversation's id (``conv_…``), linking to its page."""
+        url = reverse("admin:conversations_conversation_change", args=[obj.conversation_id])
+        return format_html(
+            '<a class="cs-short-id" href="{}">{}</a>', url, prefixed(obj.conversation_id, "conv")
+        )
