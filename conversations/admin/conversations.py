@@ -167,7 +167,7 @@ class ConversationAdmin(admin.ModelAdmin):
     # The page's header shows the id and the AI state; the first fieldset sits above the
     # metadata rows, the others below them (change_form.html).
     fieldsets = (
-        (None, {"fields": ("project", "isolation_key", "name")}),
+        (None, {"fields": ("project", "isolation", "name")}),
         (
             "Activity",
             {"fields": (("created_at", "last_message_at"), ("updated_at", "message_count"))},
@@ -183,7 +183,7 @@ class ConversationAdmin(admin.ModelAdmin):
     readonly_fields = (
         "conversation_id",
         "project",
-        "isolation_key",
+        "isolation",
         "ai_state",
         "created_at",
         "last_message_at",
@@ -249,6 +249,11 @@ class ConversationAdmin(admin.ModelAdmin):
             obj.pk.hex,
             "Turn AI off" if turn_off else "Turn AI on",
         )
+
+    @admin.display(description="isolation key")
+    def isolation(self, obj):
+        """The isolation key, or "none" (the word the page's header uses)."""
+        return obj.isolation_key or "none"
 
     @admin.display(description="AI switch")
     def ai_state(self, obj):

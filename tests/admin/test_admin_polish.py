@@ -89,3 +89,30 @@ def test_conversation_list_words(admin_client, make_conversation):
     assert f'title="conv_{cleared.pk.hex}">conv_{cleared.pk.hex}</span>' in listing  # full id
     assert ">null<" not in listing and 'class="md-empty"' in listing
     assert "<summary> By metadata key present </summary>" in listing
+
+
+@pytest.mark.django_db
+def test_change_page_one_id_one_word_one_banner(admin_client, make_conversation):
+    conversation = make_conversation({"k": "v"})
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    page = admin_client.get(url).content.decode()
+    breadcrumbs = page.split('<div class="breadcrumbs">')[1].split("</div>")[0]
+    assert f"conv_{conversation.pk.hex}" in breadcrumbs and str(conversation.pk) not in breadcrumbs
+    isolation = page.split("field-isolation")[1][:400]
+    assert '<div class="readonly">none</div>' in isolation
+
+    data = {
+        "name": "",
+        "loaded_version": conversation.version,
+        "meta-TOTAL_FORMS": "1",
+        "meta-INITIAL_FORMS": "0",
+        "meta-MIN_NUM_FORMS": "0",
+        "meta-MAX_NUM_FORMS": "1000",
+        "meta-0-key": "k" * 80,
+        "meta-0-value": "v",
+    }
+    page = admin_client.post(url, data).content.decode()
+    assert page.count('class="errornote"') == 1
+    assert "The metadata was not saved" in page
+    row = page.split('<tr class="metadata-row errors">')[1].split("</tr>")[0]
+    assert row.index('name="meta-0-key"') < row.index("is too long")  # input first, then why
