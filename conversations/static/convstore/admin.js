@@ -9,3 +9,20 @@ document.addEventListener("click", (event) => {
     button.textContent = "Copied";
   });
 });
+
+// The conversation page's "+ Add row": one more key/value row from the formset's empty form
+// (a <template>), numbered by and counted in the formset's TOTAL_FORMS (Django formsets).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("#add-metadata-row");
+  if (!button) return;
+  const prefix = button.dataset.prefix;
+  const total = document.querySelector(`input[name="${prefix}-TOTAL_FORMS"]`);
+  const template = document.getElementById("metadata-empty-row");
+  const body = document.querySelector("#metadata-rows > table > tbody");
+  const index = Number(total.value);
+  if (!total || !template || !body || index >= Number(button.dataset.max)) return;
+  const html = template.innerHTML.replaceAll("__prefix__", String(index));
+  body.insertAdjacentHTML("beforeend", html);
+  total.value = String(index + 1);
+  body.lastElementChild.querySelector("input[type=text]").focus();
+});
