@@ -57,3 +57,26 @@ def test_add_row_then_save_and_a_new_key_in_its_box(
     assert page.locator("button[data-copy='new-api-key']").is_visible()
     assert ApiKey.objects.filter(name="support bot").exists()
     both_widths(page, "admin-new-api-key")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_events_list_fits_1400_pixels(
+    live_server, browser_page, staff_user, make_conversation, project
+):
+    from conversations.models import WebhookEndpoint
+
+    page = browser_page
+    WebhookEndpoint.objects.create(
+        project=project,
+        url="https://hooks.example.com/a/rather/long/path/for/the/support/team/receiver?x=1",
+    )
+    for n in range(3):
+        make_conversation({"n": str(n)})
+    log_in(page, live_server)
+    page.goto(f"{live_server.url}/admin/conversations/webhookevent/")
+    header = page.locator("#result_list th.column-next_attempt_at").bounding_box()
+    table = page.locator("#result_list").bounding_box()
+    results = page.locator("#changelist .results").bounding_box()
+    assert header["x"] + header["width"] <= 1400
+    assert table["x"] + table["width"] <= results["x"] + results["width"] + 1
+    both_widths(page, "admin-webhook-events")
