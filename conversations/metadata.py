@@ -65,6 +65,13 @@ HANDOFF_KEYS = (
     AI_DISABLED_IDLE_KEY,
     AI_DISABLED_REASON_KEY,
 )
+#: How the API descriptions of every format word the handoff keys (docs/handoff.md).
+HANDOFF_NOTE = (
+    " A timed handoff: `ai_disabled_until` (RFC 3339 date-time with an offset; stored in UTC) "
+    "turns the AI back on at that time, `ai_disabled_idle` (seconds, or `15m`, `4h`) once the "
+    "agent side has been silent that long, `ai_disabled_reason` says why; these keys go when "
+    "the AI is on."
+)
 #: The longest ``ai_disabled_idle``: seven days.
 MAX_IDLE = timedelta(days=7)
 #: ``ai_disabled_until`` as stored: UTC, whole seconds, ``Z``.
