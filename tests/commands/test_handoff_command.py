@@ -71,3 +71,16 @@ def test_bad_timing_is_a_clear_error_and_writes_nothing(run, make_conversation, 
     conversation.refresh_from_db()
     assert not conversation.ai_disabled
     assert not MetadataChange.objects.filter(conversation=conversation).exists()
+
+
+@pytest.mark.django_db
+def test_exports_show_an_ended_handoff_as_ai_on(run, make_conversation):
+    import json
+
+    conversation = make_conversation({"k": "v"})
+    run("conversation", "ai-off", conversation.pk.hex, "--for", "15m")
+    (line,) = run("export_conversations")[0].splitlines()
+    assert json.loads(line)["metadata"]["ai_disabled"] == "true"
+    clock.advance(timedelta(minutes=15))
+    (line,) = run("export_conversations")[0].splitlines()
+    assert json.loads(line)["metadata"] == {"k": "v", "ai_disabled": "false"}
