@@ -1,9 +1,9 @@
 """Every write to the store. The API formats, the admin and the commands all call these.
 
-One module per entity: :mod:`.conversations` (metadata, the AI switch, AI replies),
-:mod:`.messages`, :mod:`.api_keys`, :mod:`.bulk` (import, purge); :mod:`.actors` names who
-writes. Everything public is re-exported here, so callers write
-``from conversations.services import conversation_metadata_merge``.
+One module per entity: :mod:`.conversations` (metadata, AI replies), :mod:`.handoff` (the AI
+switch and the timed handoff's resumes), :mod:`.messages`, :mod:`.api_keys`, :mod:`.bulk`
+(import, purge); :mod:`.actors` names who writes. Everything public is re-exported here, so
+callers write ``from conversations.services import conversation_metadata_merge``.
 
 How metadata writes lock, validate and audit is told once, in :mod:`.conversations`.
 """
@@ -24,7 +24,6 @@ from .conversations import (
     ResponderFailed,
     ResponderNotConfigured,
     conversation_ai_reply,
-    conversation_ai_set,
     conversation_create,
     conversation_delete,
     conversation_lock,
@@ -32,7 +31,12 @@ from .conversations import (
     conversation_metadata_replace,
     conversation_update_fields,
 )
-from .handoff import handoff_extend_for_agent, handoffs_due, handoffs_resume_due
+from .handoff import (
+    conversation_ai_set,
+    handoff_extend_for_agent,
+    handoffs_due,
+    handoffs_resume_due,
+)
 from .messages import (
     PREVIEW_LENGTH,
     MessageInput,

@@ -1,4 +1,4 @@
-"""Conversation writes: create, metadata merge/replace, the AI switch, AI replies, delete.
+"""Conversation writes: create, metadata merge/replace, AI replies, delete.
 
 Each metadata write runs in one transaction that locks the conversation row
 (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its database write lock at ``BEGIN``
@@ -37,7 +37,6 @@ path leaves such a row to the locking path.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import router, transaction
@@ -294,62 +293,6 @@ def _replace_locked(
 ) -> Conversation:
     row = _check_if_match(_locked(conversation, scope), if_match)
     return _write_metadata(row, clean, actor=actor, action=action)
-
-
-@transaction.atomic
-def conversation_ai_set(
-    *,
-    conversation: Conversation | Any,
-    disabled: bool,
-    actor: Actor,
-    scope: QuerySet | None = None,
-    until: datetime | None = None,
-    duration: timedelta | None = None,
-    idle: timedelta | None = None,
-    reason: str = "",
-    if_match: EntityTags | None = None,
-) -> tuple[Conversation, bool]:
-    """Flip the AI switch: set ``metadata["ai_disabled"]`` to ``"true"`` or ``"false"``.
-
-    Switching off may be timed (:mod:`conversations.handoff`): ``until`` (an aware datetime)
-    or ``duration`` (from now) ends it by itself, ``idle`` ends it once the staff/agent side
-    has been silent that long; ``reason`` says why. Without them the AI stays off until
-    turned on. A no-op (nothing written, nothing audited) when the switch is already in that
-    state with the same handoff. A resume that fell due is written down first. Returns
-    ``(conversation, changed)``.
-
-    Raises:
-        MetadataError: turning AI off would pass 16 pairs, or a handoff value breaks a rule.
-        PreconditionFailed: ``if_match`` does not name the current state; nothing is written.
-        Conversation.DoesNotExist: the conversation is gone or outside ``scope``.
-    """
-    row = _check_if_match(_locked(conversation, scope), if_match)
-    _settle(row)
-    now = clock.now()
-    if not disabled:
-        if not row.ai_disabled:
-            return row, False
-        new = handoff.resumed(row.metadata)
-    else:
-        if duration is not None:
-            until = now + duration
-        if until is not None and until <= now:
-            raise rules.MetadataError(
-                f"The AI cannot be switched off until {until.isoformat()}: that is not later "
-                "than now.",
-                code="invalid_ai_disabled_until",
-                key=rules.AI_DISABLED_UNTIL_KEY,
-                value=until.isoformat(),
-            )
-        new = handoff.switched_off(
-            row.metadata,
-            now=now,
-            until_at=until,
-            idle_for=idle,
-            reason=reason,
-        )
-    change = _store(row, new, actor=actor, action=MetadataChange.Action.AI_SWITCH)
-    return row, change is not None
 
 
 def conversation_update_fields(*, conversation: Conversation, **values: Any) -> Conversation:

@@ -6,6 +6,7 @@
   from cron). Correctness never waits for it: readers already see the AI on, and the first
   writer that locks such a row writes the resume itself (``conversations._settle``).
 - :func:`handoff_extend_for_agent`: a staff/agent-side message pushes an idle handoff's end.
+- :func:`conversation_ai_set`: the AI switch, timed or not (the admin, the commands).
 
 At most once: each resume is written under the conversation's row lock after re-reading the
 row, so of two workers (or a worker and a writer) racing for the same row, the second finds
@@ -14,18 +15,20 @@ nothing due and writes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import TextField
+from django.db.models import QuerySet, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from .. import clock, handoff
 from .. import metadata as rules
+from ..conditional import EntityTags
 from ..models import Conversation, MetadataChange
-from .actors import SYSTEM
-from .conversations import _locked, _settle, _store
+from .actors import SYSTEM, Actor
+from .conversations import _check_if_match, _locked, _settle, _store
 
 #: Rows a single :func:`handoffs_resume_due` call settles at most (the command loops).
 RESUME_BATCH = 500
@@ -83,3 +86,59 @@ def handoff_extend_for_agent(conversation: Conversation) -> None:
     new = handoff.extended_for_agent(row.metadata, clock.now())
     if new is not None:
         _store(row, new, actor=SYSTEM, action=MetadataChange.Action.AI_SWITCH)
+
+
+@transaction.atomic
+def conversation_ai_set(
+    *,
+    conversation: Conversation | Any,
+    disabled: bool,
+    actor: Actor,
+    scope: QuerySet | None = None,
+    until: datetime | None = None,
+    duration: timedelta | None = None,
+    idle: timedelta | None = None,
+    reason: str = "",
+    if_match: EntityTags | None = None,
+) -> tuple[Conversation, bool]:
+    """Flip the AI switch: set ``metadata["ai_disabled"]`` to ``"true"`` or ``"false"``.
+
+    Switching off may be timed (:mod:`conversations.handoff`): ``until`` (an aware datetime)
+    or ``duration`` (from now) ends it by itself, ``idle`` ends it once the staff/agent side
+    has been silent that long; ``reason`` says why. Without them the AI stays off until
+    turned on. A no-op (nothing written, nothing audited) when the switch is already in that
+    state with the same handoff. A resume that fell due is written down first. Returns
+    ``(conversation, changed)``.
+
+    Raises:
+        MetadataError: turning AI off would pass 16 pairs, or a handoff value breaks a rule.
+        PreconditionFailed: ``if_match`` does not name the current state; nothing is written.
+        Conversation.DoesNotExist: the conversation is gone or outside ``scope``.
+    """
+    row = _check_if_match(_locked(conversation, scope), if_match)
+    _settle(row)
+    now = clock.now()
+    if not disabled:
+        if not row.ai_disabled:
+            return row, False
+        new = handoff.resumed(row.metadata)
+    else:
+        if duration is not None:
+            until = now + duration
+        if until is not None and until <= now:
+            raise rules.MetadataError(
+                f"The AI cannot be switched off until {until.isoformat()}: that is not later "
+                "than now.",
+                code="invalid_ai_disabled_until",
+                key=rules.AI_DISABLED_UNTIL_KEY,
+                value=until.isoformat(),
+            )
+        new = handoff.switched_off(
+            row.metadata,
+            now=now,
+            until_at=until,
+            idle_for=idle,
+            reason=reason,
+        )
+    change = _store(row, new, actor=actor, action=MetadataChange.Action.AI_SWITCH)
+    return row, change is not None
