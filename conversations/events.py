@@ -7,9 +7,12 @@ transaction as the change, so a row they write commits or rolls back with it.
   :class:`~conversations.models.MetadataChange` audit row just written.
 - ``message_added(sender=Conversation, conversation, message)``: a
   :class:`~conversations.models.Message` was stored.
+- ``ai_resumed(sender=Conversation, conversation, change)``: a timed handoff ended and its
+  resume was written down; ``change`` is its audit row (sent after its ``metadata_changed``).
 """
 
 from django.dispatch import Signal
 
 metadata_changed = Signal()
 message_added = Signal()
+ai_resumed = Signal()

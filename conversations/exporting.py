@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 import orjson
 from django.db import connections, router, transaction
 
+from . import clock, handoff
 from .jsonl import (
     CONVERSATION_STRINGS,
     CONVERSATION_TIMES,
@@ -128,6 +129,7 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
     # The database the router reads from: the replica inside replica.replica_reads().
     using = router.db_for_read(Conversation)
     connection = connections[using]
+    now = clock.now()
     outermost = not connection.in_atomic_block
     with transaction.atomic(using=using):
         connection.ensure_connection()
@@ -154,6 +156,8 @@ def _postgresql_lines(project: Project | None, chunk_size: int) -> Iterator[byte
                 out = []
                 for row in chunk:
                     record = dict(zip(keys, row, strict=True))
+                    # A timed handoff that has ended exports as readers see it: AI on.
+                    record["metadata"] = handoff.effective(record["metadata"], now)
                     record["messages"] = threads[row[0]]
                     if row[0] in exact:
                         out.append(_exact(record))

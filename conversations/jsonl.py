@@ -45,6 +45,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from . import handoff
 from . import metadata as rules
 from .ids import parse_id
 from .models import Conversation, Message
@@ -107,7 +108,7 @@ def conversation_to_record(conversation: Conversation, messages) -> dict[str, An
     record: dict[str, Any] = {
         "id": str(conversation.pk),
         "project": conversation.project.name,
-        "metadata": conversation.metadata,
+        "metadata": handoff.effective_metadata(conversation),
         "is_group": conversation.is_group,
         "group_name": conversation.group_name,
         "messages": [_message_to_record(m) for m in messages],

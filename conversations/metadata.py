@@ -9,7 +9,15 @@ Values … maximum length of 512 characters"):
   characters, counted in Unicode code points, not bytes;
 - no NUL character in any key or value (PostgreSQL ``jsonb`` cannot store ``\\u0000``);
 - the reserved key ``ai_disabled`` also accepts JSON ``true``/``false``; it is stored as the
-  string ``"true"``/``"false"``. ``"true"`` switches AI replies off.
+  string ``"true"``/``"false"``. ``"true"`` switches AI replies off;
+- the reserved key ``ai_disabled_until`` (when the AI comes back by itself) takes an RFC 3339
+  date-time with an offset (RFC 3339 §5.6 ``date-time``) and is stored in UTC to the second,
+  ``"2026-12-07T05:00:00Z"`` (so stored values sort as text);
+- the reserved key ``ai_disabled_idle`` (come back once the human side has been silent that
+  long) takes whole seconds (JSON integer or digits) or a duration ``90s``/``15m``/``4h``/``1d``
+  of 1 second to :data:`MAX_IDLE` and is stored as decimal seconds, ``"900"``.
+
+What these keys do over time (the timed handoff) is :mod:`conversations.handoff`.
 
 Every rule raises :class:`MetadataError` (a Django ``ValidationError``) whose ``code`` names the
 rule and whose ``params`` carry what an adapter needs to word the error in its own format:
@@ -24,6 +32,8 @@ code                      params
 ``value_too_long``        ``key``, ``length``, ``limit``
 ``invalid_value_type``    ``key``, ``got`` (JSON type name)
 ``invalid_ai_disabled``   ``key``, ``value``
+``invalid_ai_disabled_until``  ``key``, ``value``
+``invalid_ai_disabled_idle``   ``key``, ``value``
 ``nul_character``         ``key`` (or ``None`` when the NUL is in a key)
 ``invalid_unicode``       ``key`` (or ``None`` when the key itself holds a lone surrogate)
 ========================  ====================================================
@@ -33,7 +43,9 @@ The functions here are pure: the service layer applies them under a row lock.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -44,6 +56,26 @@ MAX_VALUE_LENGTH = 512
 AI_DISABLED_KEY = "ai_disabled"
 AI_DISABLED_TRUE = "true"
 AI_DISABLED_FALSE = "false"
+AI_DISABLED_UNTIL_KEY = "ai_disabled_until"
+AI_DISABLED_IDLE_KEY = "ai_disabled_idle"
+AI_DISABLED_REASON_KEY = "ai_disabled_reason"
+#: The keys that describe a handoff in force; they live only while ``ai_disabled`` is "true".
+HANDOFF_KEYS = (
+    AI_DISABLED_UNTIL_KEY,
+    AI_DISABLED_IDLE_KEY,
+    AI_DISABLED_REASON_KEY,
+)
+#: How the API descriptions of every format word the handoff keys (docs/handoff.md).
+HANDOFF_NOTE = (
+    " A timed handoff: `ai_disabled_until` (RFC 3339 date-time with an offset; stored in UTC) "
+    "turns the AI back on at that time, `ai_disabled_idle` (seconds, or `15m`, `4h`) once the "
+    "agent side has been silent that long, `ai_disabled_reason` says why; these keys go when "
+    "the AI is on."
+)
+#: The longest ``ai_disabled_idle``: seven days.
+MAX_IDLE = timedelta(days=7)
+#: ``ai_disabled_until`` as stored: UTC, whole seconds, ``Z``.
+UNTIL_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 #: Keys with a documented meaning. Only ``ai_disabled`` changes what convstore does; the rest
 #: are ordinary metadata that the providers write themselves (Telnyx docs: "Keys starting with
@@ -51,6 +83,10 @@ AI_DISABLED_FALSE = "false"
 RESERVED_KEYS: dict[str, str] = {
     AI_DISABLED_KEY: '"true" switches AI replies off for this conversation; "false" or no key '
     "switches them on.",
+    AI_DISABLED_UNTIL_KEY: "RFC 3339 time (UTC) when the AI comes back by itself; absent: "
+    "off until turned on.",
+    AI_DISABLED_IDLE_KEY: "Seconds: each staff/agent message keeps the AI off that much longer.",
+    AI_DISABLED_REASON_KEY: "Why a person took over (free text).",
     "assistant_id": "The assistant that handles the conversation (Telnyx reserved key).",
     "assistant_version_id": "The assistant version at conversation start (Telnyx).",
     "call_control_id": "The call this conversation belongs to (Telnyx phone calls).",
@@ -148,6 +184,80 @@ def normalize_ai_disabled(value: Any) -> str:
     )
 
 
+_DURATION = re.compile(r"\s*(\d{1,9})\s*([smhd]?)\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: Any) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"4h"``, ``"1d"``, ``"900"`` or ``900`` (seconds) as a timedelta.
+
+    Raises:
+        ValueError: anything else (no sign, no fractions, no combined units).
+    """
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"Expected a duration like 90s, 15m, 4h or 1d, got {text!r}.")
+    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2].lower()])
+
+
+def parse_until(value: Any) -> datetime:
+    """An RFC 3339 ``date-time`` (offset required; ``Z`` or ``±hh:mm``) as an aware UTC datetime
+    cut to the second.
+
+    Raises:
+        ValueError: not a string, not a date-time, or no offset.
+    """
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError(f"Expected an RFC 3339 date-time, got {value!r}.")
+    parsed = datetime.fromisoformat(value.strip())  # ValueError when it is not one
+    if parsed.tzinfo is None:
+        raise ValueError(f"The date-time {value!r} has no offset (RFC 3339 requires one).")
+    return parsed.astimezone(UTC).replace(microsecond=0)
+
+
+def format_until(moment: datetime) -> str:
+    """An aware datetime as ``ai_disabled_until`` stores it (UTC, whole seconds, ``Z``)."""
+    return moment.astimezone(UTC).strftime(UNTIL_FORMAT)
+
+
+def _normalize_until(value: Any) -> str:
+    try:
+        return format_until(parse_until(value))
+    except (ValueError, OverflowError):
+        raise MetadataError(
+            f"Invalid value for '{AI_DISABLED_UNTIL_KEY}': expected an RFC 3339 date-time with "
+            f"an offset, e.g. 2026-12-07T05:00:00Z, got {value!r}.",
+            code="invalid_ai_disabled_until",
+            key=AI_DISABLED_UNTIL_KEY,
+            value=value,
+        ) from None
+
+
+def _normalize_idle(value: Any) -> str:
+    try:
+        idle = parse_duration(value)
+    except ValueError:
+        idle = None
+    if idle is None or not timedelta(seconds=1) <= idle <= MAX_IDLE:
+        raise MetadataError(
+            f"Invalid value for '{AI_DISABLED_IDLE_KEY}': expected seconds or a duration like "
+            f"15m, from 1 second to {MAX_IDLE.days} days, got {value!r}.",
+            code="invalid_ai_disabled_idle",
+            key=AI_DISABLED_IDLE_KEY,
+            value=value,
+        )
+    return str(int(idle.total_seconds()))
+
+
+_NORMALIZERS = {
+    AI_DISABLED_KEY: normalize_ai_disabled,
+    AI_DISABLED_UNTIL_KEY: _normalize_until,
+    AI_DISABLED_IDLE_KEY: _normalize_idle,
+}
+
+
 def _check_key(key: Any) -> None:
     if not isinstance(key, str):  # JSON objects only have string keys; Python callers may not.
         raise MetadataError(
@@ -173,8 +283,8 @@ def _check_key(key: Any) -> None:
 
 
 def _clean_value(key: str, value: Any) -> str:
-    if key == AI_DISABLED_KEY:
-        return normalize_ai_disabled(value)
+    if key in _NORMALIZERS:
+        return _NORMALIZERS[key](value)
     if not isinstance(value, str):
         raise MetadataError(
             f"Metadata value for '{key}' must be a string, got {json_type_name(value)}.",
@@ -227,11 +337,14 @@ def _validate(value: Any, *, allow_delete: bool) -> dict[str, str | None]:
 
 def _plain_valid(value: Any) -> Metadata | None:
     """A copy of ``value`` when it plainly keeps every rule — a ``dict`` of at most
-    :data:`MAX_PAIRS` string pairs within the lengths, no ``ai_disabled`` key (it may need
-    normalising), no NUL, no lone surrogate — else ``None``: the caller then checks pair by
-    pair, which finds the first rule broken. One pass and one scan of the joined text instead
-    of several calls per pair (the bulk import checks a million objects)."""
-    if type(value) is not dict or len(value) > MAX_PAIRS or AI_DISABLED_KEY in value:
+    :data:`MAX_PAIRS` string pairs within the lengths, no ``ai_disabled`` key nor handoff
+    time (they may need normalising), no NUL, no lone surrogate — else ``None``: the caller
+    then checks pair by pair, which finds the first rule broken. One pass and one scan of
+    the joined text instead of several calls per pair (the bulk import checks a million
+    objects)."""
+    if type(value) is not dict or len(value) > MAX_PAIRS:
+        return None
+    if not _NORMALIZERS.keys().isdisjoint(value):
         return None
     for key, item in value.items():
         if (
@@ -296,7 +409,10 @@ def merge(stored: Mapping[str, str] | None, patch: Mapping[str, str | None]) -> 
 
 
 def is_ai_disabled(metadata: Mapping[str, str] | None) -> bool:
-    """Whether the AI switch is off: ``metadata["ai_disabled"] == "true"``."""
+    """Whether the stored AI switch is off: ``metadata["ai_disabled"] == "true"``.
+
+    The stored switch, mirrored in ``Conversation.ai_disabled``; whether the AI is off *now*
+    (a timed handoff may have ended) is :func:`conversations.handoff.ai_off`."""
     return bool(metadata) and metadata.get(AI_DISABLED_KEY) == AI_DISABLED_TRUE
 
 

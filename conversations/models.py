@@ -247,6 +247,7 @@ class MetadataChange(models.Model):
         REPLACE = "replace", "replaced"
         CLEAR = "clear", "cleared"
         AI_SWITCH = "ai_switch", "AI switch"
+        AI_RESUME = "ai_resume", "AI resumed (handoff ended)"
 
     conversation = models.ForeignKey(
         Conversation,
@@ -298,8 +299,9 @@ class MetadataChange(models.Model):
 # --- webhooks (AgentPhone-style signed deliveries; see conversations.webhooks) ---------------
 
 #: Event names an endpoint can subscribe to. ``agent.message`` is AgentPhone's own;
-#: ``agent.conversation_updated`` (a metadata change) is ours, named in AgentPhone's style.
-WEBHOOK_EVENTS = ("agent.message", "agent.conversation_updated")
+#: ``agent.conversation_updated`` (a metadata change) is ours, named in AgentPhone's style;
+#: ``conversation.ai_resumed`` (a timed handoff ended, :mod:`conversations.handoff`) is ours.
+WEBHOOK_EVENTS = ("agent.message", "agent.conversation_updated", "conversation.ai_resumed")
 
 
 def validate_webhook_events(value) -> None:

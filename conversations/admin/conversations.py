@@ -12,17 +12,21 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
-from .. import selectors, services
+from .. import handoff, selectors, services
+from .. import metadata as rules
 from ..ids import prefixed
-from ..metadata import RESERVED_KEYS, MetadataError
+from ..metadata import RESERVED_KEYS, MetadataError, parse_duration
 from ..models import Conversation, MetadataChange
+from .handoff import AI_OFF_CHOICES, AI_OFF_SHORT, ai_badge, ai_is_off, handoff_until_text
 from .projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
 from .support import (
     SEARCH_HELP,
@@ -70,20 +74,6 @@ def admin_time(value):
     )
 
 
-def ai_badge(conversation, *, hint: bool = False):
-    """The AI state as a coloured badge: green "AI on", red "AI off"."""
-    off = conversation.ai_disabled
-    return format_html(
-        '<span class="ai-badge ai-state {}" data-ai="{}">{}{}</span>',
-        "ai-off" if off else "ai-on",
-        "off" if off else "on",
-        "AI off" if off else "AI on",
-        format_html(' <span class="ai-hint">(ai_disabled={})</span>', "true" if off else "false")
-        if hint
-        else "",
-    )
-
-
 #: Telephony context: set by the formats that know it, shown read-only to staff.
 CHANNEL_FIELDS = (
     "channel",
@@ -122,7 +112,7 @@ class ConversationAdmin(admin.ModelAdmin):
     # The page's header shows the id and the AI state; the first fieldset sits above the
     # metadata rows, the others below them (change_form.html).
     fieldsets = (
-        (None, {"fields": ("project", "isolation_key", "name")}),
+        (None, {"fields": ("project", "isolation", "name")}),
         (
             "Activity",
             {"fields": (("created_at", "last_message_at"), ("updated_at", "message_count"))},
@@ -138,7 +128,7 @@ class ConversationAdmin(admin.ModelAdmin):
     readonly_fields = (
         "conversation_id",
         "project",
-        "isolation_key",
+        "isolation",
         "ai_state",
         "created_at",
         "last_message_at",
@@ -151,9 +141,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="id", ordering="pk")
     def conversation_id(self, obj):
-        """``conv_`` + the first 12 hex digits (the full id in the tooltip and on its page)."""
+        """The full ``conv_`` id, cut with an ellipsis by CSS only: hovering shows it and
+        copying the text copies all of it."""
         label = prefixed(obj.pk, "conv")
-        return format_html('<span class="cs-short-id" title="{}">{}…</span>', label, label[:17])
+        return format_html('<span class="cs-short-id" title="{}">{}</span>', label, label)
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj):
@@ -163,24 +154,51 @@ class ConversationAdmin(admin.ModelAdmin):
     def last_activity(self, obj):
         return admin_time(obj.last_message_at)
 
+    def get_queryset(self, request):
+        """Rows with ``handoff_by``: who last switched the AI off or re-timed it (the newest
+        ``ai_switch`` audit row not by the system), for the badge's tooltip and the page."""
+        who = MetadataChange.objects.filter(
+            conversation=OuterRef("pk"), action=MetadataChange.Action.AI_SWITCH
+        ).exclude(actor_type=MetadataChange.ActorType.SYSTEM)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(handoff_by=Subquery(who.order_by("-changed_at", "-id").values("actor")[:1]))
+        )
+
     @admin.display(description="AI")
     def ai_switch(self, obj):
-        """The state as a badge and a one-click POST button that flips it (CSRF-protected)."""
-        turn_off = not obj.ai_disabled
+        """The state as a badge and a POST button that flips it (CSRF-protected); turning off
+        takes a duration from the select beside it (until turned on by default)."""
+        turn_off = not ai_is_off(obj)
         url = reverse(
             "admin:conversations_conversation_ai",
             args=[obj.pk, "off" if turn_off else "on"],
         )
+        choose = ""
+        if turn_off:
+            choose = format_html(
+                '<select name="ai_for_{}" class="ai-for" aria-label="Turn AI off for how long">'
+                "{}</select>",
+                obj.pk.hex,
+                format_html_join("", '<option value="{}">{}</option>', AI_OFF_SHORT),
+            )
         return format_html(
-            "{}"
+            '<div class="ai-cell">{}{}'
             '<button type="submit" class="ai-toggle {}" formaction="{}" formmethod="post" '
-            'data-conversation="{}">{}</button>',
+            'data-conversation="{}">{}</button></div>',
             ai_badge(obj),
+            choose,
             "turn-off" if turn_off else "turn-on",
             url,
             obj.pk.hex,
             "Turn AI off" if turn_off else "Turn AI on",
         )
+
+    @admin.display(description="isolation key")
+    def isolation(self, obj):
+        """The isolation key, or "none" (the word the page's header uses)."""
+        return obj.isolation_key or "none"
 
     @admin.display(description="AI switch")
     def ai_state(self, obj):
@@ -188,13 +206,12 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="metadata")
     def metadata_summary(self, obj):
-        """Up to six pairs as ``key value`` chips that wrap between pairs, never inside a key;
-        long values cut at 60 characters; ``null`` for cleared metadata."""
-        items = list((obj.metadata or {}).items())
+        """Up to six pairs as ``key value`` chips on one line (the row stays one line; the
+        rest is cut, each pair in full in its tooltip); long values cut at 60 characters;
+        empty and cleared (``null``) metadata both read "—"."""
+        items = list((handoff.effective_metadata(obj) or {}).items())
         if not items:
-            return format_html(
-                '<span class="md-empty">{}</span>', "null" if obj.metadata is None else "—"
-            )
+            return mark_safe('<span class="md-empty" title="no metadata">—</span>')  # noqa: S308 - a constant
         chips = format_html_join(
             "",
             '<span class="md-pair{}" title="{}={}"><span class="md-key">{}</span>'
@@ -214,6 +231,10 @@ class ConversationAdmin(admin.ModelAdmin):
         if len(items) > SUMMARY_PAIRS:
             more = format_html('<span class="md-more">+{} more</span>', len(items) - SUMMARY_PAIRS)
         return format_html('<div class="md-pairs">{}{}</div>', chips, more)
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, titled for what it is rather than Django's "Select … to change"."""
+        return super().changelist_view(request, {"title": "Conversations", **(extra_context or {})})
 
     def get_search_results(self, request, queryset, search_term):
         return search_conversations(queryset, search_term), False
@@ -245,21 +266,31 @@ class ConversationAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         label = prefixed(obj.pk, "conv")
+        # The list posts ai_for_<hex> (one select per row); the conversation page ai_for.
+        length = request.POST.get(f"ai_for_{obj.pk.hex}", request.POST.get("ai_for", ""))
         try:
-            _, changed = services.conversation_ai_set(
-                conversation=obj,
-                disabled=state == "off",
-                actor=services.Actor.for_staff(request.user),
-            )
+            duration = parse_duration(length) if state == "off" and length else None
+        except ValueError:
+            duration = None
+            self.message_user(request, f"Unknown duration {length!r}.", messages.ERROR)
+        try:
+            if duration is not None or not length or state == "on":
+                obj, changed = services.conversation_ai_set(
+                    conversation=obj,
+                    disabled=state == "off",
+                    actor=services.Actor.for_staff(request.user),
+                    duration=duration,
+                    reason=request.POST.get("ai_reason", "").strip() if state == "off" else "",
+                )
+                tail = f" {handoff_until_text(obj)}" if state == "off" and changed else ""
+                text = (
+                    f"AI turned {state} for {label}{tail}."
+                    if changed
+                    else f"AI was already {state} for {label}."
+                )
+                self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
         except MetadataError as exc:
             self.message_user(request, f"{label}: {exc.message}", messages.ERROR)
-        else:
-            text = (
-                f"AI turned {state} for {label}."
-                if changed
-                else f"AI was already {state} for {label}."
-            )
-            self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
         back = request.headers.get("referer", "")
         if not url_has_allowed_host_and_scheme(
             back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -349,9 +380,14 @@ class ConversationAdmin(admin.ModelAdmin):
                 audit_limit=AUDIT_LIMIT,
                 metadata_rows=context["adminform"].form.metadata_rows,
                 reserved_keys=RESERVED_KEYS.items(),
+                ai_off=ai_is_off(obj),
+                ai_off_choices=AI_OFF_CHOICES,
+                handoff_until=handoff_until_text(obj),
+                handoff_reason=(obj.metadata or {}).get(rules.AI_DISABLED_REASON_KEY, ""),
+                handoff_by=getattr(obj, "handoff_by", None),
                 ai_switch_url=reverse(
                     "admin:conversations_conversation_ai",
-                    args=[obj.pk, "on" if obj.ai_disabled else "off"],
+                    args=[obj.pk, "on" if ai_is_off(obj) else "off"],
                 ),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -361,9 +397,8 @@ class ConversationAdmin(admin.ModelAdmin):
 class MetadataChangeAdmin(admin.ModelAdmin):
     """The audit trail, read-only."""
 
-    list_display = ("changed_at", "conversation", "actor_type", "actor", "source", "action")
+    list_display = ("changed_at", "conversation_link", "actor_type", "actor", "source", "action")
     list_filter = ("actor_type", "source", "action")
-    list_select_related = ("conversation",)
     ordering = ("-id",)  # Insertion order on the primary key index; no sort of the table.
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -377,3 +412,11 @@ class MetadataChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="conversation", ordering="conversation")
+    def conversation_link(self, obj):
+        """The conversation's id (``conv_…``), linking to its page."""
+        url = reverse("admin:conversations_conversation_change", args=[obj.conversation_id])
+        return format_html(
+            '<a class="cs-short-id" href="{}">{}</a>', url, prefixed(obj.conversation_id, "conv")
+        )

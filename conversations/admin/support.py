@@ -14,19 +14,21 @@ import json
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from .. import clock, handoff, services
 from .. import metadata as rules
-from .. import services
 from ..conditional import EntityTags, PreconditionFailed
 from ..ids import parse_id
 from ..models import ApiKey, Conversation
+from ..services.handoff import handoff_until_alias
 
 #: Largest exact count the admin runs; past it the list says "10000" and offers narrower filters.
 COUNT_CAP = 10_000
@@ -151,18 +153,42 @@ def search_conversations(queryset: QuerySet, term: str) -> QuerySet:
 
 
 class AiSwitchFilter(admin.SimpleListFilter):
-    """AI on / AI off, on the indexed ``ai_disabled`` column."""
+    """AI on / off as readers see it now (a timed handoff whose time has passed is on), and
+    the timed handoffs: on the indexed ``ai_disabled`` column, then ``ai_disabled_until``
+    compared as text (:func:`conversations.services.handoff.handoff_until_alias`)."""
 
     title = "AI switch"
     parameter_name = "ai"
 
     def lookups(self, request, model_admin):
-        return [("off", "AI off"), ("on", "AI on")]
+        return [
+            ("off", "AI off"),
+            ("on", "AI on"),
+            ("timed", "AI off (timed)"),
+            ("forever", "AI off (until turned on)"),
+            ("soon", "resumes within 1 h"),
+        ]
 
     def queryset(self, request, queryset):
-        if self.value() in ("off", "on"):
-            return queryset.filter(ai_disabled=self.value() == "off")
-        return queryset
+        value = self.value()
+        if value not in ("off", "on", "timed", "forever", "soon"):
+            return queryset
+        now = clock.now()
+        stamp = rules.format_until(now)
+        queryset = handoff_until_alias(queryset)
+        still_off = Q(ai_disabled=True) & (
+            Q(handoff_until__isnull=True) | Q(handoff_until__gt=stamp)
+        )
+        if value == "off":
+            return queryset.filter(still_off)
+        if value == "on":
+            return queryset.exclude(still_off)
+        if value == "forever":
+            return queryset.filter(ai_disabled=True, handoff_until__isnull=True)
+        if value == "timed":
+            return queryset.filter(ai_disabled=True, handoff_until__gt=stamp)
+        hour = rules.format_until(now + timedelta(hours=1))
+        return queryset.filter(ai_disabled=True, handoff_until__gt=stamp, handoff_until__lte=hour)
 
 
 class ChannelFilter(admin.SimpleListFilter):
@@ -355,7 +381,7 @@ class ConversationAdminForm(forms.ModelForm):
         self.fields["loaded_version"].initial = self.instance.version
         self.metadata_rows = MetadataRowFormSet(
             data=self.data if self.is_bound else None,
-            initial=BaseMetadataRowFormSet.initial_rows(self.instance.metadata),
+            initial=BaseMetadataRowFormSet.initial_rows(handoff.effective_metadata(self.instance)),
             prefix="meta",
         )
 
@@ -391,3 +417,21 @@ class ApiKeyAddForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ("project", "name")
+
+
+def lockout_notice(request) -> str:
+    """What the login page says about django-axes' lockout (``AXES_FAILURE_LIMIT`` failed
+    attempts from one address lock it out for ``AXES_COOLOFF_TIME``): the rule before any
+    failure, then how many attempts are left."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    limit = settings.AXES_FAILURE_LIMIT
+    cooloff = settings.AXES_COOLOFF_TIME
+    minutes = int(cooloff.total_seconds() // 60) if cooloff else 0
+    span = f"{minutes // 60} h" if minutes and minutes % 60 == 0 else f"{minutes} min"
+    failures = AxesProxyHandler.get_failures(request) if request.method == "POST" else 0
+    left = max(limit - failures, 0)
+    if failures == 0:
+        return f"After {limit} failed sign-ins from this address, sign-in is locked for {span}."
+    attempt = "attempt" if left == 1 else "attempts"
+    return f"{left} {attempt} left before sign-in from this address is locked for {span}."

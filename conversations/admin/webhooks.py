@@ -9,8 +9,11 @@ Registered from ``ConversationsConfig.ready``. Writes go through
 :mod:`conversations.webhooks.endpoints`.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from ..models import WEBHOOK_EVENTS, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from ..webhooks.endpoints import (
@@ -51,13 +54,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "project",
         "is_active",
         "context_limit",
-        "events",
+        "subscribed",
         "masked_secret",
         "created_at",
     ]
     list_filter = ["is_active", "project"]
     search_fields = ["url", "description"]
     actions = ["rotate_secret"]
+
+    @admin.display(description="events")
+    def subscribed(self, obj):
+        """The subscribed events, or "all" for an empty list (it means every event)."""
+        return ", ".join(obj.events) if obj.events else "all"
 
     @admin.display(description="signing secret")
     def masked_secret(self, obj):
@@ -116,14 +124,15 @@ class WebhookAttemptInline(admin.TabularInline):
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = [
-        "webhook_id",
+        "event_id",
         "event_type",
-        "endpoint",
+        "endpoint_url",
         "status",
         "attempt_count",
         "next_attempt_at",
         "created_at",
     ]
+    list_display_links = ["event_id"]
     list_filter = ["status", "event_type"]
     search_fields = ["webhook_id", "endpoint__url"]
     list_select_related = ["endpoint"]
@@ -134,7 +143,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "conversation",
         "webhook_id",
         "event_type",
-        "payload",
+        "pretty_payload",
         "status",
         "attempt_count",
         "next_attempt_at",
@@ -148,7 +157,28 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Retry selected events now")
+    def has_change_permission(self, request, obj=None):
+        """An event is a record: its page is read-only (no Save buttons); the list's
+        *Retry* action is the one thing staff do with events."""
+        return False
+
+    @admin.display(description="webhook id", ordering="webhook_id")
+    def event_id(self, obj):
+        """The ``X-Webhook-ID``, cut by CSS so the list fits 1400 px (whole in the tooltip)."""
+        return format_html('<span class="cs-cut cs-mono" title="{0}">{0}</span>', obj.webhook_id)
+
+    @admin.display(description="endpoint", ordering="endpoint__url")
+    def endpoint_url(self, obj):
+        """The endpoint's URL, cut by CSS (whole in the tooltip)."""
+        return format_html('<span class="cs-cut" title="{0}">{0}</span>', obj.endpoint.url)
+
+    @admin.display(description="payload")
+    def pretty_payload(self, obj):
+        """The envelope as delivered, pretty-printed."""
+        text = json.dumps(obj.payload, ensure_ascii=False, indent=2, sort_keys=True)
+        return format_html('<pre class="cs-json">{}</pre>', text)
+
+    @admin.action(description="Retry selected events now", permissions=["view"])
     def retry_now(self, request, queryset):
         queued = sum(webhook_event_retry(event=event) for event in queryset)
         self.message_user(request, f"{queued} event(s) queued for delivery.")

@@ -1,9 +1,9 @@
 """Every write to the store. The API formats, the admin and the commands all call these.
 
-One module per entity: :mod:`.conversations` (metadata, the AI switch, AI replies),
-:mod:`.messages`, :mod:`.api_keys`, :mod:`.bulk` (import, purge); :mod:`.actors` names who
-writes. Everything public is re-exported here, so callers write
-``from conversations.services import conversation_metadata_merge``.
+One module per entity: :mod:`.conversations` (metadata, AI replies), :mod:`.handoff` (the AI
+switch and the timed handoff's resumes), :mod:`.messages`, :mod:`.api_keys`, :mod:`.bulk`
+(import, purge); :mod:`.actors` names who writes. Everything public is re-exported here, so
+callers write ``from conversations.services import conversation_metadata_merge``.
 
 How metadata writes lock, validate and audit is told once, in :mod:`.conversations`.
 """
@@ -25,13 +25,18 @@ from .conversations import (
     ResponderFailed,
     ResponderNotConfigured,
     conversation_ai_reply,
-    conversation_ai_set,
     conversation_create,
     conversation_delete,
     conversation_lock,
     conversation_metadata_merge,
     conversation_metadata_replace,
     conversation_update_fields,
+)
+from .handoff import (
+    conversation_ai_set,
+    handoff_extend_for_agent,
+    handoffs_due,
+    handoffs_resume_due,
 )
 from .messages import (
     PREVIEW_LENGTH,
@@ -68,6 +73,9 @@ __all__ = [
     "conversation_update_fields",
     "conversations_import",
     "conversations_purge",
+    "handoff_extend_for_agent",
+    "handoffs_due",
+    "handoffs_resume_due",
     "hash_api_key",
     "message_delete",
     "messages_check",

@@ -1,4 +1,4 @@
-"""Conversation writes: create, metadata merge/replace, the AI switch, AI replies, delete.
+"""Conversation writes: create, metadata merge/replace, AI replies, delete.
 
 Each metadata write runs in one transaction that locks the conversation row
 (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its database write lock at ``BEGIN``
@@ -26,6 +26,12 @@ Errors raised:
   (RFC 9110 ``If-Match``, parsed by :mod:`conversations.conditional`) does not name the
   locked row's current state; it is checked by :func:`_check_if_match` under the lock, before
   anything is written.
+
+The timed handoff (:mod:`conversations.handoff`): every metadata write applies
+:func:`conversations.handoff.finish` to its result, and every write under the row lock first
+writes down a resume that has fallen due (:func:`_settle`), so a resume gets exactly one
+audit row and one ``conversation.ai_resumed`` event, whoever locks the row first. The fast
+path leaves such a row to the locking path.
 """
 
 from __future__ import annotations
@@ -37,12 +43,12 @@ from django.db import router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import events
+from .. import clock, events, handoff
 from .. import metadata as rules
 from ..conditional import EntityTags, check_if_match
 from ..models import Conversation, Message, MetadataChange, Project
 from . import fastwrite
-from .actors import Actor
+from .actors import SYSTEM, Actor
 from .messages import MessageInput, MessageInvalid, messages_check, messages_create
 
 
@@ -78,6 +84,7 @@ def conversation_create(
         MessageInvalid: a message the store cannot keep; nothing is written.
     """
     clean = rules.validate_metadata(metadata if metadata is not None else {})
+    clean = handoff.finish(None, clean, now=clock.now())
     messages = list(messages)
     messages_check(messages)
     now = timezone.now()
@@ -114,14 +121,46 @@ def _check_if_match(row: Conversation, if_match: EntityTags | None) -> Conversat
     return row
 
 
+class _ResumeDue(Exception):
+    """The fast path read a row whose handoff has ended: the locking path writes it down."""
+
+
 def _if_match_check(if_match: EntityTags | None):
-    """The same check for :func:`fastwrite.write`'s ``check`` hook (``None`` when no
-    ``If-Match`` was sent). There it runs on the unlocked read; the compare-and-swap on that
-    read's version then makes the write land on exactly the state that was checked, and a
-    lost race re-runs the check under the row lock."""
-    if if_match is None:
+    """The same check for :func:`fastwrite.write`'s ``check`` hook. There it runs on the
+    unlocked read; the compare-and-swap on that read's version then makes the write land on
+    exactly the state that was checked, and a lost race re-runs the check under the row lock.
+    A row with a resume due raises :class:`_ResumeDue` (the caller takes the locking path)."""
+
+    def check(row: Conversation) -> None:
+        if if_match is not None:
+            check_if_match(row, if_match)
+        if handoff.resume_due(row.metadata, clock.now()):
+            raise _ResumeDue
+
+    return check
+
+
+def _fast_write(**kwargs: Any) -> Conversation | None:
+    """:func:`fastwrite.write`, or ``None`` (take the locking path) when it is off or the row
+    has a resume to write down."""
+    if not fastwrite.enabled(router.db_for_write(Conversation)):
         return None
-    return lambda row: check_if_match(row, if_match)
+    try:
+        return fastwrite.write(**kwargs)
+    except _ResumeDue:
+        return None
+
+
+def _settle(row: Conversation) -> MetadataChange | None:
+    """On a locked row: write down a timed handoff that has ended (see module): the switch on,
+    the handoff keys gone, audited as the system actor (action ``ai_resume``) and announced
+    with ``events.ai_resumed``. Returns the audit row, or ``None`` when nothing was due."""
+    if not handoff.resume_due(row.metadata, clock.now()):
+        return None
+    new = handoff.resumed(row.metadata)
+    change = _store(row, new, actor=SYSTEM, action=MetadataChange.Action.AI_RESUME)
+    events.ai_resumed.send(sender=Conversation, conversation=row, change=change)
+    return change
 
 
 @transaction.atomic
@@ -143,19 +182,28 @@ def conversation_lock(
     return _check_if_match(_locked(conversation, scope), if_match)
 
 
-def _write_metadata(
+def _store(
     conversation: Conversation, new: dict | None, *, actor: Actor, action: str
-) -> Conversation:
-    """Store ``new`` on a locked row and audit it; a no-op when nothing changes."""
+) -> MetadataChange | None:
+    """Store ``new`` on a locked row and audit it; ``None`` (a no-op) when nothing changes."""
     before = conversation.metadata
     if new == before:
-        return conversation
+        return None
     conversation.metadata = new
     conversation.ai_disabled = rules.is_ai_disabled(new)
     conversation.updated_at = timezone.now()
     conversation.version += 1
     conversation.save(update_fields=["metadata", "ai_disabled", "updated_at", "version"])
-    _audit(conversation, actor=actor, action=action, before=before, after=new)
+    return _audit(conversation, actor=actor, action=action, before=before, after=new)
+
+
+def _write_metadata(
+    conversation: Conversation, new: dict | None, *, actor: Actor, action: str
+) -> Conversation:
+    """:func:`_settle`, then the handoff rules on ``new`` and :func:`_store` it."""
+    _settle(conversation)
+    new = handoff.finish(conversation.metadata, new, now=clock.now())
+    _store(conversation, new, actor=actor, action=action)
     return conversation
 
 
@@ -179,18 +227,21 @@ def conversation_metadata_merge(
         Conversation.DoesNotExist: the conversation is gone.
     """
     clean_patch = rules.validate_patch(patch)
-    if fastwrite.enabled(router.db_for_write(Conversation)):
-        row = fastwrite.write(
-            conversation=conversation,
-            scope=scope,
-            compute=lambda stored: rules.merge(stored, clean_patch),
-            action=lambda new: MetadataChange.Action.MERGE,
-            actor=actor,
-            check=_if_match_check(if_match),
-        )
-        if row is not None:
-            return row
+    row = _fast_write(
+        conversation=conversation,
+        scope=scope,
+        compute=lambda stored: _finish(stored, rules.merge(stored, clean_patch)),
+        action=lambda new: MetadataChange.Action.MERGE,
+        actor=actor,
+        check=_if_match_check(if_match),
+    )
+    if row is not None:
+        return row
     return _merge_locked(conversation, clean_patch, actor=actor, scope=scope, if_match=if_match)
+
+
+def _finish(stored, new):
+    return handoff.finish(stored, new, now=clock.now())
 
 
 @transaction.atomic
@@ -198,6 +249,7 @@ def _merge_locked(
     conversation, clean_patch, *, actor: Actor, scope, if_match: EntityTags | None
 ) -> Conversation:
     row = _check_if_match(_locked(conversation, scope), if_match)
+    _settle(row)
     merged = rules.merge(row.metadata, clean_patch)
     return _write_metadata(row, merged, actor=actor, action=MetadataChange.Action.MERGE)
 
@@ -222,17 +274,16 @@ def conversation_metadata_replace(
     """
     clean = None if metadata is None else rules.validate_metadata(metadata)
     action = MetadataChange.Action.REPLACE if clean else MetadataChange.Action.CLEAR
-    if fastwrite.enabled(router.db_for_write(Conversation)):
-        row = fastwrite.write(
-            conversation=conversation,
-            scope=scope,
-            compute=lambda stored: clean,
-            action=lambda new: action,
-            actor=actor,
-            check=_if_match_check(if_match),
-        )
-        if row is not None:
-            return row
+    row = _fast_write(
+        conversation=conversation,
+        scope=scope,
+        compute=lambda stored: _finish(stored, clean),
+        action=lambda new: action,
+        actor=actor,
+        check=_if_match_check(if_match),
+    )
+    if row is not None:
+        return row
     return _replace_locked(conversation, clean, action, actor=actor, scope=scope, if_match=if_match)
 
 
@@ -242,29 +293,6 @@ def _replace_locked(
 ) -> Conversation:
     row = _check_if_match(_locked(conversation, scope), if_match)
     return _write_metadata(row, clean, actor=actor, action=action)
-
-
-@transaction.atomic
-def conversation_ai_set(
-    *,
-    conversation: Conversation | Any,
-    disabled: bool,
-    actor: Actor,
-    scope: QuerySet | None = None,
-) -> tuple[Conversation, bool]:
-    """Flip the AI switch: set ``metadata["ai_disabled"]`` to ``"true"`` or ``"false"``.
-
-    A no-op (nothing written, nothing audited) when the switch is already in that state.
-    Returns ``(conversation, changed)``.
-
-    Raises:
-        MetadataError: turning AI off would add a 17th pair.
-    """
-    row = _locked(conversation, scope)
-    if row.ai_disabled == disabled:
-        return row, False
-    new = rules.with_ai_disabled(row.metadata, disabled)
-    return _write_metadata(row, new, actor=actor, action=MetadataChange.Action.AI_SWITCH), True
 
 
 def conversation_update_fields(*, conversation: Conversation, **values: Any) -> Conversation:
@@ -340,6 +368,7 @@ def conversation_ai_reply(
         Conversation.DoesNotExist: the conversation is gone.
     """
     row = _locked(conversation)
+    _settle(row)  # a timed handoff that has ended is written down; the AI answers again
     if row.ai_disabled:
         raise AIDisabled(row)
     if responder is None:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import events
+from .. import events, handoff
 from ..limits import max_message_bytes, message_size
 from ..models import Conversation, Message
 
@@ -105,7 +105,8 @@ def messages_create(
 
     Sets ``last_message_at`` to now (or to the newest ``sent_at`` if later), adds to
     ``message_count`` atomically, and stores a preview of the last text. Messages by people
-    are stored whatever the AI switch says (the contract's human takeover).
+    are stored whatever the AI switch says (the contract's human takeover); a staff/agent-side
+    message pushes an idle handoff's end (:mod:`conversations.handoff`).
     Sends ``events.message_added`` for each message. Returns the stored rows.
 
     Raises:
@@ -117,8 +118,18 @@ def messages_create(
     sizes = messages_check(messages)
     # Lock the conversation first: a concurrent delete then waits for this batch, or this
     # batch finds the conversation gone (DoesNotExist) instead of failing on the foreign key.
-    Conversation.objects.select_for_update().only("pk").get(pk=conversation.pk)
+    locked = Conversation.objects.select_for_update().only("pk", "metadata").get(pk=conversation.pk)
     now = timezone.now()
+    if any(
+        handoff.is_agent_side(
+            role=item.role, direction=item.direction or _default_direction(item.role)
+        )
+        for item in messages
+    ):
+        # The staff/agent side spoke: an idle handoff stays on that much longer.
+        from .handoff import handoff_extend_for_agent  # imports this module
+
+        handoff_extend_for_agent(locked)
     rows = []
     for index, item in enumerate(messages):
         row = Message(

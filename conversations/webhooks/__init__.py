@@ -9,3 +9,4 @@
 
 EVENT_MESSAGE = "agent.message"
 EVENT_CONVERSATION_UPDATED = "agent.conversation_updated"
+EVENT_AI_RESUMED = "conversation.ai_resumed"

@@ -17,6 +17,9 @@ carries ``"truncated": true``. The full texts stay readable through the API.
 mediaUrl, mediaUrls, direction, receivedAt, messageId``. Its history is the messages before
 this one. ``agent.conversation_updated`` (ours, for a metadata change) ``data``:
 ``conversationId, numberId, action, source, before, after, changedKeys, changedAt``.
+``conversation.ai_resumed`` (ours: a timed handoff ended, ``conversations.handoff``) has the
+same ``data`` for the resume's audit row (``action`` ``ai_resume``, ``source`` ``system``;
+``before`` holds the handoff: ``ai_disabled_until``, ``ai_disabled_by``, …).
 """
 
 from __future__ import annotations
@@ -85,9 +88,14 @@ def message_envelope(
 
 
 def metadata_envelope(
-    conversation: Conversation, change: MetadataChange, *, history: list[Message]
+    conversation: Conversation,
+    change: MetadataChange,
+    *,
+    history: list[Message],
+    event: str = EVENT_CONVERSATION_UPDATED,
 ) -> dict:
-    """The ``agent.conversation_updated`` payload for an audited metadata change."""
+    """The ``agent.conversation_updated`` payload for an audited metadata change (or, with
+    ``event``, the ``conversation.ai_resumed`` one for a resume's audit row)."""
     before, after = change.before or {}, change.after or {}
     changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
     data = {
@@ -101,7 +109,7 @@ def metadata_envelope(
         "changedAt": iso(change.changed_at),
     }
     return _envelope(
-        EVENT_CONVERSATION_UPDATED,
+        event,
         conversation,
         channel=conversation.channel,
         timestamp=change.changed_at,

@@ -12,9 +12,9 @@ import uuid
 
 from django.dispatch import receiver
 
-from .. import events, selectors
+from .. import clock, events, handoff, selectors
 from ..models import Conversation, Message, MetadataChange, WebhookEndpoint, WebhookEvent
-from . import EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
+from . import EVENT_AI_RESUMED, EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
 from .envelope import fit_payload, message_envelope, metadata_envelope
 
 
@@ -53,10 +53,11 @@ class _MessageBuild:
     def __init__(self, conversation: Conversation, message: Message):
         self.conversation, self.message = conversation, message
         # The row may be stale (the message path does not lock it): read the state now.
-        self.state = (
+        self.state = handoff.effective(
             Conversation.objects.filter(pk=conversation.pk)
             .values_list("metadata", flat=True)
-            .first()
+            .first(),
+            clock.now(),
         )
 
     def history(self, limit: int) -> list[Message]:
@@ -69,8 +70,8 @@ class _MessageBuild:
 
 
 class _MetadataBuild:
-    def __init__(self, conversation: Conversation, change: MetadataChange):
-        self.conversation, self.change = conversation, change
+    def __init__(self, conversation, change, event=EVENT_CONVERSATION_UPDATED):
+        self.conversation, self.change, self.event = conversation, change, event
 
     def history(self, limit: int) -> list[Message]:
         if not self.conversation.message_count:  # kept exact by every message write
@@ -78,7 +79,7 @@ class _MetadataBuild:
         return selectors.message_recent(conversation=self.conversation, limit=limit)
 
     def __call__(self, history: list[Message]) -> dict:
-        return metadata_envelope(self.conversation, self.change, history=history)
+        return metadata_envelope(self.conversation, self.change, history=history, event=self.event)
 
 
 def metadata_event_rows(
@@ -113,3 +114,12 @@ def on_metadata_changed(sender, conversation: Conversation, change: MetadataChan
     rows = metadata_event_rows(conversation, change, endpoints)
     if rows:
         WebhookEvent.objects.bulk_create(rows)
+
+
+@receiver(events.ai_resumed, dispatch_uid="webhooks.outbox.ai_resumed")
+def on_ai_resumed(sender, conversation: Conversation, change: MetadataChange, **kwargs):
+    """``conversation.ai_resumed`` once per ended timed handoff (its resume's audit row)."""
+    endpoints = subscribed_endpoints(conversation, EVENT_AI_RESUMED)
+    if endpoints:
+        build = _MetadataBuild(conversation, change, EVENT_AI_RESUMED)
+        _enqueue(conversation, EVENT_AI_RESUMED, endpoints, build)

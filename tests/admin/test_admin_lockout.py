@@ -59,3 +59,22 @@ def test_forwarded_client_ip_is_validated_behind_a_proxy(client, settings, djang
         "127.0.0.1",
         "203.0.113.7",
     }
+
+
+@pytest.mark.django_db
+def test_login_page_warns_before_the_lockout(client, django_user_model):
+    django_user_model.objects.create_superuser("boss", password="right-password-123")
+    login = reverse("admin:login")
+    first = client.get(login).content.decode()
+    assert f"After {settings.AXES_FAILURE_LIMIT} failed sign-ins from this address" in first
+    page = client.post(login, {"username": "boss", "password": "wrong"}).content.decode()
+    assert f"{settings.AXES_FAILURE_LIMIT - 1} attempts left before sign-in" in page
+    for _ in range(settings.AXES_FAILURE_LIMIT - 2):
+        page = client.post(login, {"username": "boss", "password": "wrong"}).content.decode()
+    assert "1 attempt left before sign-in" in page
+
+
+@pytest.mark.django_db
+def test_axes_section_sits_below_the_conversation_sections(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert index.index("Conversations") < index.index("Axes")

@@ -57,6 +57,8 @@ def metadata_error(error: MetadataError) -> Response:
         msg, type_ = "Input should be a valid string", "string_type"
     elif code == "invalid_ai_disabled":
         msg, type_ = "Input should be a valid boolean", "bool_parsing"
+    elif code in ("invalid_ai_disabled_until", "invalid_ai_disabled_idle"):
+        msg, type_ = f"Value error, {error.message}", "value_error"
     else:  # nul_character
         msg, type_ = "Value error, the NUL character (\\u0000) is not allowed", "value_error"
     return Response({"detail": [{"loc": loc, "msg": msg, "type": type_}]}, status=422)

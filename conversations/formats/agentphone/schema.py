@@ -11,7 +11,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
-from ...metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from ...metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
 from ..schema import (
     FASTAPI_VALIDATION_COMPONENTS,
     QUERY,
@@ -40,7 +40,7 @@ METADATA_INPUT = {
     **METADATA,
     "description": 'Replaces the stored object (AgentPhone: "Replaces the stored object"); '
     "`{}` empties it, `null` clears it to `null`; absent: unchanged. `ai_disabled` also takes "
-    "a boolean.",
+    "a boolean." + HANDOFF_NOTE,
     "properties": {
         "ai_disabled": {
             "anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false"]}]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
+from ...handoff import effective_metadata
 from ...ids import prefixed
 from ...messaging import iso_utc as iso
 from ...messaging import message_parties
@@ -178,7 +179,7 @@ class ConversationOutputSerializer(serializers.BaseSerializer):
             "lastMessageAt": iso(instance.last_message_at),
             "lastMessagePreview": instance.last_message_preview,
             "messageCount": instance.message_count,
-            "metadata": instance.metadata,
+            "metadata": effective_metadata(instance),
             "createdAt": iso(instance.created_at),
         }
         messages = self.context.get("messages")

@@ -140,6 +140,8 @@ def metadata_error(error: MetadataError, param_root: str = "metadata") -> Respon
             param=key_param,
             code="invalid_value",
         )
+    if code in ("invalid_ai_disabled_until", "invalid_ai_disabled_idle"):
+        return error_response(400, error.message, param=key_param, code="invalid_value")
     what = "a lone surrogate" if code == "invalid_unicode" else "the NUL character (\\u0000)"
     return error_response(
         400,

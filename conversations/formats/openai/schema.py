@@ -12,7 +12,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema_view, inline_serializer
 from rest_framework import serializers
 
-from ...metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from ...metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
 from ..schema import (
     HEADER,
     ISOLATION_KEY,
@@ -48,7 +48,9 @@ METADATA = {
 }
 METADATA_INPUT = {
     "type": ["object", "null"],
-    "description": METADATA["description"] + " `ai_disabled` also accepts a boolean.",
+    "description": METADATA["description"]
+    + " `ai_disabled` also accepts a boolean."
+    + HANDOFF_NOTE,
     "maxProperties": MAX_PAIRS,
     "propertyNames": _KEY_NAMES,
     "properties": {"ai_disabled": AI_DISABLED_INPUT},

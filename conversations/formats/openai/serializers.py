@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from ...handoff import effective_metadata
 from ...ids import prefixed
 from ...metadata import contains_nul, json_type_name
 from ...models import Conversation, Message
@@ -188,7 +189,7 @@ class ConversationOutputSerializer(serializers.BaseSerializer):
             "id": prefixed(instance.id, "conv"),
             "object": "conversation",
             "created_at": int(instance.created_at.timestamp()),
-            "metadata": instance.metadata or {},
+            "metadata": effective_metadata(instance) or {},
         }
 
 

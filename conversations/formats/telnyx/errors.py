@@ -60,6 +60,14 @@ _METADATA_TYPES = {
         "Input should be a valid boolean, unable to interpret input",
     ),
     "nul_character": ("value_error", "Value error, the NUL character (\\u0000) is not allowed"),
+    "invalid_ai_disabled_until": (
+        "datetime_from_date_parsing",
+        "Input should be a valid RFC 3339 datetime with a timezone offset",
+    ),
+    "invalid_ai_disabled_idle": (
+        "value_error",
+        "Value error, expected seconds or a duration like 15m, from 1 second to 7 days",
+    ),
 }
 # Django/DRF validation codes → pydantic v2 error types.
 _CODE_TYPES = {

@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from drf_spectacular.utils import inline_serializer as inline
 from rest_framework import serializers
 
-from ...metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from ...metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
 from ..schema import (
     FASTAPI_VALIDATION_COMPONENTS,
     QUERY,
@@ -47,7 +47,7 @@ METADATA_INPUT = {
     **METADATA,
     "type": ["object", "null"],
     "description": METADATA["description"] + " `ai_disabled` takes `true`/`false` or "
-    '`"true"`/`"false"`; `"true"` switches AI replies off.',
+    '`"true"`/`"false"`; `"true"` switches AI replies off.' + HANDOFF_NOTE,
     "properties": {"ai_disabled": _AI_DISABLED},
 }
 METADATA_PATCH = {

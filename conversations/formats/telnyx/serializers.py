@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
+from ...handoff import effective_metadata
 from ...messaging import iso_utc
 from ...metadata import contains_nul
 from ...models import Conversation, Message
@@ -180,7 +181,7 @@ class ConversationOutputSerializer(serializers.BaseSerializer):
             "name": instance.name,
             "created_at": iso(instance.created_at),
             "last_message_at": iso(instance.last_message_at),
-            "metadata": instance.metadata or {},
+            "metadata": effective_metadata(instance) or {},
         }
 
 
