@@ -61,8 +61,10 @@ class OpenAIInputSerializer(serializers.Serializer):
         return {name: data[name] for name in self.fields if name in data}
 
 
-def items_to_inputs(items) -> list[MessageInput]:
-    """Check an ``items`` array (1–20 objects) and translate each item to a :class:`MessageInput`.
+def items_to_inputs(items, *, minimum: int = 1) -> list[MessageInput]:
+    """Check an ``items`` array (``minimum``–20 objects) and translate each to a
+    :class:`MessageInput`. Creating a conversation takes ``minimum=0`` (OpenAI's create takes
+    "up to 20" initial items, none required); adding items takes 1–20.
 
     Messages may be "easy" (``{"role", "content": "text"}``) or typed (``{"type": "message",
     "role", "content": [parts]}``); string content becomes one ``input_text`` part
@@ -71,7 +73,7 @@ def items_to_inputs(items) -> list[MessageInput]:
     """
     if not isinstance(items, list):
         raise _invalid_type("items", "an array", items)
-    if not items:
+    if len(items) < minimum:
         raise OpenAIParamError(
             "Invalid 'items': empty array. Expected an array with minimum length 1, but got an "
             "empty array instead.",

@@ -82,7 +82,7 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
     @idempotent
     def create(self, request):
         data = s.ConversationCreateInputSerializer().to_internal_value(request.data)
-        messages = s.items_to_inputs(data["items"]) if "items" in data else []
+        messages = s.items_to_inputs(data["items"], minimum=0) if "items" in data else []
         conversation = services.conversation_create(
             project=self.partition.project,
             isolation_key=self.partition.isolation_key,
