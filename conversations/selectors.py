@@ -296,15 +296,43 @@ def conversation_filtered_page(
 
 
 def message_get(*, conversation: Conversation, message_id: str) -> Message:
-    """Find a message of ``conversation`` by its public id in any accepted form.
+    """Find a message of ``conversation`` by the id it was sent with (``item_id``) or by its
+    public id in any accepted form (``msg_…``/``fc_…`` + 32 hex, 32 hex, dashed UUID).
 
     Raises:
-        Message.DoesNotExist: unparseable id or not a message of this conversation.
+        Message.DoesNotExist: unknown id or not a message of this conversation.
     """
-    public_id = parse_id(message_id)
-    if public_id is None:
+    if not isinstance(message_id, str) or not message_id:
         raise Message.DoesNotExist(message_id)
-    return Message.objects.get(conversation=conversation, public_id=public_id)
+    match = Q(item_id=message_id)
+    public_id = parse_id(message_id)
+    if public_id is not None:
+        match |= Q(public_id=public_id)
+    found = list(Message.objects.filter(match, conversation=conversation)[:2])
+    if not found:
+        raise Message.DoesNotExist(message_id)
+    # A sent id wins over an issued one that happens to parse to another row's public id.
+    return next((m for m in found if m.item_id == message_id), found[0])
+
+
+def partition_item(*, partition, item_id: str) -> Message | None:
+    """The item of any conversation of ``partition`` (its ``project`` and ``isolation_key``)
+    whose sent id is ``item_id``, or whose public id it names; ``None`` when there is none."""
+    if not isinstance(item_id, str) or not item_id:
+        return None
+    match = Q(item_id=item_id)
+    public_id = parse_id(item_id)
+    if public_id is not None:
+        match |= Q(public_id=public_id)
+    return (
+        Message.objects.filter(
+            match,
+            conversation__project=partition.project,
+            conversation__isolation_key=partition.isolation_key,
+        )
+        .order_by("id")
+        .first()
+    )
 
 
 def message_cursor_page(

@@ -34,6 +34,7 @@ from .conversations import (
 )
 from .messages import (
     PREVIEW_LENGTH,
+    DuplicateItemId,
     MessageInput,
     MessageInvalid,
     message_delete,
@@ -48,6 +49,7 @@ __all__ = [
     "SYSTEM",
     "AIDisabled",
     "Actor",
+    "DuplicateItemId",
     "ConversationImport",
     "MessageInput",
     "MessageInvalid",
