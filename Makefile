@@ -35,6 +35,8 @@ run: install
 ## Set up and run every check and the whole test suite (DATABASE_URL picks the database).
 test: install
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q nodejs npm)
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	DJANGO_SETTINGS_MODULE=convstore.test_settings $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory openapi

@@ -21,6 +21,7 @@ from django.utils.timezone import localtime
 
 from .. import selectors, services
 from ..ids import prefixed
+from ..item_summary import item_summary
 from ..metadata import RESERVED_KEYS, MetadataError
 from ..models import Conversation, MetadataChange
 from .projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
@@ -329,9 +330,11 @@ class ConversationAdmin(admin.ModelAdmin):
             )
             for message in newest:
                 message.shown_at = message.sent_at or message.created_at
+                message.summary = item_summary(message)
                 message.bubble_side = (
                     "system"
                     if message.role in ("system", "developer", "tool")
+                    or message.item_type != "message"
                     else "outbound"
                     if message.direction == "outbound" or message.role == "assistant"
                     else "inbound"

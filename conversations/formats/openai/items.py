@@ -175,16 +175,28 @@ def item_to_input(item, param: str) -> MessageInput:
     call_id = item.get("call_id")
     if call_id is not None and not isinstance(call_id, str):
         raise _invalid_type(f"{param}.call_id", "a string", call_id)
-    output = item.get("output")
     return MessageInput(
         item_type=item_type,
         item_id=item_id,
         role="tool" if item_type.endswith("_output") else "",
-        content=output if isinstance(output, str) else "",
+        content=_output_text(item.get("output")),
         payload={k: v for k, v in item.items() if k != "id"},
         tool_call_id=call_id or "",
         status=status,
     )
+
+
+def _output_text(output) -> str:
+    """The text other formats show for a tool output: the string, or its text parts."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        return "\n".join(
+            part["text"]
+            for part in output
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        )
+    return ""
 
 
 def _sent_id(item: Mapping, spec: ItemType, param: str) -> str:
