@@ -169,7 +169,8 @@ class Message(models.Model):
 
     ``content`` is the plain text body every format can show. ``content_parts`` keeps OpenAI
     content parts as sent, and ``payload`` a non-message OpenAI item (function call, …) as sent
-    (for a message: its fields other than ``type``, ``id``, ``role``, ``content``, ``status``).
+    (for an OpenAI message: ``{"type": "message"}`` and its fields other than ``id``,
+    ``role``, ``content`` and ``status``; for a Telnyx message: its ``tool_choice``).
     ``item_id`` is a client-sent item id (``rs_…``), kept as sent.
     ``direction`` is ``inbound`` (from the end user) or ``outbound`` (to them).
     """

@@ -300,3 +300,29 @@ def test_an_item_over_the_size_limit_is_refused(openai_client, conv, settings):
         openai_client.conversations.items.create(conv.id, items=[item])
     assert (info.value.code, info.value.param) == ("invalid_value", "items[0]")
     assert "item too large" in info.value.body["message"]
+
+
+def test_include_is_also_accepted_without_brackets(openai_client, conv, http):
+    openai_client.conversations.items.create(conv.id, items=[SAMPLES["reasoning"]])
+    path = f"/openai/v1/conversations/{conv.id}/items"
+    bare = http.get(path).json()["data"][0]
+    assert "encrypted_content" not in bare
+    included = http.get(path, params={"include": "reasoning.encrypted_content"}).json()["data"][0]
+    assert included["encrypted_content"] == SAMPLES["reasoning"]["encrypted_content"]
+    assert http.get(path, params={"include": "nope"}).json()["error"]["param"] == "include"
+
+
+def test_a_telnyx_message_shows_no_telnyx_fields_on_the_openai_format(
+    openai_client, conv, telnyx_client
+):
+    telnyx_client.ai.conversations.add_message(
+        conv.id, role="user", content="from telnyx", tool_choice="auto"
+    )
+    item = openai_client.conversations.items.with_raw_response.list(conv.id).http_response.json()
+    assert item["data"][0] == {
+        "type": "message",
+        "id": item["data"][0]["id"],
+        "status": "completed",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "from telnyx"}],
+    }

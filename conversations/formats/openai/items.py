@@ -249,13 +249,15 @@ def _message_to_input(item: Mapping, param: str, item_id: str, status: str) -> M
         for part in parts
         if part["type"] in TEXT_PART_TYPES and isinstance(part.get("text"), str)
     )
+    # The message's other fields (``phase``, fields unknown today), marked as an OpenAI
+    # message's: a Telnyx message keeps its own fields (``tool_choice``) in ``payload`` too.
     extra = {k: v for k, v in item.items() if k not in MESSAGE_COLUMNS}
     return MessageInput(
         role=role,
         item_id=item_id,
         content=text,
         content_parts=parts,
-        payload=extra or None,
+        payload={"type": "message", **extra} if extra else None,
         status=status,
     )
 
@@ -292,7 +294,9 @@ def render_item(message: Message, include: frozenset[str] = frozenset()) -> dict
         if spec is None or spec.status:
             data.setdefault("status", message.status)
     else:
-        data = dict(message.payload or {})
+        payload = message.payload
+        is_openai = isinstance(payload, dict) and payload.get("type") == "message"
+        data = dict(payload) if is_openai else {}
         data.update(
             type="message",
             id=item_id,
