@@ -37,6 +37,8 @@ test: install
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 	test -x /usr/sbin/pgbouncer || command -v pgbouncer >/dev/null || \
 		(apt-get update -q && apt-get install -y -q pgbouncer)
+	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q nodejs npm)
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	DJANGO_SETTINGS_MODULE=convstore.test_settings $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory openapi

@@ -19,12 +19,13 @@ in UTC with microseconds when non-zero (``2026-11-23T16:05:44.123456+00:00``):
 ``messages``               array, oldest first, of message objects (below)
 =========================  ===============================================================
 
-A message object: ``id`` (UUID), ``item_type``, ``role`` (``user``, ``assistant``, ``system``,
-``developer``, ``tool`` or ""), ``status``, ``content``, ``name``, ``tool_call_id``,
-``direction`` (``inbound``, ``outbound`` or ""), ``channel``, ``from_number``, ``to_number``
-(strings); ``content_parts``, ``payload``, ``tool_calls``, ``metadata`` (any JSON or
-``null``); ``media_urls``, ``reactions`` (arrays); ``sent_at`` (time or ``null``),
-``created_at`` (time).
+A message object: ``id`` (UUID), ``item_type``, ``item_id`` (the OpenAI item id the client
+sent, "" when the store issued it; unique within a conversation), ``role`` (``user``,
+``assistant``, ``system``, ``developer``, ``tool`` or ""), ``status``, ``content``, ``name``,
+``tool_call_id``, ``direction`` (``inbound``, ``outbound`` or ""), ``channel``,
+``from_number``, ``to_number`` (strings); ``content_parts``, ``payload``, ``tool_calls``,
+``metadata`` (any JSON or ``null``); ``media_urls``, ``reactions`` (arrays); ``sent_at``
+(time or ``null``), ``created_at`` (time).
 
 On import only ``id`` and ``project`` are required. A missing key leaves the stored value (or
 the default for a new conversation); a missing ``messages`` leaves the stored messages, a
@@ -65,6 +66,7 @@ CONVERSATION_STRINGS = (
 CONVERSATION_TIMES = ("created_at", "last_message_at", "updated_at")
 MESSAGE_STRINGS = (
     "item_type",
+    "item_id",
     "role",
     "status",
     "content",
@@ -316,6 +318,9 @@ def _check_record(line: str, obj: Any, depth: int) -> ConversationImport:
         if not isinstance(obj["messages"], list):
             raise RecordError("messages: expected an array.")
         messages = [_parse_message(m, i) for i, m in enumerate(obj["messages"])]
+        sent_ids = [m["item_id"] for m in messages if m.get("item_id")]
+        if len(set(sent_ids)) != len(sent_ids):
+            raise RecordError("messages: an item_id appears twice in the conversation.")
     return ConversationImport(id=pk, project=project.strip(), fields=fields, messages=messages)
 
 

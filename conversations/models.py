@@ -171,7 +171,10 @@ class Message(models.Model):
     """An item of a conversation: an OpenAI item, a Telnyx message or an AgentPhone message.
 
     ``content`` is the plain text body every format can show. ``content_parts`` keeps OpenAI
-    content parts as sent, and ``payload`` a non-message OpenAI item (function call, …) as sent.
+    content parts as sent, and ``payload`` a non-message OpenAI item (function call, …) as sent
+    (for an OpenAI message: ``{"type": "message"}`` and its fields other than ``id``,
+    ``role``, ``content`` and ``status``; for a Telnyx message: its ``tool_choice``).
+    ``item_id`` is a client-sent item id (``rs_…``), kept as sent.
     ``direction`` is ``inbound`` (from the end user) or ``outbound`` (to them).
     """
 
@@ -193,6 +196,14 @@ class Message(models.Model):
         verbose_name="conversation",
     )
     item_type = models.CharField("item type", max_length=64, default="message")
+    item_id = models.CharField(
+        "item id",
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="The id the client sent with the item, kept as sent (unique within the "
+        "conversation); empty when the store issued one from the public id.",
+    )
     role = models.CharField("role", max_length=32, blank=True, default="", choices=ROLE_CHOICES)
     status = models.CharField("status", max_length=32, default="completed")
     content = models.TextField("content", blank=True, default="")
@@ -226,6 +237,13 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "id"], name="msg_conversation_idx"),
             models.Index(fields=["conversation", "created_at"], name="msg_conversation_time_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "item_id"],
+                condition=~models.Q(item_id=""),
+                name="msg_conversation_item_id_uniq",
+            ),
         ]
 
     def __str__(self):

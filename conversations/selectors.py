@@ -296,15 +296,43 @@ def conversation_filtered_page(
 
 
 def message_get(*, conversation: Conversation, message_id: str) -> Message:
-    """Find a message of ``conversation`` by its public id in any accepted form.
+    """Find a message of ``conversation`` by the id it was sent with (``item_id``) or by its
+    public id in any accepted form (``msg_…``/``fc_…`` + 32 hex, 32 hex, dashed UUID).
 
     Raises:
-        Message.DoesNotExist: unparseable id or not a message of this conversation.
+        Message.DoesNotExist: unknown id or not a message of this conversation.
     """
-    public_id = parse_id(message_id)
-    if public_id is None:
+    if not isinstance(message_id, str) or not message_id:
         raise Message.DoesNotExist(message_id)
-    return Message.objects.get(conversation=conversation, public_id=public_id)
+    match = Q(item_id=message_id)
+    public_id = parse_id(message_id)
+    if public_id is not None:
+        match |= Q(public_id=public_id)
+    found = list(Message.objects.filter(match, conversation=conversation)[:2])
+    if not found:
+        raise Message.DoesNotExist(message_id)
+    # A sent id wins over an issued one that happens to parse to another row's public id.
+    return next((m for m in found if m.item_id == message_id), found[0])
+
+
+def partition_item(*, partition, item_id: str) -> Message | None:
+    """The item of any conversation of ``partition`` (its ``project`` and ``isolation_key``)
+    whose sent id is ``item_id``, or whose public id it names; ``None`` when there is none."""
+    if not isinstance(item_id, str) or not item_id:
+        return None
+    match = Q(item_id=item_id)
+    public_id = parse_id(item_id)
+    if public_id is not None:
+        match |= Q(public_id=public_id)
+    return (
+        Message.objects.filter(
+            match,
+            conversation__project=partition.project,
+            conversation__isolation_key=partition.isolation_key,
+        )
+        .order_by("id")
+        .first()
+    )
 
 
 def message_cursor_page(
@@ -347,10 +375,20 @@ def _budget_page(queryset: QuerySet[Message], limit: int, budget: int | None = N
     return fetched[:taken], len(fetched) > taken
 
 
+def _shown(queryset: QuerySet[Message], item_types: Iterable[str] | None) -> QuerySet[Message]:
+    """``queryset`` limited to the item types a format shows (``None``: every item)."""
+    return queryset if item_types is None else queryset.filter(item_type__in=list(item_types))
+
+
 def message_number_page(
-    *, conversation: Conversation, page_number: int, page_size: int
+    *,
+    conversation: Conversation,
+    page_number: int,
+    page_size: int,
+    item_types: Iterable[str] | None = None,
 ) -> tuple[list[Message], int, int]:
-    """Page ``page_number`` (from 1) of a conversation's messages, oldest first.
+    """Page ``page_number`` (from 1) of a conversation's messages, oldest first (only those of
+    ``item_types`` when given: the item types the format shows).
 
     Returns ``(messages, total_results, page_size)``; a page past the end is empty. Serves
     Telnyx's ``page[number]``/``page[size]`` pagination (``providers/telnyx-agentphone.md``
@@ -362,7 +400,7 @@ def message_number_page(
     only on the conversation, so every page of one listing uses the same size and a client
     asking for ``page_number + 1`` (the SDK's auto-paging) sees every message once.
     """
-    queryset = Message.objects.filter(conversation=conversation).order_by("id")
+    queryset = _shown(Message.objects.filter(conversation=conversation), item_types).order_by("id")
     stats = queryset.aggregate(total=Count("id"), largest=Max("size_bytes"))
     total, largest = stats["total"], stats["largest"] or 0
     page_size = max(1, min(page_size, response_budget() // (largest + ITEM_OVERHEAD_BYTES)))
@@ -430,8 +468,10 @@ def message_time_page(
     before: datetime | None = None,
     after: datetime | None = None,
     budget: int | None = None,
+    item_types: Iterable[str] | None = None,
 ) -> tuple[list[Message], bool]:
-    """One page of a conversation's messages between exclusive ``created_at`` bounds.
+    """One page of a conversation's messages between exclusive ``created_at`` bounds (only
+    those of ``item_types`` when given).
 
     Newest first, except when only ``after`` is given: then oldest first, so a client paging
     forward from ``after`` sees every message. Returns ``(messages, has_more)``; the page
@@ -439,7 +479,7 @@ def message_time_page(
     (``budget`` bytes, default ``CONVSTORE_MAX_RESPONSE_BYTES``). Serves AgentPhone's
     ``GET /v1/conversations/{id}/messages`` (``before``/``after`` cursors).
     """
-    queryset = Message.objects.filter(conversation=conversation)
+    queryset = _shown(Message.objects.filter(conversation=conversation), item_types)
     if before is not None:
         queryset = queryset.filter(created_at__lt=before)
     if after is not None:
@@ -450,13 +490,18 @@ def message_time_page(
 
 
 def message_recent(
-    *, conversation: Conversation, limit: int, before_id: int | None = None
+    *,
+    conversation: Conversation,
+    limit: int,
+    before_id: int | None = None,
+    item_types: Iterable[str] | None = None,
 ) -> list[Message]:
-    """The ``limit`` latest messages of a conversation (optionally older than ``before_id``),
-    oldest first. Serves webhook ``recentHistory`` context."""
+    """The ``limit`` latest messages of a conversation (optionally older than ``before_id``;
+    only those of ``item_types`` when given), oldest first. Serves webhook ``recentHistory``
+    context."""
     if limit <= 0:
         return []
-    queryset = Message.objects.filter(conversation=conversation)
+    queryset = _shown(Message.objects.filter(conversation=conversation), item_types)
     if before_id is not None:
         queryset = queryset.filter(id__lt=before_id)
     return list(reversed(queryset.order_by("-id")[:limit]))

@@ -24,6 +24,7 @@ from django.utils.timezone import localtime
 from .. import handoff, selectors, services
 from .. import metadata as rules
 from ..ids import prefixed
+from ..item_summary import item_summary
 from ..metadata import RESERVED_KEYS, MetadataError, parse_duration
 from ..models import Conversation, MetadataChange
 from .handoff import AI_OFF_CHOICES, AI_OFF_SHORT, ai_badge, ai_is_off, handoff_until_text
@@ -361,9 +362,11 @@ class ConversationAdmin(admin.ModelAdmin):
             )
             for message in newest:
                 message.shown_at = message.sent_at or message.created_at
+                message.summary = item_summary(message)
                 message.bubble_side = (
                     "system"
                     if message.role in ("system", "developer", "tool")
+                    or message.item_type != "message"
                     else "outbound"
                     if message.direction == "outbound" or message.role == "assistant"
                     else "inbound"

@@ -40,6 +40,7 @@ from .handoff import (
 )
 from .messages import (
     PREVIEW_LENGTH,
+    DuplicateItemId,
     MessageInput,
     MessageInvalid,
     message_delete,
@@ -55,6 +56,7 @@ __all__ = [
     "SYSTEM",
     "AIDisabled",
     "Actor",
+    "DuplicateItemId",
     "ConversationImport",
     "MessageInput",
     "MessageInvalid",

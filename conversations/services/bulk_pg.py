@@ -293,7 +293,8 @@ class PostgresImport:
         statements that bring them back, to run after the inserts: a sorted index build
         instead of one random insert per row and index, one validating join per foreign key
         instead of one trigger query per row. Returns ``[]`` (nothing done) otherwise. The
-        primary keys and unique constraints stay; names and definitions come back exactly
+        primary keys, unique constraints and unique indexes (a conditional ``UniqueConstraint``
+        is one) stay; names and definitions come back exactly
         (``pg_get_indexdef``, ``pg_get_constraintdef``)."""
         cur = self.cursor
         if not self.rebuild_indexes_from or self.total < self.rebuild_indexes_from:
@@ -309,7 +310,7 @@ class PostgresImport:
         # Empty, so are the tables whose foreign keys point at it: the messages, the audit.
         cur.execute(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT EXISTS "
+            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique AND NOT EXISTS "
             "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
             "ORDER BY i.indexrelid",
             [tables],

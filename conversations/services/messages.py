@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import events, handoff
+from ..ids import parse_id
 from ..limits import max_message_bytes, message_size
 from ..models import Conversation, Message
 
@@ -19,8 +20,17 @@ PREVIEW_LENGTH = 200
 
 #: The string fields of :class:`MessageInput` stored in a bounded ``CharField`` (each is
 #: checked against its column's ``max_length``).
-_BOUNDED_FIELDS = ("item_type", "role", "status", "name", "tool_call_id", "direction")
+_BOUNDED_FIELDS = ("item_type", "item_id", "role", "status", "name", "tool_call_id", "direction")
 _BOUNDED_FIELDS += ("channel", "from_number", "to_number")
+
+
+class DuplicateItemId(Exception):
+    """A sent ``item_id`` that the conversation (or the same batch) already holds; nothing is
+    written. ``index`` is the item's position in the batch, ``item_id`` the id."""
+
+    def __init__(self, *, index: int, item_id: str):
+        super().__init__(f"Message {index}: item id {item_id!r} is already in the conversation.")
+        self.index, self.item_id = index, item_id
 
 
 class MessageInvalid(Exception):
@@ -44,12 +54,14 @@ class MessageInput:
     """A message to store, in the core's terms (formats translate their wire shape to this).
 
     Times are aware datetimes; ``direction`` defaults from ``role`` (``user`` → inbound,
-    anything else → outbound) when left empty.
+    anything else → outbound) when left empty. ``item_id`` is a client-sent id, unique within
+    the conversation ("" lets the store issue one).
     """
 
     role: str = ""
     content: str = ""
     item_type: str = "message"
+    item_id: str = ""
     status: str = "completed"
     content_parts: list | None = None
     payload: dict | None = None
@@ -112,6 +124,8 @@ def messages_create(
     Raises:
         MessageInvalid: a message breaks a column length or the size limit; nothing is
             written.
+        DuplicateItemId: a sent ``item_id`` is already in the conversation or twice in the
+            batch; nothing is written.
         Conversation.DoesNotExist: the conversation was deleted meanwhile.
     """
     messages = list(messages)
@@ -119,6 +133,8 @@ def messages_create(
     # Lock the conversation first: a concurrent delete then waits for this batch, or this
     # batch finds the conversation gone (DoesNotExist) instead of failing on the foreign key.
     locked = Conversation.objects.select_for_update().only("pk", "metadata").get(pk=conversation.pk)
+    # Under the lock, the sent item ids are checked against the stored ones race-free.
+    _check_item_ids(conversation, messages)
     now = timezone.now()
     if any(
         handoff.is_agent_side(
@@ -135,6 +151,7 @@ def messages_create(
         row = Message(
             conversation=conversation,
             item_type=item.item_type,
+            item_id=item.item_id,
             role=item.role,
             status=item.status,
             content=item.content,
@@ -176,6 +193,32 @@ def messages_create(
     for row in rows:
         events.message_added.send(sender=Conversation, conversation=conversation, message=row)
     return rows
+
+
+def _check_item_ids(conversation: Conversation, messages: list[MessageInput]) -> None:
+    """Raise :class:`DuplicateItemId` for the first sent id already stored in the conversation
+    (as a sent id, or as an issued ``<prefix>_<public id hex>``) or repeated in the batch."""
+    sent = [(index, m.item_id) for index, m in enumerate(messages) if m.item_id]
+    if not sent:
+        return
+    parsed = {parse_id(item_id) for _, item_id in sent} - {None}
+    taken = set(
+        Message.objects.filter(
+            conversation=conversation, item_id__in=[i for _, i in sent]
+        ).values_list("item_id", flat=True)
+    )
+    if parsed:
+        taken_public = set(
+            Message.objects.filter(conversation=conversation, public_id__in=parsed).values_list(
+                "public_id", flat=True
+            )
+        )
+        taken.update(i for _, i in sent if parse_id(i) in taken_public)
+    seen: set[str] = set()
+    for index, item_id in sent:
+        if item_id in taken or item_id in seen:
+            raise DuplicateItemId(index=index, item_id=item_id)
+        seen.add(item_id)
 
 
 @transaction.atomic

@@ -17,6 +17,9 @@ from ..models import Conversation, Message, MetadataChange, WebhookEndpoint, Web
 from . import EVENT_AI_RESUMED, EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
 from .envelope import fit_payload, message_envelope, metadata_envelope
 
+#: The item types webhooks carry (``agent.message``, ``recentHistory``): messages only.
+HISTORY_ITEM_TYPES = ("message",)
+
 
 def subscribed_endpoints(conversation: Conversation, event_type: str) -> list[WebhookEndpoint]:
     """Active endpoints of the conversation's project that want ``event_type``."""
@@ -62,7 +65,10 @@ class _MessageBuild:
 
     def history(self, limit: int) -> list[Message]:
         return selectors.message_recent(
-            conversation=self.conversation, limit=limit, before_id=self.message.id
+            conversation=self.conversation,
+            limit=limit,
+            before_id=self.message.id,
+            item_types=HISTORY_ITEM_TYPES,
         )
 
     def __call__(self, history: list[Message]) -> dict:
@@ -76,7 +82,9 @@ class _MetadataBuild:
     def history(self, limit: int) -> list[Message]:
         if not self.conversation.message_count:  # kept exact by every message write
             return []
-        return selectors.message_recent(conversation=self.conversation, limit=limit)
+        return selectors.message_recent(
+            conversation=self.conversation, limit=limit, item_types=HISTORY_ITEM_TYPES
+        )
 
     def __call__(self, history: list[Message]) -> dict:
         return metadata_envelope(self.conversation, self.change, history=history, event=self.event)
@@ -101,7 +109,10 @@ def metadata_event_rows(
 
 @receiver(events.message_added, dispatch_uid="webhooks.outbox.message_added")
 def on_message_added(sender, conversation: Conversation, message: Message, **kwargs):
-    """``agent.message`` for every stored message, whichever format stored it."""
+    """``agent.message`` for every stored message, whichever format stored it. Other OpenAI
+    items (tool calls, reasoning, …) send none: the envelope is AgentPhone's message."""
+    if message.item_type not in HISTORY_ITEM_TYPES:
+        return
     endpoints = subscribed_endpoints(conversation, EVENT_MESSAGE)
     if endpoints:
         _enqueue(conversation, EVENT_MESSAGE, endpoints, _MessageBuild(conversation, message))

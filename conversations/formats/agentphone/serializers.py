@@ -130,6 +130,11 @@ def _reactions(stored) -> list[dict]:
     return items
 
 
+#: AgentPhone threads are SMS/iMessage-like: they show the conversation's messages, not the
+#: OpenAI items stored beside them (tool calls and outputs, reasoning, …).
+SHOWN_ITEM_TYPES = ("message",)
+
+
 class MessageOutputSerializer(serializers.BaseSerializer):
     """A ``MessageInConversation`` / ``Message`` (§B.2); needs ``context["conversation"]``.
 

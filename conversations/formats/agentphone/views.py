@@ -48,6 +48,7 @@ class AgentPhoneViewMixin(FormatViewMixin):
                 conversation=conversation,
                 limit=message_limit,
                 budget=response_budget() - json_bytes(summary),
+                item_types=s.SHOWN_ITEM_TYPES,
             )
         return s.ConversationOutputSerializer(conversation, context={"messages": messages}).data
 
@@ -123,7 +124,11 @@ class MessageViewSet(AgentPhoneViewMixin, viewsets.ViewSet):
         after = s.datetime_param(params, "after")
         conversation = self.get_conversation()
         rows, has_more = selectors.message_time_page(
-            conversation=conversation, limit=limit, before=before, after=after
+            conversation=conversation,
+            limit=limit,
+            before=before,
+            after=after,
+            item_types=s.SHOWN_ITEM_TYPES,
         )
         context = {"conversation": conversation}
         return Response(

@@ -15,7 +15,7 @@ from ...idempotency import IdempotencyKeyInUse, IdempotencyKeyInvalid, Idempoten
 from ...metadata import MetadataError
 from ...parsers import JSONTooDeep, UnstorableJSON
 from ...ratelimit import RateLimited, Usage
-from ...services import MessageInvalid
+from ...services import DuplicateItemId, MessageInvalid
 from ..base import (
     DatabaseUnavailable,
     InvalidIsolationKey,
@@ -26,7 +26,7 @@ from ..base import (
 )
 
 #: MessageInput fields → the OpenAI item property they come from.
-_ITEM_PARAMS = {"item_type": "type", "tool_call_id": "call_id"}
+_ITEM_PARAMS = {"item_type": "type", "tool_call_id": "call_id", "item_id": "id"}
 
 NO_KEY_MESSAGE = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -211,6 +211,14 @@ def render_error(exc, request) -> Response | None:
         return metadata_error(exc)
     if isinstance(exc, MessageInvalid):
         return message_error(exc)
+    if isinstance(exc, DuplicateItemId):
+        # OpenAI's wording for a repeated item id; its param is the item's id, not "input".
+        return error_response(
+            400,
+            f"Duplicate item found with id {exc.item_id}. Remove duplicate items from your "
+            "input and try again.",
+            param=f"items[{exc.index}].id",
+        )
     if isinstance(exc, DatabaseUnavailable):
         code = "database_timeout" if exc.kind == "timeout" else "service_unavailable"
         return error_response(503, str(exc.detail), code=code, type_="server_error")

@@ -26,6 +26,7 @@ from ..schema import (
     format_settings,
     ref,
 )
+from . import items as item_types
 from . import serializers as s
 from . import views
 from .urls import azure_urlpatterns, openai_urlpatterns
@@ -79,7 +80,7 @@ INPUT_MESSAGE = {
     "(`output_text` for the assistant).",
     "properties": {
         "type": {"type": "string", "const": "message"},
-        "role": {"type": "string", "enum": list(s.MESSAGE_ROLES)},
+        "role": {"type": "string", "enum": list(item_types.MESSAGE_ROLES)},
         "content": {
             "anyOf": [{"type": "string"}, {"type": "array", "items": CONTENT_PART}],
         },
@@ -87,21 +88,50 @@ INPUT_MESSAGE = {
     },
     "required": ["role", "content"],
 }
-INPUT_OTHER_ITEM = {
+
+
+def _input_item(name: str, spec: item_types.ItemType) -> dict:
+    """One non-message type of the item union: its required fields (as the SDK types them);
+    any other field is stored as sent."""
+    item_id = {"type": "string", "minLength": 1, "maxLength": item_types.ID_MAX_LENGTH}
+    if spec.checked:
+        item_id["pattern"] = f"^{spec.prefix}"
+    properties = {"type": {"type": "string", "const": name}, "id": item_id}
+    properties.update(
+        (field, {"type": list(types)} if types else {}) for field, types in spec.required.items()
+    )
+    return {
+        "type": "object",
+        "title": name,
+        "description": f"Stored as sent; an id is issued as `{spec.prefix}_` + 32 hex when none "
+        "is sent.",
+        "properties": properties,
+        "required": ["type", *spec.required],
+    }
+
+
+INPUT_OTHER_ITEMS = [
+    _input_item(name, spec) for name, spec in item_types.ITEM_TYPES.items() if name != "message"
+]
+INPUT_ITEM_REFERENCE = {
     "type": "object",
-    "title": "Other item",
-    "description": "Any other item type (function call, function call output, …), stored as sent.",
-    "properties": {"type": {"type": "string", "minLength": 1, "not": {"const": "message"}}},
-    "required": ["type"],
+    "title": "item_reference",
+    "description": "A copy of the named item of this partition is stored (with an id of its own).",
+    "properties": {"type": {"const": "item_reference"}, "id": {"type": "string"}},
+    "required": ["type", "id"],
 }
 INPUT_ITEMS = {
     "type": "array",
     "minItems": 1,
     "maxItems": s.MAX_ITEMS_PER_REQUEST,
-    "items": {"anyOf": [INPUT_MESSAGE, INPUT_OTHER_ITEM]},
+    "items": {"anyOf": [INPUT_MESSAGE, *INPUT_OTHER_ITEMS, INPUT_ITEM_REFERENCE]},
 }
 ID = {"type": "string", "pattern": "^conv_[0-9a-f]{32}$", "examples": ["conv_" + "0" * 32]}
-ITEM_ID = {"type": "string", "pattern": "^msg_[0-9a-f]{32}$"}
+ITEM_ID = {
+    "type": "string",
+    "description": "The id sent with the item, else the type's prefix + `_` + 32 hex "
+    "(`msg_`, `fc_`, `rs_`, …).",
+}
 
 COMPONENTS = {
     "OpenAIError": {
@@ -133,7 +163,7 @@ class ConversationCreateInput(SerializerSchema):
     schema = {
         "type": "object",
         "properties": {
-            "items": {**INPUT_ITEMS, "description": "Initial items (up to 20)."},
+            "items": {**INPUT_ITEMS, "minItems": 0, "description": "Initial items (up to 20)."},
             "metadata": METADATA_INPUT,
         },
         "additionalProperties": False,
@@ -209,13 +239,10 @@ class ItemOutput(SerializerSchema):
         other = {
             "type": "object",
             "title": "Other item",
-            "description": "A stored non-message item, as sent, with its id and status.",
-            "properties": {
-                "type": {"type": "string"},
-                "id": ITEM_ID,
-                "status": {"type": "string"},
-            },
-            "required": ["type", "id", "status"],
+            "description": "A stored non-message item, as sent, with its id (and `status` "
+            "where the type has one); fields governed by `include` only when included.",
+            "properties": {"type": {"type": "string"}, "id": ITEM_ID},
+            "required": ["type", "id"],
         }
         return {"anyOf": [message, other]}
 
@@ -229,7 +256,10 @@ CONVERSATION_ID = OpenApiParameter(
     description="`conv_` + 32 hex, 32 hex, or the dashed UUID.",
 )
 ITEM_ID_PARAM = OpenApiParameter(
-    "item_id", str, OpenApiParameter.PATH, description="`msg_` + 32 hex, 32 hex, or a UUID."
+    "item_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The item's id as listed (`msg_…`, `fc_…`, a sent id), 32 hex, or a UUID.",
 )
 ITEM_LIST = inline_serializer(
     "ConversationItemList",
@@ -270,6 +300,12 @@ LIST_PARAMETERS = [
         "`last_id`). Not an item of the conversation: 400 `invalid_value`.",
     ),
 ]
+INCLUDE = OpenApiParameter(
+    "include[]",
+    {"type": "array", "items": {"type": "string", "enum": list(item_types.INCLUDABLE)}},
+    QUERY,
+    description="Governed fields to return (left out otherwise); `include=…` is accepted too.",
+)
 
 
 CONVERSATION_LIST = inline_serializer(
@@ -375,7 +411,7 @@ def describe(conversation_viewset, item_viewset, spec: FormatSpec) -> None:
         create=spec.operation(
             operation_id="conversations_items_create",
             summary="Add items to a conversation",
-            parameters=[CONVERSATION_ID],
+            parameters=[CONVERSATION_ID, INCLUDE],
             request=s.ItemsCreateInputSerializer,
             response=ITEM_LIST,
             errors=(400, 404, 413, 415),
@@ -385,7 +421,7 @@ def describe(conversation_viewset, item_viewset, spec: FormatSpec) -> None:
         list=spec.operation(
             operation_id="conversations_items_list",
             summary="List a conversation's items",
-            parameters=[CONVERSATION_ID, *LIST_PARAMETERS],
+            parameters=[CONVERSATION_ID, *LIST_PARAMETERS, INCLUDE],
             response=ITEM_LIST,
             errors=(400, 404),
             tags=items,
@@ -393,7 +429,7 @@ def describe(conversation_viewset, item_viewset, spec: FormatSpec) -> None:
         retrieve=spec.operation(
             operation_id="conversations_items_retrieve",
             summary="Retrieve an item",
-            parameters=[CONVERSATION_ID, ITEM_ID_PARAM],
+            parameters=[CONVERSATION_ID, ITEM_ID_PARAM, INCLUDE],
             response=s.ItemOutputSerializer,
             errors=(400, 404),
             tags=items,

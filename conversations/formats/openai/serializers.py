@@ -13,14 +13,13 @@ from rest_framework import serializers
 
 from ...handoff import effective_metadata
 from ...ids import prefixed
-from ...metadata import contains_nul, json_type_name
+from ...metadata import json_type_name
 from ...models import Conversation, Message
 from ...services import MessageInput
+from . import items as item_types
 from .errors import OpenAIParamError, a_type
 
 MAX_ITEMS_PER_REQUEST = 20  # "You may add up to 20 items at a time." (SDK docstring, §2)
-MESSAGE_ROLES = ("user", "assistant", "system", "developer")
-TEXT_PART_TYPES = ("input_text", "output_text", "text", "summary_text", "reasoning_text")
 
 
 def _invalid_type(param: str, expected: str, value) -> OpenAIParamError:
@@ -62,17 +61,19 @@ class OpenAIInputSerializer(serializers.Serializer):
         return {name: data[name] for name in self.fields if name in data}
 
 
-def items_to_inputs(items) -> list[MessageInput]:
-    """Check an ``items`` array (1–20 objects) and translate each item to a :class:`MessageInput`.
+def items_to_inputs(items, *, minimum: int = 1, resolve=None) -> list[MessageInput]:
+    """Check an ``items`` array (``minimum``–20 objects) and translate each to a
+    :class:`MessageInput` (:func:`.items.item_to_input`). Creating a conversation takes
+    ``minimum=0`` (OpenAI's create takes "up to 20" initial items, none required); adding
+    items takes 1–20.
 
-    Messages may be "easy" (``{"role", "content": "text"}``) or typed (``{"type": "message",
-    "role", "content": [parts]}``); string content becomes one ``input_text`` part
-    (``output_text`` for the assistant), as OpenAI stores it. Other item types (function
-    calls, outputs, …) are stored as sent.
+    An ``item_reference`` (``{"type": "item_reference", "id": …}``) is replaced by a copy of
+    the item it names, found by ``resolve(id) -> Message | None`` (the caller's partition);
+    an unknown id is a 400 on ``items[i].id``.
     """
     if not isinstance(items, list):
         raise _invalid_type("items", "an array", items)
-    if not items:
+    if len(items) < minimum:
         raise OpenAIParamError(
             "Invalid 'items': empty array. Expected an array with minimum length 1, but got an "
             "empty array instead.",
@@ -86,79 +87,27 @@ def items_to_inputs(items) -> list[MessageInput]:
             param="items",
             code="array_above_max_length",
         )
-    return [_item_to_input(item, f"items[{index}]") for index, item in enumerate(items)]
+    inputs = []
+    for index, item in enumerate(items):
+        param = f"items[{index}]"
+        if isinstance(item, Mapping) and item.get("type") == item_types.ITEM_REFERENCE:
+            item = _referenced(item, param, resolve)
+        inputs.append(item_types.item_to_input(item, param))
+    return inputs
 
 
-def _item_to_input(item, param: str) -> MessageInput:
-    if not isinstance(item, Mapping):
-        raise _invalid_type(param, "an object", item)
-    if contains_nul(item):
+def _referenced(item: Mapping, param: str, resolve) -> dict:
+    ref = item.get("id")
+    if not isinstance(ref, str):
+        raise _invalid_type(f"{param}.id", "a string", ref)
+    found = resolve(ref) if resolve is not None and ref else None
+    if found is None:
         raise OpenAIParamError(
-            f"Invalid '{param}': the NUL character (\\u0000) is not allowed.",
-            param=param,
+            f"Item with id '{ref[: item_types.ID_MAX_LENGTH]}' not found.",
+            param=f"{param}.id",
             code="invalid_value",
         )
-    item_type = item.get("type", "message")
-    if not isinstance(item_type, str) or not item_type:
-        raise _invalid_type(f"{param}.type", "a string", item_type)
-    if item_type != "message":
-        payload = {k: v for k, v in item.items() if k != "id"}
-        output = item.get("output")
-        return MessageInput(
-            item_type=item_type,
-            role="tool" if item_type.endswith("_output") else "",
-            content=output if isinstance(output, str) else "",
-            payload=payload,
-            status=item.get("status") if isinstance(item.get("status"), str) else "completed",
-        )
-    role = item.get("role")
-    if role is None:
-        raise OpenAIParamError(
-            f"Missing required parameter: '{param}.role'.",
-            param=f"{param}.role",
-            code="missing_required_parameter",
-        )
-    if role not in MESSAGE_ROLES:
-        raise OpenAIParamError(
-            f"Invalid value: '{role}'. Supported values are: 'assistant', 'system', "
-            "'developer', and 'user'.",
-            param=f"{param}.role",
-            code="invalid_value",
-        )
-    if "content" not in item:
-        raise OpenAIParamError(
-            f"Missing required parameter: '{param}.content'.",
-            param=f"{param}.content",
-            code="missing_required_parameter",
-        )
-    content = item["content"]
-    if isinstance(content, str):
-        parts = [_text_part(role, content)]
-    elif isinstance(content, list):
-        for index, part in enumerate(content):
-            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
-                raise _invalid_type(f"{param}.content[{index}]", "an object with a type", part)
-        parts = [dict(part) for part in content]
-    else:
-        raise _invalid_type(f"{param}.content", "one of a string or array", content)
-    text = "\n".join(
-        part["text"]
-        for part in parts
-        if part["type"] in TEXT_PART_TYPES and isinstance(part.get("text"), str)
-    )
-    status = item.get("status")
-    return MessageInput(
-        role=role,
-        content=text,
-        content_parts=parts,
-        status=status if isinstance(status, str) else "completed",
-    )
-
-
-def _text_part(role: str, text: str) -> dict:
-    if role == "assistant":
-        return {"type": "output_text", "text": text, "annotations": []}
-    return {"type": "input_text", "text": text}
+    return item_types.copy_item(found)
 
 
 class ConversationCreateInputSerializer(OpenAIInputSerializer):
@@ -194,34 +143,21 @@ class ConversationOutputSerializer(serializers.BaseSerializer):
 
 
 class ItemOutputSerializer(serializers.BaseSerializer):
-    """A ``ConversationItem``: a ``Message`` (§4.5) or a stored non-message item.
-
-    Messages written through Telnyx or AgentPhone have no content parts; their text renders
-    as one ``input_text`` part (``output_text`` for the assistant).
-    """
+    """A ``ConversationItem`` (:func:`.items.render_item`); ``context={"include": …}`` names
+    the governed fields to return."""
 
     def to_representation(self, instance: Message) -> dict:
-        item_id = prefixed(instance.public_id, "msg")
-        if instance.item_type != "message":
-            data = dict(instance.payload or {})
-            data.update(id=item_id, type=instance.item_type)
-            data.setdefault("status", instance.status)
-            return data
-        return {
-            "type": "message",
-            "id": item_id,
-            "status": instance.status,
-            "role": instance.role or "unknown",
-            "content": instance.content_parts or [_text_part(instance.role, instance.content)],
-        }
+        return item_types.render_item(instance, self.context.get("include", frozenset()))
 
 
-def item_list_payload(items: list[Message], has_more: bool) -> dict:
+def item_list_payload(
+    items: list[Message], has_more: bool, include: frozenset[str] = frozenset()
+) -> dict:
     """``ConversationItemList``: ``{"object": "list", "data", "first_id", "last_id", "has_more"}``.
 
     ``first_id``/``last_id`` are ``null`` for an empty page (§4.3–4.4).
     """
-    data = [ItemOutputSerializer(item).data for item in items]
+    data = [item_types.render_item(item, include) for item in items]
     return {
         "object": "list",
         "data": data,

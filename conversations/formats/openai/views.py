@@ -21,6 +21,7 @@ from ...models import Conversation, Message
 from ...replica import replica_reads
 from ..base import FormatViewMixin, ResourceNotFound
 from ..idempotent import idempotent
+from . import items as item_types
 from . import serializers as s
 from .errors import OpenAIParamError, rate_limit_headers, render_error
 
@@ -34,6 +35,10 @@ class OpenAIViewMixin(FormatViewMixin):
     source = "openai"
     error_renderer = staticmethod(render_error)
     rate_limit_headers = staticmethod(rate_limit_headers)
+
+    def find_item(self, item_id: str) -> Message | None:
+        """The item an ``item_reference`` names, in any conversation of this partition."""
+        return selectors.partition_item(partition=self.partition, item_id=item_id)
 
 
 class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
@@ -84,7 +89,11 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
     @idempotent
     def create(self, request):
         data = s.ConversationCreateInputSerializer().to_internal_value(request.data)
-        messages = s.items_to_inputs(data["items"]) if "items" in data else []
+        messages = (
+            s.items_to_inputs(data["items"], minimum=0, resolve=self.find_item)
+            if "items" in data
+            else []
+        )
         conversation = services.conversation_create(
             project=self.partition.project,
             isolation_key=self.partition.isolation_key,
@@ -125,8 +134,8 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
 
 
 class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
-    """``/conversations/{conversation_id}/items[/{item_id}]``. ``include[]`` is accepted and
-    ignored: items are always returned whole."""
+    """``/conversations/{conversation_id}/items[/{item_id}]``. ``include[]`` (list, retrieve,
+    create) names the governed fields to return (:data:`.items.INCLUDABLE`)."""
 
     def get_item(self, conversation, item_id: str) -> Message:
         try:
@@ -136,16 +145,18 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
 
     @idempotent
     def create(self, request, conversation_id):
+        include = item_types.include_param(request.query_params)
         data = s.ItemsCreateInputSerializer().to_internal_value(request.data)
-        messages = s.items_to_inputs(data["items"])
+        messages = s.items_to_inputs(data["items"], resolve=self.find_item)
         conversation = self.get_conversation()
         rows = services.messages_create(conversation=conversation, messages=messages)
-        return Response(s.item_list_payload(rows, has_more=False))
+        return Response(s.item_list_payload(rows, has_more=False, include=include))
 
     def list(self, request, conversation_id):
         params = request.query_params
         limit = _int_param(params.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         order = _order_param(params.get("order", "desc"))
+        include = item_types.include_param(params)
         conversation = self.get_conversation()
         after = None
         if params.get("after"):
@@ -160,11 +171,12 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
         rows, has_more = selectors.message_cursor_page(
             conversation=conversation, after=after, limit=limit, descending=order == "desc"
         )
-        return Response(s.item_list_payload(rows, has_more=has_more))
+        return Response(s.item_list_payload(rows, has_more=has_more, include=include))
 
     def retrieve(self, request, conversation_id, item_id):
+        include = item_types.include_param(request.query_params)
         item = self.get_item(self.get_conversation(), item_id)
-        return Response(s.ItemOutputSerializer(item).data)
+        return Response(item_types.render_item(item, include))
 
     def destroy(self, request, conversation_id, item_id):
         conversation = self.get_conversation()

@@ -185,16 +185,44 @@ class ConversationOutputSerializer(serializers.BaseSerializer):
         }
 
 
+#: The stored OpenAI item types a Telnyx conversation shows: messages, and tool calls with
+#: their outputs in Telnyx's own tool-call shape; reasoning, hosted-tool calls and the other
+#: item types are left out of its message list.
+TOOL_CALL_TYPES = ("function_call", "custom_tool_call")
+SHOWN_ITEM_TYPES = ("message", *TOOL_CALL_TYPES, "function_call_output", "custom_tool_call_output")
+
+
 class MessageOutputSerializer(serializers.BaseSerializer):
     """A listed message: ``{"role", "text", "created_at", "sent_at", "metadata",
-    "tool_calls"}`` (the request's ``content`` is the listed ``text``)."""
+    "tool_calls"}`` (the request's ``content`` is the listed ``text``).
+
+    An OpenAI ``function_call`` / ``custom_tool_call`` item lists as an assistant message
+    with one tool call ``{"id": call_id, "type": "function", "function": {"name",
+    "arguments"}}`` (a custom tool's ``input`` as ``arguments``), as a Telnyx client writes
+    them; its output item lists as a ``tool`` message whose text is the output.
+    """
 
     def to_representation(self, instance: Message) -> dict:
+        role, tool_calls = instance.role, instance.tool_calls
+        if instance.item_type in TOOL_CALL_TYPES:
+            item = instance.payload or {}
+            arguments = item.get("arguments" if instance.item_type == "function_call" else "input")
+            role = "assistant"
+            tool_calls = [
+                {
+                    "id": str(item.get("call_id") or ""),
+                    "type": "function",
+                    "function": {
+                        "name": str(item.get("name") or ""),
+                        "arguments": arguments if isinstance(arguments, str) else "",
+                    },
+                }
+            ]
         return {
-            "role": instance.role,
+            "role": role,
             "text": instance.content,
             "created_at": iso(instance.created_at),
             "sent_at": iso(instance.sent_at),
             "metadata": instance.metadata or {},
-            "tool_calls": instance.tool_calls,
+            "tool_calls": tool_calls,
         }

@@ -135,7 +135,10 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
         )
         conversation = self.get_conversation()
         rows, total, size = selectors.message_number_page(
-            conversation=conversation, page_number=number, page_size=size
+            conversation=conversation,
+            page_number=number,
+            page_size=size,
+            item_types=s.SHOWN_ITEM_TYPES,
         )
         return Response(
             {
