@@ -70,19 +70,26 @@ def test_nesting_at_the_limit_is_parsed(client, api_key, conversation):
 @pytest.mark.django_db
 @pytest.mark.parametrize("fmt", ["openai", "azure"])
 @pytest.mark.parametrize(
-    ("item", "param", "limit"),
+    ("item", "param", "code", "message"),
     [
-        ({"type": "t" * 65}, "items[0].type", 64),
+        # No item type is that long: an unknown type is refused before its column's bound.
+        ({"type": "t" * 65}, "items[0].type", "invalid_value", "Invalid value"),
         (
             {"type": "function_call_output", "status": "s" * 33, "output": "x"},
             "items[0].status",
-            32,
+            "string_above_max_length",
+            "maximum length 32",
         ),
-        ({"role": "user", "content": "hi", "status": "s" * 33}, "items[0].status", 32),
+        (
+            {"role": "user", "content": "hi", "status": "s" * 33},
+            "items[0].status",
+            "string_above_max_length",
+            "maximum length 32",
+        ),
     ],
 )
 def test_openai_item_fields_over_their_columns_answer_400(
-    client, api_key, conversation, fmt, item, param, limit
+    client, api_key, conversation, fmt, item, param, code, message
 ):
     base = "/openai/v1" if fmt == "openai" else "/azure/openai/v1"
     before = stored_state()
@@ -94,8 +101,8 @@ def test_openai_item_fields_over_their_columns_answer_400(
         assert response.status_code == 400, response.content
         error = response.json()["error"]
         assert error["param"] == param
-        assert error["code"] == "string_above_max_length"
-        assert f"maximum length {limit}" in error["message"]
+        assert error["code"] == code
+        assert message in error["message"]
     assert stored_state() == before
 
 
