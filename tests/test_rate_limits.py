@@ -1,20 +1,28 @@
 """Rate limits (conversations.ratelimit) through the official SDKs and raw HTTP, on both
 counter stores: in memory (always) and Redis (when ``REDIS_URL`` is set, as in CI)."""
 
+import logging
 import os
 import re
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import agentphone
 import httpx
 import openai
 import pytest
 import telnyx
+from django.core.exceptions import ImproperlyConfigured
 
 from conversations import ratelimit
+from conversations.models import ApiKey
 from tests.clock import hour_rate
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +64,18 @@ def test_rate_syntax():
     assert ratelimit.parse_rate("6000/m") == ratelimit.Rate(6000, 60.0)
     assert ratelimit.parse_rate("10/hour") == ratelimit.Rate(10, 3600.0)
     assert ratelimit.parse_rate("off") is None
+    assert ratelimit.parse_rate("30/2min") == ratelimit.Rate(30, 120.0)
     with pytest.raises(ValueError):
         ratelimit.parse_rate("100 per second")
+
+
+@pytest.mark.parametrize("text", ["10/ms", "0", "0/s", "5/0s", "10/fortnight", "10/mo"])
+def test_invalid_rates_are_refused_with_improperly_configured(text, settings):
+    with pytest.raises(ImproperlyConfigured, match="Invalid rate"):
+        ratelimit.parse_rate(text)
+    settings.CONVSTORE_RATE_LIMIT = text
+    with pytest.raises(ImproperlyConfigured, match="CONVSTORE_RATE_LIMIT: Invalid rate"):
+        ratelimit.check_settings()
 
 
 def test_defaults_are_documented_values():
@@ -268,15 +286,97 @@ def test_unreachable_redis_fails_open(client, settings, api_key):
 
 @pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)")
 def test_redis_counts_are_shared_between_processes(settings, live_server, api_key):
-    """Counts live in Redis: a second store client (another process's view) sees them."""
+    """Counts live in Redis: a request counted by this process and one counted by another
+    Python process add up, and the third is refused by either."""
+    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, hour_rate(2)
+    ratelimit.reset()
+    url = f"{live_server.url}/agentphone/v1/conversations"
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert httpx.get(url, headers=headers).status_code == 200
+    key_id = str(ApiKey.objects.get().pk)
+    other = subprocess.run(
+        [sys.executable, "-m", "tests.ratelimit_process", settings.CONVSTORE_RATE_LIMIT, key_id],
+        env={
+            **os.environ,
+            "REDIS_URL": REDIS_URL,
+            "CONVSTORE_REDIS_PREFIX": ratelimit.key_prefix(),
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.split() == ["2", "3"]  # the other process's count, then refused
+    assert httpx.get(url, headers=headers).status_code == 429
+
+
+def test_a_hung_redis_is_tried_once_then_skipped_with_one_warning(
+    client, settings, api_key, caplog, monkeypatch
+):
+    """A Redis that accepts connections and never answers: the first request waits out the
+    short timeout, then the breaker skips Redis (fail open) for its cool-down; one warning
+    line, no traceback; after the cool-down Redis is tried once more."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)  # accepts (the kernel does), never reads nor answers
+        settings.REDIS_URL = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        settings.CONVSTORE_RATE_LIMIT = hour_rate()
+        settings.CONVSTORE_REDIS_TIMEOUT, settings.CONVSTORE_REDIS_COOLDOWN = 0.05, 30
+        breaker = ratelimit.backend().breaker
+        now = [1000.0]
+        monkeypatch.setattr(breaker, "clock", lambda: now[0])
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+        with caplog.at_level(logging.INFO, logger="conversations.ratelimit"):
+            for _ in range(20):
+                assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+            tried = _pending_connections(hung)
+            now[0] += 31  # the cool-down is over: one more try, still hung
+            assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+            tried_again = _pending_connections(hung)
+    assert tried == 1 and tried_again == 1
+    warnings = [r for r in caplog.records if r.name == "conversations.ratelimit"]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert "Redis unavailable" in warnings[0].getMessage() and warnings[0].exc_info is None
+
+
+def _pending_connections(server: socket.socket) -> int:
+    """Accept and close every connection waiting on ``server``; return how many there were."""
+    server.setblocking(False)
+    count = 0
+    while True:
+        try:
+            conn, _ = server.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)")
+def test_two_deployments_sharing_one_redis_count_apart(client, settings, api_key):
+    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, hour_rate(1)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    statuses = {}
+    for prefix in ("convstore:blue", "convstore:green"):
+        settings.CONVSTORE_REDIS_PREFIX = prefix
+        ratelimit.reset()
+        statuses[prefix] = [
+            client.get("/agentphone/v1/conversations", **auth).status_code for _ in range(2)
+        ]
+    assert statuses == {"convstore:blue": [200, 429], "convstore:green": [200, 429]}
     import redis
 
-    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, "5/h"
-    ratelimit.reset()
-    httpx.get(
-        f"{live_server.url}/agentphone/v1/conversations",
-        headers={"Authorization": f"Bearer {api_key}"},
-    )
-    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{ratelimit.KEY_PREFIX}:key:*"))
-    assert len(keys) == 1
-    assert redis.Redis.from_url(REDIS_URL).get(keys[0]) == b"1"
+    keys = sorted(k.decode() for k in redis.Redis.from_url(REDIS_URL).scan_iter("convstore:*"))
+    assert [k.split(":rl:")[0] for k in keys] == ["convstore:blue", "convstore:green"]
+    for prefix in ("convstore:blue", "convstore:green"):
+        settings.CONVSTORE_REDIS_PREFIX = prefix
+        ratelimit.reset()
+
+
+def test_default_prefix_is_the_database_name(settings):
+    settings.CONVSTORE_REDIS_PREFIX = ""
+    name = settings.DATABASES["default"]["NAME"]
+    assert ratelimit.key_prefix() == f"convstore:{Path(str(name)).stem}"
+    settings.CONVSTORE_REDIS_PREFIX = "tenant-a"
+    assert ratelimit.key_prefix() == "tenant-a"
