@@ -19,7 +19,9 @@ stays bounded; ``format`` is ``openai``, ``azure``, ``telnyx``, ``agentphone``, 
 - ``convstore_rate_limited_total{format}``: requests refused with 429 by the rate limiter,
   which calls ``RATE_LIMITED.labels(format=...).inc()``.
 - ``convstore_webhook_deliveries_total{outcome}``: webhook attempts by outcome
-  (``delivered``, ``retry``, ``failed``), counted by the ``deliver_webhooks`` worker.
+  (``delivered``, ``retry``, ``failed``), counted by the ``deliver_webhooks`` worker: in its
+  own ``/metrics`` (``deliver_webhooks --metrics-port``), and in the app's when it shares
+  ``PROMETHEUS_MULTIPROC_DIR``. Every outcome and every format's 429 count starts at 0.
 - ``convstore_webhook_outbox_events{status}`` (``pending``, ``failed``) and
   ``convstore_webhook_outbox_oldest_due_seconds``: read from the outbox table when
   ``/metrics`` is scraped (counts capped at :data:`OUTBOX_COUNT_CAP`).
@@ -94,6 +96,14 @@ WEBHOOK_DELIVERIES = Counter(
     "(out of attempts).",
     ["outcome"],
 )
+
+
+# Known label values start at 0, so a rate over them exists before the first event
+# (Prometheus' "avoid missing metrics"): every delivery outcome, every wire format's 429s.
+for _outcome in ("delivered", "retry", "failed"):
+    WEBHOOK_DELIVERIES.labels(outcome=_outcome)
+for _format in ("openai", "azure", "telnyx", "agentphone"):
+    RATE_LIMITED.labels(format=_format)
 
 
 def webhook_delivery_recorded(status: str | None, count: int = 1) -> None:

@@ -1,6 +1,7 @@
 """Delivery: AgentPhone-signed POSTs, retries with backoff, leases, and crashed workers."""
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -8,6 +9,7 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import agentphone.webhook as ap_webhook
+import httpx
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -483,3 +485,38 @@ def test_one_worker_does_not_claim_behind_its_own_batch_in_flight(project, endpo
     assert [e.pk for e in first] == [WebhookEvent.objects.order_by("id").first().pk]
     assert claim(worker="w", batch=10, lease=lease, now=now) == []
     assert claim(worker="other", batch=10, lease=lease, now=now) == []
+
+
+def _deliveries(metrics_text: str) -> dict[str, float]:
+    return {
+        outcome: float(value)
+        for outcome, value in re.findall(
+            r'^convstore_webhook_deliveries_total\{outcome="(\w+)"\} (\S+)$',
+            metrics_text,
+            re.MULTILINE,
+        )
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_serves_its_own_metrics_with_outcomes_from_zero(project, endpoint, receiver):
+    add_messages(project, "counted", "twice")
+    argv, env = worker_command("--poll-interval", "0.2", "--metrics-port", "0")
+    env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    worker = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        address = re.search(r"metrics on (http://\S+)", worker.stdout.readline()).group(1)
+        assert "delivered" in worker.stdout.readline()  # the first batch is recorded
+        text = httpx.get(address).text
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=60)
+    assert _deliveries(text) == {"delivered": 2.0, "retry": 0.0, "failed": 0.0}
+
+
+def test_known_label_values_start_at_zero(db, client, settings):
+    settings.CONVSTORE_METRICS_TOKEN = "metrics-token"
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token").content.decode()
+    assert set(_deliveries(text)) == {"delivered", "retry", "failed"}
+    for name in ("openai", "azure", "telnyx", "agentphone"):
+        assert f'convstore_rate_limited_total{{format="{name}"}}' in text

@@ -150,6 +150,8 @@ def message_error_item(error: MessageInvalid) -> dict:
         f"String should have at most {error.limit} characters",
         "string_too_long",
     )
+
+
 def rate_limit_headers(usage: Usage) -> dict[str, str]:
     """Telnyx's ``x-ratelimit-limit``, ``-remaining`` and ``-reset`` (whole seconds), sent on
     every key-authenticated answer (developers.telnyx.com, "Rate limiting")."""
