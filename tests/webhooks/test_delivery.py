@@ -520,3 +520,32 @@ def test_known_label_values_start_at_zero(db, client, settings):
     assert set(_deliveries(text)) == {"delivered", "retry", "failed"}
     for name in ("openai", "azure", "telnyx", "agentphone"):
         assert f'convstore_rate_limited_total{{format="{name}"}}' in text
+
+
+class _BrokenForOneURL(Sender):
+    """The real transport, except that a POST to ``broken`` raises (a bug in sending)."""
+
+    def __init__(self, broken: str, **kwargs):
+        super().__init__(**kwargs)
+        self.broken = broken
+
+    def post(self, url, body, headers):
+        if url == self.broken:
+            raise RuntimeError("boom")
+        return super().post(url, body, headers)
+
+
+def test_one_failing_send_does_not_lose_the_batchs_other_results(project, endpoint, receiver):
+    broken = webhook_endpoint_create(project=project, url=receiver.url + "?broken", secret=SECRET)
+    add_messages(project, "one", "two")
+    with _BrokenForOneURL(broken.url, timeout=10, concurrency=2) as sender:
+        report = deliver_due(batch=10, sender=sender)
+    assert len(report.claimed) == 4
+    assert len(report.delivered) == 2 and len(report.retrying) == 1  # "two" waits behind "one"
+    good = WebhookEvent.objects.filter(endpoint=endpoint)
+    assert set(good.values_list("status", flat=True)) == {"delivered"}
+    attempt = WebhookAttempt.objects.get(event__endpoint=broken)
+    assert attempt.status_code is None and "boom" in attempt.error
+    assert set(
+        WebhookEvent.objects.filter(endpoint=broken).values_list("locked_by", flat=True)
+    ) == {""}
