@@ -98,12 +98,15 @@ WEBHOOK_DELIVERIES = Counter(
 )
 
 
-# Known label values start at 0, so a rate over them exists before the first event
-# (Prometheus' "avoid missing metrics"): every delivery outcome, every wire format's 429s.
-for _outcome in ("delivered", "retry", "failed"):
-    WEBHOOK_DELIVERIES.labels(outcome=_outcome)
-for _format in ("openai", "azure", "telnyx", "agentphone"):
-    RATE_LIMITED.labels(format=_format)
+def start_known_labels() -> None:
+    """Make every known label set exist in this process, at 0 until counted, so a rate over
+    it exists before the first event (Prometheus' "avoid missing metrics"): each delivery
+    outcome, each wire format's 429s. Called by :func:`exposition` and by the delivery
+    worker, i.e. in the process that counts (after gunicorn's fork, in multiprocess mode)."""
+    for outcome in ("delivered", "retry", "failed"):
+        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc(0)
+    for name in ("openai", "azure", "telnyx", "agentphone"):
+        RATE_LIMITED.labels(format=name).inc(0)
 
 
 def webhook_delivery_recorded(status: str | None, count: int = 1) -> None:
@@ -162,6 +165,7 @@ class OutboxCollector:
 
 def exposition() -> bytes:
     """The Prometheus text exposition of every metric (all processes in multiprocess mode)."""
+    start_known_labels()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

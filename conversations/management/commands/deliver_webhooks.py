@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
+from conversations.metrics import start_known_labels
 from conversations.webhooks.delivery import (
     default_concurrency,
     deliver_batches,
@@ -65,6 +66,7 @@ class Command(BaseCommand):
             raise CommandError("--batch and --concurrency must be at least 1.")
         if poll_interval < 0 or (lease is not None and lease <= 0):
             raise CommandError("--poll-interval must be ≥ 0 and --lease > 0.")
+        start_known_labels()
         metrics_server = None
         if options["metrics_port"] is not None:
             metrics_server, _ = start_http_server(options["metrics_port"], options["metrics_addr"])
