@@ -21,7 +21,7 @@ with ``CONVSTORE_REDIS_PREFIX`` (default ``convstore:<database name>``), so depl
 share one Redis database keep their counters apart.
 
 Redis trouble never takes the API down: each call may take ``CONVSTORE_REDIS_TIMEOUT``
-seconds (default 0.1) to connect or answer; a call that fails opens a circuit breaker, and
+seconds (default 0.25) to connect or answer; a call that fails opens a circuit breaker, and
 for ``CONVSTORE_REDIS_COOLDOWN`` seconds (default 10) requests are served unlimited (fail
 open) without trying Redis. One warning line is logged when the breaker opens, one info line
 when a call succeeds again; nothing per request. The limiter protects capacity, it is not an

@@ -277,7 +277,7 @@ CONVSTORE_AUTH_FAILURE_LIMIT = os.environ.get("CONVSTORE_AUTH_FAILURE_LIMIT", "2
 # Rate-limit keys' namespace in Redis (empty: "convstore:<database name>"); the seconds one
 # Redis call may take; the seconds requests go unlimited after Redis failed (circuit breaker).
 CONVSTORE_REDIS_PREFIX = os.environ.get("CONVSTORE_REDIS_PREFIX", "")
-CONVSTORE_REDIS_TIMEOUT = float(os.environ.get("CONVSTORE_REDIS_TIMEOUT", "0.1"))
+CONVSTORE_REDIS_TIMEOUT = float(os.environ.get("CONVSTORE_REDIS_TIMEOUT", "0.25"))
 CONVSTORE_REDIS_COOLDOWN = float(os.environ.get("CONVSTORE_REDIS_COOLDOWN", "10"))
 CONVSTORE_PROXY_COUNT = int(os.environ.get("CONVSTORE_PROXY_COUNT", "0"))
 
