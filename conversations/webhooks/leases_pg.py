@@ -37,6 +37,7 @@ WITH due AS (
         WHERE x.status = 'pending' AND x.endpoint_id = e.endpoint_id
           AND x.conversation_id = e.conversation_id AND x.id < e.id
           AND (x.next_attempt_at > %(now)s OR x.locked_until > %(now)s)
+        OFFSET 0  -- keeps it a per-row probe of webhook_event_queue_idx, not an anti-join
       )
     ORDER BY e.id
     LIMIT %(batch)s
