@@ -349,13 +349,15 @@ def test_a_hung_redis_is_tried_once_then_skipped_with_one_warning(
         monkeypatch.setattr(breaker, "clock", lambda: now[0])
         auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
         with caplog.at_level(logging.INFO, logger="conversations.ratelimit"):
-            for _ in range(20):
+            assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+            tried = _pending_connections(hung)  # one call (a broken connection is retried once)
+            for _ in range(19):
                 assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
-            tried = _pending_connections(hung)
+            skipped = _pending_connections(hung)
             now[0] += 31  # the cool-down is over: one more try, still hung
             assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
             tried_again = _pending_connections(hung)
-    assert tried == 1 and tried_again == 1
+    assert 1 <= tried <= 2 and skipped == 0 and 1 <= tried_again <= 2
     warnings = [r for r in caplog.records if r.name == "conversations.ratelimit"]
     assert [r.levelno for r in warnings] == [logging.WARNING]
     assert "Redis unavailable" in warnings[0].getMessage() and warnings[0].exc_info is None
