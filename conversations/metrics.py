@@ -19,7 +19,9 @@ stays bounded; ``format`` is ``openai``, ``azure``, ``telnyx``, ``agentphone``, 
 - ``convstore_rate_limited_total{format}``: requests refused with 429 by the rate limiter,
   which calls ``RATE_LIMITED.labels(format=...).inc()``.
 - ``convstore_webhook_deliveries_total{outcome}``: webhook attempts by outcome
-  (``delivered``, ``retry``, ``failed``), counted by the ``deliver_webhooks`` worker.
+  (``delivered``, ``retry``, ``failed``), counted by the ``deliver_webhooks`` worker: in its
+  own ``/metrics`` (``deliver_webhooks --metrics-port``), and in the app's when it shares
+  ``PROMETHEUS_MULTIPROC_DIR``. Every outcome and every format's 429 count starts at 0.
 - ``convstore_webhook_outbox_events{status}`` (``pending``, ``failed``) and
   ``convstore_webhook_outbox_oldest_due_seconds``: read from the outbox table when
   ``/metrics`` is scraped (counts capped at :data:`OUTBOX_COUNT_CAP`).
@@ -96,6 +98,17 @@ WEBHOOK_DELIVERIES = Counter(
 )
 
 
+def start_known_labels() -> None:
+    """Make every known label set exist in this process, at 0 until counted, so a rate over
+    it exists before the first event (Prometheus' "avoid missing metrics"): each delivery
+    outcome, each wire format's 429s. Called by :func:`exposition` and by the delivery
+    worker, i.e. in the process that counts (after gunicorn's fork, in multiprocess mode)."""
+    for outcome in ("delivered", "retry", "failed"):
+        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc(0)
+    for name in ("openai", "azure", "telnyx", "agentphone"):
+        RATE_LIMITED.labels(format=name).inc(0)
+
+
 def webhook_delivery_recorded(status: str | None, count: int = 1) -> None:
     """Count ``count`` recorded webhook attempts; ``status`` is their events' new status.
 
@@ -152,6 +165,7 @@ class OutboxCollector:
 
 def exposition() -> bytes:
     """The Prometheus text exposition of every metric (all processes in multiprocess mode)."""
+    start_known_labels()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -152,4 +152,3 @@ class AdminAuthenticationMiddleware(AdminOnlyMixin, AuthenticationMiddleware):
 
 class AdminMessageMiddleware(AdminOnlyMixin, MessageMiddleware):
     """:class:`~django.contrib.messages.middleware.MessageMiddleware`, admin pages only."""
-

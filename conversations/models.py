@@ -454,6 +454,18 @@ class WebhookEvent(models.Model):
         verbose_name_plural = "webhook events"
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhook_event_due_idx"),
+            # The delivery claim's head-of-line rule: pending events oldest first, and each
+            # (endpoint, conversation) queue's earlier pending events (only pending rows).
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="pending"),
+                name="webhook_event_pending_idx",
+            ),
+            models.Index(
+                fields=["endpoint", "conversation", "id"],
+                condition=models.Q(status="pending"),
+                name="webhook_event_queue_idx",
+            ),
         ]
 
     def __str__(self):

@@ -15,10 +15,17 @@ left in it (RFC 9110 §10.2.3), never less than 1.
 
 Counters live in Redis when ``REDIS_URL`` is set (shared by every process and host), else in
 this process's memory (each gunicorn worker then counts on its own: the effective limit is
-workers × N). Each request costs ONE Redis round trip (a non-transactional pipeline of INCR,
-EXPIREAT and, on the success path, a GET of the client IP's failure count). If Redis cannot be
-reached the request is served (fail open) and a warning is logged: the limiter protects
-capacity, it is not an authorisation rule.
+workers × N). Each request costs ONE Redis round trip (one ``EVALSHA`` of a small Lua script:
+INCR, EXPIREAT and, on the success path, a GET of the client IP's failure count). Keys start
+with ``CONVSTORE_REDIS_PREFIX`` (default ``convstore:<database name>``), so deployments that
+share one Redis database keep their counters apart.
+
+Redis trouble never takes the API down: each call may take ``CONVSTORE_REDIS_TIMEOUT``
+seconds (default 0.25) to connect or answer; a call that fails opens a circuit breaker, and
+for ``CONVSTORE_REDIS_COOLDOWN`` seconds (default 10) requests are served unlimited (fail
+open) without trying Redis. One warning line is logged when the breaker opens, one info line
+when a call succeeds again; nothing per request. The limiter protects capacity, it is not an
+authorisation rule.
 
 The client IP is ``REMOTE_ADDR``; behind ``CONVSTORE_PROXY_COUNT`` trusted reverse proxies it
 is that many entries from the right of ``X-Forwarded-For`` (the same rule django-axes uses for
@@ -33,17 +40,34 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import PurePath
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "convstore:rl"
+#: The limiter's wall clock (seconds since the epoch): windows and ``Retry-After`` are read
+#: from it. Tests replace it (``monkeypatch.setattr(ratelimit, "clock", …)``) to place
+#: requests in a window without sleeping.
+clock: Callable[[], float] = time.time
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([smhd])[a-z]*\s*$", re.IGNORECASE)
+_UNIT_WORDS = {
+    **{word: "s" for word in ("s", "sec", "second", "seconds")},
+    **{word: "m" for word in ("m", "min", "minute", "minutes")},
+    **{word: "h" for word in ("h", "hr", "hour", "hours")},
+    **{word: "d" for word in ("d", "day", "days")},
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([a-z]+)\s*$", re.IGNORECASE)
+
+
+class InvalidRate(ImproperlyConfigured, ValueError):
+    """A rate setting that is not ``N/period`` with N ≥ 1 and a known unit, nor ``off``."""
 
 
 @dataclass(frozen=True)
@@ -58,29 +82,35 @@ class Rate:
 def parse_rate(text: str | None) -> Rate | None:
     """``"100/s"`` → ``Rate(100, 1.0)``; ``"5/2s"`` → ``Rate(5, 2.0)``; ``"off"``/empty → None.
 
-    Raises ``ValueError`` for anything else (checked when settings load).
-    """
-    if text is None or text.strip().lower() in {"", "off", "none", "0"}:
+    Units: ``s``/``sec``/``second(s)``, ``m``/``min``/``minute(s)``, ``h``/``hr``/``hour(s)``,
+    ``d``/``day(s)``. Raises :class:`InvalidRate` (an ``ImproperlyConfigured``) for anything
+    else, ``0``, ``0/s`` and ``10/ms`` included (checked when settings load)."""
+    if text is None or text.strip().lower() in {"", "off", "none"}:
         return None
     match = _RATE.match(text)
-    if not match:
-        raise ValueError(f"Invalid rate {text!r}: write N/period, e.g. 100/s, 6000/m, 5/2s.")
-    count, multiple, unit = match.groups()
-    period = float(multiple or 1) * _UNITS[unit.lower()]
-    if period <= 0:
-        raise ValueError(f"Invalid rate {text!r}: the period must be positive.")
-    return Rate(int(count), period)
+    unit = _UNIT_WORDS.get(match.group(3).lower()) if match else None
+    if unit is None:
+        raise InvalidRate(
+            f"Invalid rate {text!r}: write N/period (units s, m, h, d), e.g. 100/s, 6000/m, "
+            "5/2s; or off."
+        )
+    count, multiple = int(match.group(1)), float(match.group(2) or 1)
+    if count < 1 or multiple <= 0:
+        raise InvalidRate(
+            f"Invalid rate {text!r}: the count and the period must be positive (write off to "
+            "disable the limit)."
+        )
+    return Rate(count, multiple * _UNITS[unit])
 
 
 def check_settings() -> None:
-    """Refuse to start on a malformed ``CONVSTORE_RATE_LIMIT``/``CONVSTORE_AUTH_FAILURE_LIMIT``."""
-    from django.core.exceptions import ImproperlyConfigured
-
+    """Refuse to start on a malformed ``CONVSTORE_RATE_LIMIT``/``CONVSTORE_AUTH_FAILURE_LIMIT``
+    (:class:`InvalidRate`, an ``ImproperlyConfigured`` naming the setting)."""
     for name in ("CONVSTORE_RATE_LIMIT", "CONVSTORE_AUTH_FAILURE_LIMIT"):
         try:
             parse_rate(getattr(settings, name))
-        except ValueError as error:
-            raise ImproperlyConfigured(f"{name}: {error}") from None
+        except InvalidRate as error:
+            raise InvalidRate(f"{name}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -115,6 +145,17 @@ def retry_after_seconds(reset: float) -> int:
 # --- counter backends -----------------------------------------------------------------
 
 
+def key_prefix() -> str:
+    """Our keys' namespace: ``CONVSTORE_REDIS_PREFIX``, by default ``convstore:<database
+    name>`` (a file database's stem), so two deployments sharing one Redis keep apart."""
+    return _prefix(settings.CONVSTORE_REDIS_PREFIX, settings.DATABASES["default"].get("NAME"))
+
+
+@lru_cache(maxsize=8)
+def _prefix(setting: str, database: object) -> str:
+    return setting or f"convstore:{PurePath(str(database or 'default')).stem}"
+
+
 class MemoryCounter:
     """Fixed-window counters in this process (a dict guarded by a lock; stale windows swept)."""
 
@@ -130,7 +171,7 @@ class MemoryCounter:
         with self._lock:
             self._calls += 1
             if self._calls % self.SWEEP_EVERY == 0:
-                now = time.time()
+                now = clock()
                 self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
             count = 0
             if key is not None:
@@ -144,81 +185,142 @@ class MemoryCounter:
             self._counts.clear()
 
 
-class RedisCounter:
-    """Fixed-window counters in Redis: one pipelined round trip per :meth:`hit`."""
+# KEYS[1]: the counter to add one to ('' for none), KEYS[2]: the counter to read ('' for
+# none); ARGV[1]: the counter's expiry (unix seconds). Returns {new count, count read}.
+_HIT_SCRIPT = """
+local count = 0
+if KEYS[1] ~= '' then
+  count = redis.call('INCR', KEYS[1])
+  redis.call('EXPIREAT', KEYS[1], ARGV[1])
+end
+local peeked = 0
+if KEYS[2] ~= '' then peeked = tonumber(redis.call('GET', KEYS[2]) or '0') end
+return {count, peeked}
+"""
 
-    def __init__(self, url: str):
+
+class RedisCounter:
+    """Fixed-window counters in Redis: one ``EVALSHA`` round trip per :meth:`hit`.
+
+    ``timeout`` (seconds) bounds connecting and every answer. A broken pooled connection
+    (Redis restarted) is retried once on a fresh one (redis-py's ``Retry``); a timeout is not
+    retried: the caller's breaker fails open."""
+
+    def __init__(self, url: str, *, timeout: float):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
+            url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         )
+        self.script = self.client.register_script(_HIT_SCRIPT)
 
     def hit(self, key: str | None, expires_at: float, peek: str | None = None) -> tuple[int, int]:
-        """As :meth:`MemoryCounter.hit`, in one pipelined round trip.
-
-        The commands are written on one pooled connection and their replies read back in
-        order — what ``pipeline(transaction=False).execute()`` sends, without its per-call
-        bookkeeping (a third of this method's CPU on the API's hot path). A connection that
-        fails mid-way is dropped (never returned with unread replies); a broken connection
-        (Redis restarted) is retried once on a fresh one, as redis-py's default retry would.
-        Raises redis' errors otherwise (the caller fails open).
-        """
-        import redis
-
-        commands: list[tuple] = []
-        if key is not None:
-            commands += [("INCR", key), ("EXPIREAT", key, math.ceil(expires_at) + 1)]
-        if peek:
-            commands.append(("GET", peek))
-        if not commands:
+        """As :meth:`MemoryCounter.hit`, in one round trip. Raises redis' errors."""
+        if key is None and not peek:
             return 0, 0
-        pool = self.client.connection_pool
-        for attempt in (1, 2):
-            connection = pool.get_connection()
-            try:
-                connection.send_packed_command(connection.pack_commands(commands))
-                results = [connection.read_response() for _ in commands]
-                break
-            except (redis.ConnectionError, redis.TimeoutError):
-                connection.disconnect()
-                if attempt == 2:
-                    raise
-            except BaseException:
-                connection.disconnect()
-                raise
-            finally:
-                pool.release(connection)
-        count = int(results[0]) if key is not None else 0
-        return count, int(results[-1] or 0) if peek else 0
+        count, peeked = self.script(keys=[key or "", peek or ""], args=[math.ceil(expires_at) + 1])
+        return int(count), int(peeked)
 
     def clear(self) -> None:
-        keys = list(self.client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000))
+        keys = list(self.client.scan_iter(match=f"{key_prefix()}:rl:*", count=1000))
         if keys:
             self.client.delete(*keys)
 
 
+class CircuitBreaker:
+    """Skips a failing dependency for a cool-down: after a failed call, :meth:`allow` is
+    false for ``cooldown`` seconds of ``clock`` (monotonic by default), then one call is
+    tried again. Logs one warning when it opens and one info line when a call succeeds
+    after that; thread-safe."""
+
+    def __init__(self, *, cooldown: float, clock: Callable[[], float] = time.monotonic):
+        self.cooldown, self.clock = cooldown, clock
+        self._lock = threading.Lock()
+        self._open_until: float | None = None  # None: closed
+
+    def allow(self) -> bool:
+        """Whether to call the dependency now (closed, or the cool-down is over)."""
+        open_until = self._open_until
+        return open_until is None or self.clock() >= open_until
+
+    def failed(self, error: BaseException) -> None:
+        """A call failed: open (again) for the cool-down; warn only when it was closed."""
+        with self._lock:
+            was_closed = self._open_until is None
+            self._open_until = self.clock() + self.cooldown
+        if was_closed:
+            logger.warning(
+                "rate limiter: Redis unavailable (%s: %s); serving requests unlimited, "
+                "retrying every %gs",
+                type(error).__name__,
+                error,
+                self.cooldown,
+            )
+
+    def succeeded(self) -> None:
+        """A call succeeded: close."""
+        if self._open_until is not None:
+            with self._lock:
+                self._open_until = None
+            logger.info("rate limiter: Redis is back; counting again")
+
+
+class Limiter:
+    """A counter store behind a :class:`CircuitBreaker`: :meth:`hit` returns ``None`` (fail
+    open) while the store fails or the breaker is open."""
+
+    def __init__(self, counter: MemoryCounter | RedisCounter, breaker: CircuitBreaker):
+        self.counter, self.breaker = counter, breaker
+
+    def hit(self, key: str | None, expires_at: float, peek: str | None = None):
+        if not self.breaker.allow():
+            return None
+        try:
+            counted = self.counter.hit(key, expires_at, peek)
+        except Exception as error:  # an outage must not take the API down (fail open)
+            self.breaker.failed(error)
+            return None
+        self.breaker.succeeded()
+        return counted
+
+
 _backend_lock = threading.Lock()
-_backend: tuple[str, MemoryCounter | RedisCounter] | None = None
+_backend: tuple[tuple, Limiter] | None = None
 
 
-def backend() -> MemoryCounter | RedisCounter:
-    """The counter store for the current ``REDIS_URL`` setting (built once per URL)."""
+def backend() -> Limiter:
+    """The limiter for the current Redis settings (built once per ``REDIS_URL``, timeout and
+    cool-down)."""
     global _backend
-    url = settings.REDIS_URL
+    config = (
+        settings.REDIS_URL,
+        settings.CONVSTORE_REDIS_TIMEOUT,
+        settings.CONVSTORE_REDIS_COOLDOWN,
+    )
     current = _backend
-    if current is None or current[0] != url:
+    if current is None or current[0] != config:
         with _backend_lock:
             current = _backend
-            if current is None or current[0] != url:
-                current = (url, RedisCounter(url) if url else MemoryCounter())
+            if current is None or current[0] != config:
+                url, timeout, cooldown = config
+                counter = RedisCounter(url, timeout=timeout) if url else MemoryCounter()
+                current = (config, Limiter(counter, CircuitBreaker(cooldown=cooldown)))
                 _backend = current
     return current[1]
 
 
 def reset() -> None:
-    """Forget every counter (memory, or our keys in Redis). For tests and operators."""
-    backend().clear()
+    """Forget every counter (memory, or our keys in Redis) and close the breaker. For tests
+    and operators."""
+    limiter = backend()
+    limiter.counter.clear()
+    limiter.breaker.succeeded()
 
 
 # --- the two limits ---------------------------------------------------------------------
@@ -246,15 +348,11 @@ def _window(rate: Rate, now: float) -> tuple[int, float]:
 
 
 def _failure_key(ip: str | None, rate: Rate, number: int) -> str:
-    return f"{KEY_PREFIX}:authfail:{rate.period:g}:{number}:{ip or 'unknown'}"
+    return f"{key_prefix()}:rl:authfail:{rate.period:g}:{number}:{ip or 'unknown'}"
 
 
 def _hit(key: str | None, expires_at: float, peek: str | None = None) -> tuple[int, int] | None:
-    try:
-        return backend().hit(key, expires_at, peek)
-    except Exception:  # a Redis outage must not take the API down (fail open, logged)
-        logger.warning("rate limiter unavailable; request served unlimited", exc_info=True)
-        return None
+    return backend().hit(key, expires_at, peek)
 
 
 def check_request(api_key_id, ip: str | None) -> Usage | None:
@@ -268,7 +366,7 @@ def check_request(api_key_id, ip: str | None) -> Usage | None:
     failures = parse_rate(settings.CONVSTORE_AUTH_FAILURE_LIMIT)
     if rate is None and failures is None:
         return None
-    now = time.time()
+    now = clock()
     peek = None
     if failures is not None:
         fail_number, fail_end = _window(failures, now)
@@ -276,7 +374,7 @@ def check_request(api_key_id, ip: str | None) -> Usage | None:
     key, expires_at = None, now
     if rate is not None:
         number, expires_at = _window(rate, now)
-        key = f"{KEY_PREFIX}:key:{rate.period:g}:{number}:{api_key_id}"
+        key = f"{key_prefix()}:rl:key:{rate.period:g}:{number}:{api_key_id}"
     counted = _hit(key, expires_at, peek)
     if counted is None:
         return None
@@ -298,7 +396,7 @@ def authentication_failed(ip: str | None) -> None:
     failures = parse_rate(settings.CONVSTORE_AUTH_FAILURE_LIMIT)
     if failures is None:
         return
-    now = time.time()
+    now = clock()
     number, expires_at = _window(failures, now)
     counted = _hit(_failure_key(ip, failures, number), expires_at)
     if counted is not None and counted[0] > failures.limit:

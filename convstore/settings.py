@@ -325,6 +325,11 @@ CONVSTORE_DB_RETRY_AFTER = int(os.environ.get("CONVSTORE_DB_RETRY_AFTER", "1"))
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CONVSTORE_RATE_LIMIT = os.environ.get("CONVSTORE_RATE_LIMIT", "100/s")
 CONVSTORE_AUTH_FAILURE_LIMIT = os.environ.get("CONVSTORE_AUTH_FAILURE_LIMIT", "20/m")
+# Rate-limit keys' namespace in Redis (empty: "convstore:<database name>"); the seconds one
+# Redis call may take; the seconds requests go unlimited after Redis failed (circuit breaker).
+CONVSTORE_REDIS_PREFIX = os.environ.get("CONVSTORE_REDIS_PREFIX", "")
+CONVSTORE_REDIS_TIMEOUT = float(os.environ.get("CONVSTORE_REDIS_TIMEOUT", "0.25"))
+CONVSTORE_REDIS_COOLDOWN = float(os.environ.get("CONVSTORE_REDIS_COOLDOWN", "10"))
 CONVSTORE_PROXY_COUNT = int(os.environ.get("CONVSTORE_PROXY_COUNT", "0"))
 
 # Logs (conversations.observability): one line per request on the "convstore.request"

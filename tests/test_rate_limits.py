@@ -1,21 +1,29 @@
 """Rate limits (conversations.ratelimit) through the official SDKs and raw HTTP, on both
 counter stores: in memory (always) and Redis (when ``REDIS_URL`` is set, as in CI)."""
 
+import logging
 import os
 import re
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import agentphone
 import httpx
 import openai
 import pytest
 import telnyx
+from django.core.exceptions import ImproperlyConfigured
 
 from conversations import ratelimit
+from conversations.models import ApiKey
 from tests.clock import hour_rate
 from tests.skips import needs_redis
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +54,27 @@ def limits(request, settings):
 WINDOW = 2.0  # seconds: long enough for a loaded machine, short enough to wait out
 
 
-def at_window_start(period: float = WINDOW) -> None:
-    """Sleep until a fresh fixed window has just begun, so a test's requests share it."""
-    time.sleep(period - time.time() % period + 0.02)
+class WindowClock:
+    """The limiter's clock for a test: it starts at the very beginning of a window (the
+    epoch second 3,600,000,000, in 2084, is a multiple of every period used here) and runs at the
+    real pace, so an SDK waiting out a ``Retry-After`` lands in the next window; ``advance``
+    jumps ahead instead of sleeping."""
+
+    def __init__(self):
+        self.started, self.offset = time.monotonic(), 3_600_000_000.0
+
+    def __call__(self) -> float:
+        return self.offset + time.monotonic() - self.started
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def window_clock(monkeypatch):
+    clock = WindowClock()
+    monkeypatch.setattr(ratelimit, "clock", clock)
+    return clock
 
 
 def test_rate_syntax():
@@ -57,8 +83,18 @@ def test_rate_syntax():
     assert ratelimit.parse_rate("6000/m") == ratelimit.Rate(6000, 60.0)
     assert ratelimit.parse_rate("10/hour") == ratelimit.Rate(10, 3600.0)
     assert ratelimit.parse_rate("off") is None
+    assert ratelimit.parse_rate("30/2min") == ratelimit.Rate(30, 120.0)
     with pytest.raises(ValueError):
         ratelimit.parse_rate("100 per second")
+
+
+@pytest.mark.parametrize("text", ["10/ms", "0", "0/s", "5/0s", "10/fortnight", "10/mo"])
+def test_invalid_rates_are_refused_with_improperly_configured(text, settings):
+    with pytest.raises(ImproperlyConfigured, match="Invalid rate"):
+        ratelimit.parse_rate(text)
+    settings.CONVSTORE_RATE_LIMIT = text
+    with pytest.raises(ImproperlyConfigured, match="CONVSTORE_RATE_LIMIT: Invalid rate"):
+        ratelimit.check_settings()
 
 
 def test_defaults_are_documented_values():
@@ -128,10 +164,11 @@ def test_keys_are_counted_apart(limits, client, api_key, other_api_key):
         assert response.status_code == 200
 
 
-def test_openai_sdk_retries_a_429_and_succeeds_in_the_next_window(limits, live_server, api_key):
+def test_openai_sdk_retries_a_429_and_succeeds_in_the_next_window(
+    limits, live_server, api_key, window_clock
+):
     limits(rate="1/2s")
     client = openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=2)
-    at_window_start()
     client.conversations.create()
     raw = client.conversations.with_raw_response.create(metadata={"topic": "after retry"})
     assert raw.retries_taken == 1  # one 429 (Retry-After: 1 or 2), then the next window
@@ -140,20 +177,22 @@ def test_openai_sdk_retries_a_429_and_succeeds_in_the_next_window(limits, live_s
 
 def test_openai_sdk_gives_up_with_rate_limit_error_and_retry_after(limits, live_server, api_key):
     limits(rate=hour_rate())
-    client = openai.OpenAI(base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=2)
+    sent = []
+    http = httpx.Client(event_hooks={"request": [sent.append]})
+    client = openai.OpenAI(
+        base_url=f"{live_server.url}/openai/v1", api_key=api_key, max_retries=2, http_client=http
+    )
     client.conversations.create()
-    started = time.monotonic()
     with pytest.raises(openai.RateLimitError) as info:
         client.conversations.create()
-    assert time.monotonic() - started < 5  # Retry-After > 120 s: the SDK does not wait
+    assert len(sent) == 2  # Retry-After > 120 s: the SDK does not retry (nor wait)
     assert int(info.value.response.headers["retry-after"]) > 120
     assert info.value.code == "rate_limit_exceeded"
 
 
-def test_telnyx_sdk_retries_a_429_and_succeeds(limits, live_server, api_key):
+def test_telnyx_sdk_retries_a_429_and_succeeds(limits, live_server, api_key, window_clock):
     limits(rate="1/2s")
     client = telnyx.Telnyx(api_key=api_key, base_url=f"{live_server.url}/telnyx/v2", max_retries=2)
-    at_window_start()
     client.ai.conversations.create()
     raw = client.ai.conversations.with_raw_response.create(metadata={"a": "1"})
     assert raw.retries_taken == 1
@@ -171,13 +210,12 @@ def test_telnyx_sdk_rate_limit_error(limits, live_server, api_key):
 
 
 def test_agentphone_sdk_raises_rate_limit_error_then_succeeds_after_retry_after(
-    limits, live_server, api_key
+    limits, live_server, api_key, window_clock
 ):
     """The AgentPhone Python SDK does not retry (its docs say the TypeScript one does): it
     raises ``RateLimitError``; waiting ``Retry-After`` seconds then succeeds."""
     limits(rate="1/2s")
     base = f"{live_server.url}/agentphone"
-    at_window_start()
     with agentphone.AgentPhone(api_key=api_key, base_url=base) as client:
         client.conversations.list()
         with pytest.raises(agentphone.RateLimitError) as info:
@@ -185,7 +223,7 @@ def test_agentphone_sdk_raises_rate_limit_error_then_succeeds_after_retry_after(
         assert info.value.status == 429
         wait = int(re.search(r"retry after (\d+) seconds", info.value.message).group(1))
         assert 1 <= wait <= WINDOW
-        time.sleep(wait)
+        window_clock.advance(wait)
         assert client.conversations.list().total == 0
 
 
@@ -266,10 +304,11 @@ def test_failure_limit_counts_per_ip_behind_trusted_proxies(limits, client, sett
     assert other.status_code == 200
 
 
-def test_telnyx_sdk_retries_an_ip_lockout_and_succeeds_when_it_ends(limits, live_server, api_key):
+def test_telnyx_sdk_retries_an_ip_lockout_and_succeeds_when_it_ends(
+    limits, live_server, api_key, window_clock
+):
     limits(failures="1/2s")
     base = f"{live_server.url}/telnyx/v2"
-    at_window_start()
     with pytest.raises(telnyx.AuthenticationError):
         telnyx.Telnyx(api_key="cs_wrong", base_url=base, max_retries=0).ai.conversations.list()
     right = telnyx.Telnyx(api_key=api_key, base_url=base, max_retries=2)
@@ -293,15 +332,101 @@ def test_unreachable_redis_fails_open(client, settings, api_key):
 
 @pytest.mark.skipif(not REDIS_URL, reason=needs_redis("REDIS_URL is not set"))
 def test_redis_counts_are_shared_between_processes(settings, live_server, api_key):
-    """Counts live in Redis: a second store client (another process's view) sees them."""
+    """Counts live in Redis: a request counted by this process and one counted by another
+    Python process add up, and the third is refused by either."""
+    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, hour_rate(2)
+    ratelimit.reset()
+    url = f"{live_server.url}/agentphone/v1/conversations"
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert httpx.get(url, headers=headers).status_code == 200
+    key_id = str(ApiKey.objects.get().pk)
+    other = subprocess.run(
+        [sys.executable, "-m", "tests.ratelimit_process", settings.CONVSTORE_RATE_LIMIT, key_id],
+        env={
+            **os.environ,
+            "REDIS_URL": REDIS_URL,
+            "CONVSTORE_REDIS_PREFIX": ratelimit.key_prefix(),
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.split() == ["2", "3"]  # the other process's count, then refused
+    assert httpx.get(url, headers=headers).status_code == 429
+
+
+def test_a_hung_redis_is_tried_once_then_skipped_with_one_warning(
+    client, settings, api_key, caplog, monkeypatch
+):
+    """A Redis that accepts connections and never answers: the first request waits out the
+    short timeout, then the breaker skips Redis (fail open) for its cool-down; one warning
+    line, no traceback; after the cool-down Redis is tried once more."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)  # accepts (the kernel does), never reads nor answers
+        settings.REDIS_URL = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        settings.CONVSTORE_RATE_LIMIT = hour_rate()
+        settings.CONVSTORE_REDIS_TIMEOUT, settings.CONVSTORE_REDIS_COOLDOWN = 0.05, 30
+        breaker = ratelimit.backend().breaker
+        now = [1000.0]
+        monkeypatch.setattr(breaker, "clock", lambda: now[0])
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+        with caplog.at_level(logging.INFO, logger="conversations.ratelimit"):
+            assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+            tried = _pending_connections(hung)  # one call (a broken connection is retried once)
+            for _ in range(19):
+                assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+            skipped = _pending_connections(hung)
+            now[0] += 31  # the cool-down is over: one more try, still hung
+            assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+            tried_again = _pending_connections(hung)
+    assert 1 <= tried <= 2 and skipped == 0 and 1 <= tried_again <= 2
+    warnings = [r for r in caplog.records if r.name == "conversations.ratelimit"]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert "Redis unavailable" in warnings[0].getMessage() and warnings[0].exc_info is None
+
+
+def _pending_connections(server: socket.socket) -> int:
+    """Accept and close every connection waiting on ``server``; return how many there were."""
+    server.setblocking(False)
+    count = 0
+    while True:
+        try:
+            conn, _ = server.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set (CI sets it)")
+def test_two_deployments_sharing_one_redis_count_apart(client, settings, api_key):
+    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, hour_rate(1)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    statuses = {}
+    for prefix in ("convstore:blue", "convstore:green"):
+        settings.CONVSTORE_REDIS_PREFIX = prefix
+        ratelimit.reset()
+        statuses[prefix] = [
+            client.get("/agentphone/v1/conversations", **auth).status_code for _ in range(2)
+        ]
+    assert statuses == {"convstore:blue": [200, 429], "convstore:green": [200, 429]}
     import redis
 
-    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, "5/h"
-    ratelimit.reset()
-    httpx.get(
-        f"{live_server.url}/agentphone/v1/conversations",
-        headers={"Authorization": f"Bearer {api_key}"},
-    )
-    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{ratelimit.KEY_PREFIX}:key:*"))
-    assert len(keys) == 1
-    assert redis.Redis.from_url(REDIS_URL).get(keys[0]) == b"1"
+    store = redis.Redis.from_url(REDIS_URL)
+    for prefix in ("convstore:blue", "convstore:green"):
+        [key] = store.scan_iter(f"{prefix}:rl:key:*")
+        assert store.get(key) == b"2"  # each deployment's own count: one served, one refused
+    for prefix in ("convstore:blue", "convstore:green"):
+        settings.CONVSTORE_REDIS_PREFIX = prefix
+        ratelimit.reset()
+
+
+def test_default_prefix_is_the_database_name(settings):
+    settings.CONVSTORE_REDIS_PREFIX = ""
+    name = settings.DATABASES["default"]["NAME"]
+    assert ratelimit.key_prefix() == f"convstore:{Path(str(name)).stem}"
+    settings.CONVSTORE_REDIS_PREFIX = "tenant-a"
+    assert ratelimit.key_prefix() == "tenant-a"

@@ -50,7 +50,21 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class UnsafeAddress(ValueError):
-    """A webhook host or address the address rule refuses; ``str()`` is a short reason."""
+    """A webhook host or address the address rule refuses; ``str()`` is a short reason.
+    ``kind`` names the refused address's kind (``loopback``, ``private``, …), or is empty
+    when the host does not resolve."""
+
+    def __init__(self, reason: str, kind: str = ""):
+        super().__init__(reason)
+        self.kind = kind
+
+
+#: Added to a save-time refusal of a non-public address: how development lifts the rule.
+ALLOW_PRIVATE_HINT = (
+    "For a receiver on this machine or a private network in development only, set "
+    "CONVSTORE_WEBHOOK_ALLOW_PRIVATE=1 (never in production: it lets webhooks reach "
+    "internal services)."
+)
 
 
 def allow_private() -> bool:
@@ -99,7 +113,7 @@ def check_address(host: str, address: str) -> None:
     kind = address_kind(ip)
     if kind:
         shown = host if host == address else f"{host} resolves to {address}, which"
-        raise UnsafeAddress(f"{shown} is a {kind} address")
+        raise UnsafeAddress(f"{shown} is a {kind} address", kind)
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -159,7 +173,7 @@ def validate_webhook_url(url: str) -> None:
         check_host(host, port)
     except UnsafeAddress as exc:
         raise ValidationError(
-            "Webhook URLs must point at a public address: %(reason)s.",
+            "Webhook URLs must point at a public address: %(reason)s.%(hint)s",
             code="address",
-            params={"reason": exc},
+            params={"reason": exc, "hint": f" {ALLOW_PRIVATE_HINT}" if exc.kind else ""},
         ) from None

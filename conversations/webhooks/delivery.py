@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import socket
 import time
@@ -37,10 +38,11 @@ from django.utils import timezone
 
 from ..metrics import webhook_delivery_recorded
 from ..models import WebhookEvent
-from .leases import Outgoing, claim, decide, record_many
-from .transport import AttemptResult, Sender
+from .leases import Outgoing, claim, decide, record_many, release
+from .transport import AttemptResult, Sender, reason
 
 USER_AGENT = "convstore-webhooks/1"
+logger = logging.getLogger(__name__)
 
 
 def request_timeout() -> float:
@@ -100,12 +102,17 @@ class BatchReport:
     failed: list[int] = field(default_factory=list)
 
 
-def default_lease(batch: int, concurrency: int) -> timedelta:
-    """How long a claimed batch stays leased: two batches' worst case (a worker claims the
-    next batch while the current one is being sent), ``2 × ceil(batch / concurrency) ×
-    timeout + 30 s``."""
-    rounds = -(-batch // max(1, concurrency))
+def lease_for(rounds: int) -> timedelta:
+    """How long a claim stays leased when its longest chain is ``rounds`` attempts one after
+    another: twice that (a worker claims the next batch while the current one is being sent)
+    at the whole-attempt timeout each, plus 30 s: ``2 × rounds × timeout + 30 s``."""
     return timedelta(seconds=2 * rounds * request_timeout() + 30)
+
+
+def default_lease(batch: int, concurrency: int) -> timedelta:
+    """The lease of a batch of ``batch`` events sent ``concurrency`` at a time:
+    :func:`lease_for` ``ceil(batch / concurrency)`` rounds."""
+    return lease_for(-(-batch // max(1, concurrency)))
 
 
 @dataclass
@@ -116,6 +123,29 @@ class _InFlight:
     futures: list[Future]
 
 
+Outcome = tuple[Outgoing, AttemptResult, datetime]
+
+
+def _send_in_order(events: list[Outgoing], sender: Sender) -> list[Outcome]:
+    """Attempt one (endpoint, conversation) queue's events one after another, oldest first,
+    stopping at the first that is not delivered: the later ones are not sent (they are
+    released unattempted by :func:`_finish`), so a receiver never gets an event before an
+    earlier one of the same conversation. An unexpected error in one send is logged and
+    counts as that attempt's failure; it never loses the queue's other outcomes."""
+    outcomes: list[Outcome] = []
+    for event in events:
+        started_at = timezone.now()
+        try:
+            result = send(event, sender)
+        except Exception as exc:  # a bug must not lose the attempts already made
+            logger.exception("webhook attempt of event %s failed unexpectedly", event.pk)
+            result = AttemptResult(None, 0, reason(exc))
+        outcomes.append((event, result, started_at))
+        if not result.ok:
+            break
+    return outcomes
+
+
 def _start(
     *, worker: str, batch: int, lease: timedelta, now: datetime | None, sender: Sender
 ) -> _InFlight | None:
@@ -124,33 +154,33 @@ def _start(
     if not outgoing:
         return None
     claimed = [event.pk for event in outgoing]
-    # One conversation's events to one endpoint go one after another, in claim order
-    # (oldest first), so a receiver sees its conversationState move forward.
+    # One conversation's events to one endpoint go one after another, in id order (oldest
+    # first; the claim holds only a gap-free run of each such queue), so a receiver sees
+    # its conversationState move forward.
     queues: dict[tuple, list[Outgoing]] = {}
     for event in outgoing:
         queues.setdefault((event.endpoint_id, event.conversation_id), []).append(event)
     # Such a queue is sent one attempt after another: when one is longer than the lease
     # allows for, lengthen the lease (rare: many events of one conversation in one batch).
-    longest = max(map(len, queues.values()), default=0)
-    needed = timedelta(seconds=2 * longest * request_timeout() + 30)
+    needed = lease_for(max(map(len, queues.values()), default=0))
     if needed > lease:
         WebhookEvent.objects.filter(pk__in=claimed, locked_by=worker).update(
             locked_until=(now or timezone.now()) + needed
         )
-
-    def attempt(events: list[Outgoing]) -> list[tuple[Outgoing, AttemptResult, datetime]]:
-        outcomes = []
-        for event in events:
-            started_at = timezone.now()
-            outcomes.append((event, send(event, sender), started_at))
-        return outcomes
-
-    return _InFlight(claimed, sender.submit(attempt, list(queues.values())))
+    futures = sender.submit(lambda events: _send_in_order(events, sender), list(queues.values()))
+    return _InFlight(claimed, futures)
 
 
 def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchReport:
-    """Wait for a batch's attempts, record them together, and report."""
+    """Wait for a batch's attempts, record them together, release the events not attempted
+    (behind a failed one of their queue), and report."""
     now = now or timezone.now()
+    outcomes: list[Outcome] = []
+    for future in flight.futures:
+        try:
+            outcomes += future.result()
+        except Exception:  # the queue's thread itself failed: its events wait for the lease
+            logger.exception("a webhook delivery queue failed")
     decisions = [
         decide(
             event_id=event.pk,
@@ -159,10 +189,11 @@ def _finish(flight: _InFlight, *, worker: str, now: datetime | None) -> BatchRep
             started_at=started_at,
             now=now,
         )
-        for future in flight.futures
-        for event, result, started_at in future.result()
+        for event, result, started_at in outcomes
     ]
     statuses = record_many(worker=worker, decisions=decisions, now=now)
+    attempted = {event.pk for event, _, _ in outcomes}
+    release(worker=worker, ids=[pk for pk in flight.claimed if pk not in attempted])
     report = BatchReport(claimed=flight.claimed)
     buckets = {
         WebhookEvent.Status.DELIVERED: report.delivered,

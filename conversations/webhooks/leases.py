@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, TextField
+from django.db.models import Exists, F, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -104,28 +104,47 @@ def claim(
     *, worker: str, batch: int, lease: timedelta, now: datetime | None = None
 ) -> list[Outgoing]:
     """Lease up to ``batch`` due pending events to ``worker`` until ``now + lease`` and load
-    them, oldest due first. Rows leased by a live worker are skipped (PostgreSQL ``SKIP
-    LOCKED``), and so are events of a deactivated endpoint (they wait, pending, until it is
-    active again). PostgreSQL: one statement; SQLite: one transaction of two queries and a
-    load."""
+    them, oldest (lowest id) first. Rows leased by a live worker are skipped (PostgreSQL
+    ``SKIP LOCKED``), and so are events of a deactivated endpoint (they wait, pending, until
+    it is active again).
+
+    Head of line per (endpoint, conversation): an event is claimed only when every earlier
+    pending event of its conversation for that endpoint is claimed with it, so while one
+    waits for a retry or is leased (by any worker, this one's previous batch included) the
+    later ones wait too. A claim thus holds a gap-free run of each conversation's queue and
+    one conversation's events reach an endpoint in order, whatever the number of workers.
+    Events whose conversation was deleted (``conversation_id`` null) have no such order.
+    PostgreSQL: one statement; SQLite: one transaction of two queries and a load."""
     now = now or timezone.now()
     if connection.vendor == "postgresql":
         rows = leases_pg.claim(worker=worker, batch=batch, now=now, until=now + lease)
         return [
             Outgoing(pk, hook_id, kind, compact_json(body), url, secret, endpoint, conv, count)
-            for _, pk, count, hook_id, kind, body, url, secret, endpoint, conv in rows
+            for pk, count, hook_id, kind, body, url, secret, endpoint, conv in rows
         ]
     return load_outgoing(_claim_ids(worker=worker, batch=batch, lease=lease, now=now))
 
 
 def _claim_ids(*, worker: str, batch: int, lease: timedelta, now: datetime) -> list[int]:
-    """:func:`claim`'s lease with the ORM (SQLite)."""
+    """:func:`claim`'s lease with the ORM (SQLite, whose write transactions run one at a time,
+    so the head-of-line rule needs no second check as :mod:`.leases_pg`'s does)."""
     with transaction.atomic():
         due = (
             WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
             .filter(next_attempt_at__lte=now, endpoint__is_active=True)
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .order_by("next_attempt_at", "id")
+            .exclude(
+                Exists(
+                    WebhookEvent.objects.filter(
+                        Q(next_attempt_at__gt=now) | Q(locked_until__gt=now),
+                        status=WebhookEvent.Status.PENDING,
+                        endpoint_id=OuterRef("endpoint_id"),
+                        conversation_id=OuterRef("conversation_id"),
+                        id__lt=OuterRef("id"),
+                    )
+                )
+            )
+            .order_by("id")
             .select_for_update(skip_locked=True, of=("self",))
         )
         ids = list(due.values_list("id", flat=True)[:batch])
@@ -134,6 +153,18 @@ def _claim_ids(*, worker: str, batch: int, lease: timedelta, now: datetime) -> l
                 locked_until=now + lease, locked_by=worker
             )
     return ids
+
+
+def release(*, worker: str, ids: list[int]) -> int:
+    """End ``worker``'s lease of the events ``ids`` without an attempt (they were behind a
+    failed event of their conversation): due again at once, though the head-of-line rule of
+    :func:`claim` holds them until the earlier event is delivered or failed. Returns how many
+    were released; one statement, none when ``ids`` is empty."""
+    if not ids:
+        return 0
+    return WebhookEvent.objects.filter(
+        pk__in=ids, locked_by=worker, status=WebhookEvent.Status.PENDING
+    ).update(locked_until=None, locked_by="")
 
 
 @dataclass(frozen=True)

@@ -21,19 +21,41 @@ _EVENT = WebhookEvent._meta.db_table
 _ENDPOINT = WebhookEndpoint._meta.db_table
 _ATTEMPT = WebhookAttempt._meta.db_table
 
+# Head of line per (endpoint, conversation): ``due`` leaves out an event while an earlier
+# pending event of its pair waits for a retry or is leased (the statement's snapshot), in id
+# order so a batch holds a prefix of each pair's queue. ``kept`` then drops any event with an
+# earlier pending event of its pair outside this batch: one another worker locked (skipped
+# here) or leased after the snapshot, so two workers never hold one pair's events at once.
 _CLAIM = f"""
 WITH due AS (
-    SELECT e.id FROM {_EVENT} e JOIN {_ENDPOINT} p ON p.id = e.endpoint_id
+    SELECT e.id, e.endpoint_id, e.conversation_id
+    FROM {_EVENT} e JOIN {_ENDPOINT} p ON p.id = e.endpoint_id
     WHERE e.status = 'pending' AND e.next_attempt_at <= %(now)s AND p.is_active
       AND (e.locked_until IS NULL OR e.locked_until <= %(now)s)
-    ORDER BY e.next_attempt_at, e.id
+      AND NOT EXISTS (
+        SELECT 1 FROM {_EVENT} x
+        WHERE x.status = 'pending' AND x.endpoint_id = e.endpoint_id
+          AND x.conversation_id = e.conversation_id AND x.id < e.id
+          AND (x.next_attempt_at > %(now)s OR x.locked_until > %(now)s)
+        OFFSET 0  -- keeps it a per-row probe of webhook_event_queue_idx, not an anti-join
+      )
+    ORDER BY e.id
     LIMIT %(batch)s
     FOR UPDATE OF e SKIP LOCKED
+),
+kept AS (
+    SELECT due.id FROM due
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {_EVENT} x
+        WHERE x.status = 'pending' AND x.endpoint_id = due.endpoint_id
+          AND x.conversation_id = due.conversation_id AND x.id < due.id
+          AND x.id NOT IN (SELECT id FROM due)
+    )
 )
 UPDATE {_EVENT} e SET locked_until = %(until)s, locked_by = %(worker)s
-FROM due, {_ENDPOINT} p
-WHERE e.id = due.id AND p.id = e.endpoint_id
-RETURNING e.next_attempt_at, e.id, e.attempt_count, e.webhook_id, e.event_type,
+FROM kept, {_ENDPOINT} p
+WHERE e.id = kept.id AND p.id = e.endpoint_id
+RETURNING e.id, e.attempt_count, e.webhook_id, e.event_type,
     e.payload::text, p.url, p.secret, e.endpoint_id, e.conversation_id
 """
 
@@ -74,13 +96,14 @@ RETURNING event_id
 def claim(*, worker: str, batch: int, now: datetime, until: datetime) -> list[tuple]:
     """Lease up to ``batch`` due events of active endpoints to ``worker`` until ``until``.
 
-    Returns rows ``(next_attempt_at, id, attempt_count, webhook_id, event_type, payload
-    text, url, secret, endpoint_id, conversation_id)``, oldest due first. Rows another
-    transaction holds are skipped, never waited for."""
+    Returns rows ``(id, attempt_count, webhook_id, event_type, payload text, url, secret,
+    endpoint_id, conversation_id)`` in id order (oldest first). Rows another transaction
+    holds are skipped, never waited for; so is every later event of their (endpoint,
+    conversation), and of a pair whose earlier event waits for a retry or is leased."""
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM, {"now": now, "until": until, "batch": batch, "worker": worker})
         rows = cursor.fetchall()
-    rows.sort(key=lambda row: (row[0], row[1]))  # RETURNING keeps no order
+    rows.sort()  # RETURNING keeps no order; ids are unique
     return rows
 
 

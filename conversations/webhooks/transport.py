@@ -115,44 +115,74 @@ class _AnswerReader(io.RawIOBase):
     :data:`READ_CHUNK_BYTES` at a time and :data:`MAX_ANSWER_READ_BYTES` in all.
 
     It reads through the socket's own ``makefile`` object, which keeps the socket open while
-    the answer is read even after ``http.client`` lets go of it (``Connection: close``)."""
+    the answer is read even after ``http.client`` closes its connection (``Connection:
+    close``)."""
 
     def __init__(self, sock: socket.socket, deadline: Deadline):
         super().__init__()
-        self._sock, self._deadline, self._left = sock, deadline, MAX_ANSWER_READ_BYTES
-        self._raw = sock.makefile("rb", buffering=0)
+        self.sock, self.deadline, self.left = sock, deadline, MAX_ANSWER_READ_BYTES
+        self.raw = sock.makefile("rb", buffering=0)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        if self._left <= 0:
+        if self.left <= 0:
             raise AttemptError("ReadError", "the answer is over the size limit")
-        want = min(len(buffer), READ_CHUNK_BYTES, self._left)
-        self._sock.settimeout(self._deadline.left("ReadTimeout"))
+        want = min(len(buffer), READ_CHUNK_BYTES, self.left)
+        self.sock.settimeout(self.deadline.left("ReadTimeout"))
         try:
-            got = self._raw.readinto(memoryview(buffer)[:want])
+            got = self.raw.readinto(memoryview(buffer)[:want])
         except TimeoutError:
             raise AttemptError("ReadTimeout", "the answer did not come in time") from None
-        self._left -= got or 0
+        self.left -= got or 0
         return got
 
     def close(self) -> None:
-        self._raw.close()
+        self.raw.close()
         super().close()
+
+
+class _BoundedSocket:
+    """A connected socket as :class:`http.client.HTTPConnection` uses it (``sendall``,
+    ``makefile``, ``close``), bounded by the current attempt's :class:`Deadline`: a write
+    within the time left, and every answer read through :class:`_AnswerReader` — the file
+    ``http.client.HTTPResponse`` reads the status line, headers and body from."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.deadline = Deadline(0)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(self.deadline.left("WriteTimeout"))
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise AttemptError("WriteTimeout", "the receiver did not take the request") from None
+
+    def makefile(self, mode: str = "rb", *args, **kwargs) -> io.BufferedReader:
+        return io.BufferedReader(_AnswerReader(self.sock, self.deadline), READ_CHUNK_BYTES)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class _Connection(http.client.HTTPConnection):
     """One keep-alive connection to an endpoint origin, pinned to a checked address.
 
-    The request (headers and body) leaves in one ``sendall``, within the deadline."""
+    ``connect`` (the documented hook) opens the socket to a checked address and wraps it in
+    a :class:`_BoundedSocket`; the request (headers and body, gathered by ``send``) leaves in
+    one ``sendall`` within the deadline when the answer is asked for."""
 
     def __init__(self, scheme: str, host: str, port: int):
         super().__init__(host, port)
         self.scheme = scheme
         self.deadline = Deadline(0)
         self.used_at = 0.0
-        self._out: list[bytes] = []
+        self.out: list[bytes] = []
 
     def connect(self) -> None:
         sock = connect_checked(self.host, self.port, self.deadline)
@@ -166,25 +196,19 @@ class _Connection(http.client.HTTPConnection):
             except OSError as exc:
                 sock.close()
                 raise AttemptError("ConnectError", str(exc)) from None
-        self.sock = sock
+        self.sock = _BoundedSocket(sock)
 
     def send(self, data) -> None:
         if self.sock is None:
             self.connect()
-        self._out.append(bytes(data))
+        self.out.append(bytes(data))
 
     def getresponse(self):
-        data = b"".join(self._out)
-        self._out = []
-        self.sock.settimeout(self.deadline.left("WriteTimeout"))
-        try:
-            self.sock.sendall(data)
-        except TimeoutError:
-            raise AttemptError("WriteTimeout", "the receiver did not take the request") from None
+        data = b"".join(self.out)
+        self.out = []
+        self.sock.deadline = self.deadline
+        self.sock.sendall(data)
         return super().getresponse()
-
-    def response_class(self, sock, *args, **kwargs):
-        return _Response(sock, self.deadline, *args, **kwargs)
 
     def idle_and_fresh(self) -> bool:
         """Whether the connection may carry another request: open, not expired, and with
@@ -193,14 +217,6 @@ class _Connection(http.client.HTTPConnection):
             return False
         readable, _, _ = select.select([self.sock], [], [], 0)
         return not readable
-
-
-class _Response(http.client.HTTPResponse):
-    def __init__(self, sock, deadline, *args, **kwargs):
-        super().__init__(sock, *args, **kwargs)
-        reader = io.BufferedReader(_AnswerReader(sock, deadline), READ_CHUNK_BYTES)
-        self.fp.close()  # http.client's own reader, replaced before it read anything
-        self.fp = reader
 
 
 @lru_cache(maxsize=1)
@@ -319,7 +335,7 @@ class Sender:
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         kept = response.read(MAX_ANSWER_BYTES)
-        if not response.isclosed() or response.will_close:
+        if not response.isclosed() or _closes(response):
             conn.close()  # a longer body (never read) or the receiver's wish
         del kept
         conn.used_at = time.monotonic()
@@ -345,6 +361,13 @@ class Sender:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _closes(response: http.client.HTTPResponse) -> bool:
+    """Whether the receiver ends the connection after this answer (RFC 9112 §9.3: an HTTP/1.0
+    answer without ``keep-alive``, or ``Connection: close``)."""
+    tokens = {t.strip().lower() for t in (response.getheader("Connection") or "").split(",")}
+    return "close" in tokens or (response.version == 10 and "keep-alive" not in tokens)
 
 
 def _ms(started: float) -> int:

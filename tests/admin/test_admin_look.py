@@ -37,4 +37,4 @@ def test_pages_are_branded_and_dates_carry_the_zone(admin_client, make_conversat
     assert 'class="ai-toggle turn-on"' in listing
     assert len(DATE.findall(page)) >= 5  # header, thread, audit (x2), activity
     assert "p.m." not in page and "a.m." not in page  # no second date format
-    assert '<b>+</b> <code>ai_disabled</code> &quot;true&quot;' in page
+    assert "<b>+</b> <code>ai_disabled</code> &quot;true&quot;" in page

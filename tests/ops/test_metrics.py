@@ -114,6 +114,7 @@ def test_outbox_depth_and_delivery_outcomes(client, project, make_conversation, 
     # override_settings decorator leaks the decorator's values into later tests).
     settings.CONVSTORE_METRICS_TOKEN = TOKEN
     settings.CONVSTORE_WEBHOOK_ALLOW_PRIVATE = True  # the receiver listens on 127.0.0.1
+
     def scrape():
         return client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).content.decode()
 

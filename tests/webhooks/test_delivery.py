@@ -1,12 +1,15 @@
 """Delivery: AgentPhone-signed POSTs, retries with backoff, leases, and crashed workers."""
 
 import json
+import re
 import socket
 import subprocess
+import time
 from datetime import timedelta
 from http import HTTPStatus
 
 import agentphone.webhook as ap_webhook
+import httpx
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -18,7 +21,7 @@ from conversations.services import Actor, MessageInput
 from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
 from conversations.webhooks.leases import claim, decide, record_many
-from conversations.webhooks.transport import AttemptResult
+from conversations.webhooks.transport import AttemptResult, Sender
 from tests.skips import needs_postgresql
 
 from .conftest import SECRET, worker_command
@@ -393,3 +396,159 @@ def test_lease_grows_for_one_conversation_sent_in_order(project, endpoint, recei
         thread.join(60)
     assert len(reports[0].delivered) == 3
     assert len(receiver.ids()) == 3 == len(set(receiver.ids()))
+
+
+def _arrival_orders(receiver, events_by_id) -> dict:
+    """Per conversation, the event ids in the order their first delivery arrived."""
+    seen, orders = set(), {}
+    for headers, _ in receiver.requests:
+        webhook_id = headers["X-Webhook-ID"]
+        if webhook_id not in seen:
+            seen.add(webhook_id)
+            pk, conversation_id = events_by_id[webhook_id]
+            orders.setdefault(conversation_id, []).append(pk)
+    return orders
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_deliver_each_conversation_in_order(project, endpoint, receiver):
+    """2 workers × 50 conversations × 10 events, every 7th answer a 500 (retried at once):
+    each conversation's events arrive oldest first, and none is lost."""
+    conversations = [add_messages(project, f"c{index} m0") for index in range(50)]
+    for n in range(1, 10):  # interleaved, as live traffic is: each batch spans many
+        for index, conversation in enumerate(conversations):
+            services.messages_create(
+                conversation=conversation,
+                messages=[MessageInput(role="user", content=f"c{index} m{n}")],
+            )
+    events_by_id = {
+        webhook_id: (pk, conversation_id)
+        for webhook_id, pk, conversation_id in WebhookEvent.objects.values_list(
+            "webhook_id", "pk", "conversation_id"
+        )
+    }
+    assert len(events_by_id) == 500
+    receiver.statuses = [500 if n % 7 == 3 else 200 for n in range(600)]
+    argv, env = worker_command("--batch", "25", "--poll-interval", "0.05")
+    env = {**env, "CONVSTORE_WEBHOOK_BACKOFF_SECONDS": "0", "CONVSTORE_WEBHOOK_MAX_ATTEMPTS": "50"}
+    workers = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE) for _ in range(2)]
+    try:
+        pending = WebhookEvent.objects.exclude(status=WebhookEvent.Status.DELIVERED)
+        for _ in range(1200):  # wait for the outbox to drain (a bound, not a measurement)
+            if not pending.exists():
+                break
+            assert all(worker.poll() is None for worker in workers)
+            time.sleep(0.1)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(60)
+    assert not pending.exists()
+    orders = _arrival_orders(receiver, events_by_id)
+    assert sum(map(len, orders.values())) == 500  # none lost
+    out_of_order = [c for c, order in orders.items() if order != sorted(order)]
+    assert out_of_order == []
+    assert len(receiver.requests) > 500  # the 500s were retried
+
+
+def test_a_failed_event_holds_back_its_conversation_but_not_others(
+    project, endpoint, receiver, settings
+):
+    settings.CONVSTORE_WEBHOOK_BACKOFF_SECONDS = 30
+    first = add_messages(project, "a1", "a2", "a3")
+    second = add_messages(project, "b1", "b2")
+    now = timezone.now()
+    receiver.statuses = [500]  # the first answer: a1's (one thread, a's queue first)
+    with Sender(timeout=10, concurrency=1) as sender:
+        report = deliver_due(batch=10, now=now, sender=sender)
+    sent = [verify(h, b).data.message for h, b in receiver.requests]
+    assert sent == ["a1", "b1", "b2"]
+    assert "a2" not in sent and "a3" not in sent  # not sent behind the failed a1
+    assert len(report.retrying) == 1 and len(report.delivered) == 2
+    a_events = WebhookEvent.objects.filter(conversation=first).order_by("id")
+    assert [e.attempt_count for e in a_events] == [1, 0, 0]
+    assert all(e.locked_by == "" for e in a_events)  # released, not left leased
+    # Not due yet: a2 and a3 wait behind a1 even though they were never attempted.
+    assert deliver_due(now=now + timedelta(seconds=29)).claimed == []
+    report = deliver_due(now=now + timedelta(seconds=30))
+    assert len(report.delivered) == 3
+    sent = [verify(h, b).data.message for h, b in receiver.requests]
+    assert sent[-3:] == ["a1", "a2", "a3"]
+    assert WebhookEvent.objects.filter(conversation=second, status="delivered").count() == 2
+
+
+def test_one_worker_does_not_claim_behind_its_own_batch_in_flight(project, endpoint, receiver):
+    """The next batch is claimed while one is being sent: a conversation's later events
+    must wait until its earlier ones (leased by this very worker) are recorded."""
+    add_messages(project, "one", "two", "three")
+    now = timezone.now()
+    lease = timedelta(seconds=60)
+    first = claim(worker="w", batch=1, lease=lease, now=now)
+    assert [e.pk for e in first] == [WebhookEvent.objects.order_by("id").first().pk]
+    assert claim(worker="w", batch=10, lease=lease, now=now) == []
+    assert claim(worker="other", batch=10, lease=lease, now=now) == []
+
+
+def _deliveries(metrics_text: str) -> dict[str, float]:
+    return {
+        outcome: float(value)
+        for outcome, value in re.findall(
+            r'^convstore_webhook_deliveries_total\{outcome="(\w+)"\} (\S+)$',
+            metrics_text,
+            re.MULTILINE,
+        )
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_serves_its_own_metrics_with_outcomes_from_zero(project, endpoint, receiver):
+    add_messages(project, "counted", "twice")
+    argv, env = worker_command("--poll-interval", "0.2", "--metrics-port", "0")
+    env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    worker = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        address = re.search(r"metrics on (http://\S+)", worker.stdout.readline()).group(1)
+        assert "delivered" in worker.stdout.readline()  # the first batch is recorded
+        text = httpx.get(address).text
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=60)
+    assert _deliveries(text) == {"delivered": 2.0, "retry": 0.0, "failed": 0.0}
+
+
+def test_known_label_values_start_at_zero(db, client, settings):
+    settings.CONVSTORE_METRICS_TOKEN = "metrics-token"
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token").content.decode()
+    assert set(_deliveries(text)) == {"delivered", "retry", "failed"}
+    for name in ("openai", "azure", "telnyx", "agentphone"):
+        assert f'convstore_rate_limited_total{{format="{name}"}}' in text
+
+
+class _BrokenForOneURL(Sender):
+    """The real transport, except that a POST to ``broken`` raises (a bug in sending)."""
+
+    def __init__(self, broken: str, **kwargs):
+        super().__init__(**kwargs)
+        self.broken = broken
+
+    def post(self, url, body, headers):
+        if url == self.broken:
+            raise RuntimeError("boom")
+        return super().post(url, body, headers)
+
+
+def test_one_failing_send_does_not_lose_the_batchs_other_results(project, endpoint, receiver):
+    broken = webhook_endpoint_create(project=project, url=receiver.url + "?broken", secret=SECRET)
+    add_messages(project, "one", "two")
+    with _BrokenForOneURL(broken.url, timeout=10, concurrency=2) as sender:
+        report = deliver_due(batch=10, sender=sender)
+    assert len(report.claimed) == 4
+    assert len(report.delivered) == 2 and len(report.retrying) == 1  # "two" waits behind "one"
+    good = WebhookEvent.objects.filter(endpoint=endpoint)
+    assert set(good.values_list("status", flat=True)) == {"delivered"}
+    attempt = WebhookAttempt.objects.get(event__endpoint=broken)
+    assert attempt.status_code is None and "boom" in attempt.error
+    assert set(
+        WebhookEvent.objects.filter(endpoint=broken).values_list("locked_by", flat=True)
+    ) == {""}

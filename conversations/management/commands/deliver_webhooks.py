@@ -1,7 +1,11 @@
-"""``python manage.py deliver_webhooks [--once] [--batch N] [--concurrency C] [--poll-interval S]``.
+"""``python manage.py deliver_webhooks [--once] [--batch N] [--concurrency C] [--poll-interval S]
+[--metrics-port P [--metrics-addr A]]``.
 
 One process keeps one keep-alive :class:`~conversations.webhooks.transport.Sender` for its
-whole life and sends each claimed batch ``--concurrency`` attempts at a time.
+whole life and sends each claimed batch ``--concurrency`` attempts at a time. With
+``--metrics-port`` it serves its own Prometheus ``/metrics`` (``prometheus_client``'s
+``start_http_server``; delivery outcomes, process metrics) on ``--metrics-addr`` (default
+127.0.0.1: unauthenticated, keep it off the internet); port 0 picks a free port, printed.
 """
 
 import signal
@@ -10,7 +14,9 @@ import time
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from prometheus_client import start_http_server
 
+from conversations.metrics import start_known_labels
 from conversations.webhooks.delivery import (
     default_concurrency,
     deliver_batches,
@@ -45,11 +51,28 @@ class Command(BaseCommand):
             "(default: 2 × ceil(batch / concurrency) × timeout + 30).",
         )
 
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            help="Serve this worker's Prometheus /metrics on this port (0: a free one).",
+        )
+        parser.add_argument(
+            "--metrics-addr", default="127.0.0.1", help="Address of /metrics (127.0.0.1)."
+        )
+
     def handle(self, *args, once, batch, concurrency, poll_interval, lease, **options):
         if batch < 1 or (concurrency is not None and concurrency < 1):
             raise CommandError("--batch and --concurrency must be at least 1.")
         if poll_interval < 0 or (lease is not None and lease <= 0):
             raise CommandError("--poll-interval must be ≥ 0 and --lease > 0.")
+        start_known_labels()
+        metrics_server = None
+        if options["metrics_port"] is not None:
+            metrics_server, _ = start_http_server(options["metrics_port"], options["metrics_addr"])
+            host, port = metrics_server.server_address[:2]
+            self.stdout.write(f"metrics on http://{host}:{port}/metrics")
+            self.stdout.flush()
         self.stopping = False
         previous = {}
         if threading.current_thread() is threading.main_thread():
@@ -65,6 +88,9 @@ class Command(BaseCommand):
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
         self.stdout.write(
             f"done: {totals['delivered']} delivered, {totals['retrying']} to retry, "
             f"{totals['failed']} failed"
@@ -89,6 +115,7 @@ class Command(BaseCommand):
                     f"{len(report.delivered)} delivered, {len(report.retrying)} to retry, "
                     f"{len(report.failed)} failed"
                 )
+                self.stdout.flush()
                 continue
             if once:
                 self.stopping = True
