@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import router, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import events
@@ -267,14 +267,27 @@ def conversation_ai_set(
     return _write_metadata(row, new, actor=actor, action=MetadataChange.Action.AI_SWITCH), True
 
 
+@transaction.atomic
 def conversation_update_fields(*, conversation: Conversation, **values: Any) -> Conversation:
-    """Set non-metadata fields (``name``, ``group_name``, …) with ``update_fields``."""
+    """Set non-metadata fields (``name``, ``group_name``, …) and bump ``version``, atomically.
+
+    Locks the row (re-reading its ``version``), then writes the fields, ``updated_at`` and
+    ``version + 1`` in one ``UPDATE``: every write changes the ETag (:mod:`..conditional`), and
+    a failed write leaves nothing behind. Sets the values on ``conversation`` and returns it.
+
+    Raises:
+        Conversation.DoesNotExist: the conversation is gone.
+    """
+    version = (
+        Conversation.objects.select_for_update()
+        .values_list("version", flat=True)
+        .get(pk=conversation.pk)
+    )
     for name, value in values.items():
         setattr(conversation, name, value)
     conversation.updated_at = timezone.now()
-    conversation.save(update_fields=[*values, "updated_at"])
-    Conversation.objects.filter(pk=conversation.pk).update(version=F("version") + 1)
-    conversation.refresh_from_db(fields=["version"])
+    conversation.version = version + 1
+    conversation.save(update_fields=[*values, "updated_at", "version"])
     return conversation
 
 
