@@ -11,12 +11,14 @@ import pytest
 import telnyx
 from django.core.management import call_command
 from django.db import connection
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from conversations import idempotency
 from conversations.models import Conversation, IdempotencyKey, Message, MetadataChange
 
 ECHO = "conversations.responders.echo"
+ROUTE = "/openai/v1/conversations"
 
 
 def failing_responder(conversation, message):
@@ -307,3 +309,46 @@ def test_eight_concurrent_plain_http_creates_make_one_conversation(live_server, 
     assert {status for status, _ in answers} <= {HTTPStatus.OK, HTTPStatus.CONFLICT}
     ok_bodies = {body for status, body in answers if status == HTTPStatus.OK}
     assert len(ok_bodies) == 1
+
+
+# --- the stored answer commits with the write ------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_whose_key_was_taken_over_mid_request_rolls_back(http, project, settings):
+    """The answer is stored in the write's own transaction: when storing it is refused (the
+    lease ran out and another request took the key over while this one was writing), the
+    write rolls back with it and the client gets 409; nothing of the first request remains."""
+    settings.CONVSTORE_IDEMPOTENCY_LEASE_SECONDS = 0  # every claim is over as soon as it is made
+    took_over = []
+
+    def take_over(sender, instance, created, **kwargs):
+        if created and not took_over:  # the write is running: another request claims the key
+            took_over.append(claim_like_a_running_request(project, ROUTE, "late", {}))
+
+    post_save.connect(take_over, sender=Conversation, dispatch_uid="test-take-over")
+    try:
+        response = http.post(ROUTE, json={}, headers=key_header("late"))
+    finally:
+        post_save.disconnect(sender=Conversation, dispatch_uid="test-take-over")
+    assert isinstance(took_over[0], idempotency.Claim)
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert response.json()["error"]["code"] == "idempotency_key_in_use"
+    assert not Conversation.objects.exists()
+    assert not IdempotencyKey.objects.filter(status_code__isnull=False).exists()
+
+
+def test_the_query_string_is_part_of_the_request(openai_client, http):
+    conv = openai_client.conversations.create()
+    items = [{"role": "user", "content": "once"}]
+    url, headers = f"/openai/v1/conversations/{conv.id}/items", key_header("q")
+    first = http.post(f"{url}?include=a&limit=1", json={"items": items}, headers=headers)
+    assert first.status_code == HTTPStatus.OK
+    # The same parameters in another order are the same request: its answer is replayed.
+    again = http.post(f"{url}?limit=1&include=a", json={"items": items}, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true" and again.content == first.content
+    for other in ("?include=a&limit=2", "?include=a", ""):
+        refused = http.post(f"{url}{other}", json={"items": items}, headers=headers)
+        assert refused.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+        assert refused.json()["error"]["code"] == "idempotency_key_reused"
+    assert Message.objects.count() == 1
