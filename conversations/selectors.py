@@ -44,19 +44,10 @@ class Partition:
 
 
 def conversation_queryset(*, partition: Partition) -> QuerySet[Conversation]:
-    """All conversations of a partition.
-
-    The queryset carries the partition as ``.partition`` so the fast write path
-    (:mod:`conversations.services.fastwrite`) can scope its raw read without compiling the
-    queryset; a filtered clone drops the attribute and is compiled instead.
-    """
-    queryset = Conversation.objects.all()
-    # Django's own lazy filter (what related managers use): the filter is built only when
-    # the query is compiled, which the fast write path never does for this queryset.
-    queryset._defer_next_filter = True
-    queryset = queryset.filter(project=partition.project, isolation_key=partition.isolation_key)
-    queryset.partition = partition
-    return queryset
+    """All conversations of a partition."""
+    return Conversation.objects.filter(
+        project=partition.project, isolation_key=partition.isolation_key
+    )
 
 
 def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) -> Conversation:

@@ -20,7 +20,7 @@ from ..ids import parse_id
 from ..metrics import RATE_LIMITED
 from ..models import Conversation
 from ..observability import request_format
-from ..selectors import Partition, conversation_get, conversation_queryset
+from ..selectors import Partition, conversation_get
 from ..services import Actor
 
 ISOLATION_HEADER = "HTTP_X_MS_USER_ISOLATION_KEY"
@@ -196,15 +196,15 @@ class FormatViewMixin:
     def conversation_target(self, conversation_id: str | None = None) -> dict:
         """Keyword arguments naming the URL's conversation for a locking service call.
 
-        ``{"conversation": <uuid>, "scope": <partition queryset>}``: the service locks the row
-        only if it is in the partition, so an update costs no separate lookup. Raises
+        ``{"conversation": <uuid>, "scope": <the request's Partition>}``: the service locks the
+        row only if it is in the partition, so an update costs no separate lookup. Raises
         :class:`ResourceNotFound` for an id in no accepted form.
         """
         conversation_id = conversation_id or self.kwargs["conversation_id"]
         pk = parse_id(conversation_id)
         if pk is None:
             raise ResourceNotFound("conversation", conversation_id)
-        return {"conversation": pk, "scope": conversation_queryset(partition=self.partition)}
+        return {"conversation": pk, "scope": self.partition}
 
     # --- conditional requests (RFC 9110 §13; conversations.conditional) ---------------------
 

@@ -13,10 +13,11 @@ the outbox events only if the row's ``version`` is still the one read (compare-a
 when it is not, they run the locking path above. Same results, same guarantees, 2–3 round
 trips instead of 8.
 
-``conversation`` may be a row or a primary key. The metadata writers take an optional
-``scope`` queryset (a request's partition) that the row must belong to: callers that only
-hold an id skip a separate visibility lookup, and an id outside the scope raises
-``Conversation.DoesNotExist`` exactly like an unknown one.
+``conversation`` may be a row or a primary key. The writers take an optional ``scope`` that
+the row must belong to: a request's :class:`~conversations.selectors.Partition` (what the
+formats pass; the fast path reads the row in it without building a queryset) or any
+``Conversation`` queryset. Callers that only hold an id skip a separate visibility lookup,
+and an id outside the scope raises ``Conversation.DoesNotExist`` exactly like an unknown one.
 
 Errors raised:
 
@@ -41,9 +42,13 @@ from .. import events
 from .. import metadata as rules
 from ..conditional import EntityTags, check_if_match
 from ..models import Conversation, Message, MetadataChange, Project
+from ..selectors import Partition, conversation_queryset
 from . import fastwrite
 from .actors import Actor
 from .messages import MessageInput, MessageInvalid, messages_check, messages_create
+
+#: Where a write may find its row: a request's partition, any queryset, or anywhere (None).
+Scope = Partition | QuerySet | None
 
 
 def _audit(
@@ -101,10 +106,15 @@ def conversation_create(
     return conversation
 
 
-def _locked(conversation: Conversation | Any, scope: QuerySet | None = None) -> Conversation:
-    """Lock and re-read the row; ``scope`` (e.g. a partition's queryset) must contain it."""
+def _locked(conversation: Conversation | Any, scope: Scope = None) -> Conversation:
+    """Lock and re-read the row; ``scope`` (a partition or a queryset) must contain it."""
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
-    queryset = Conversation.objects.all() if scope is None else scope
+    if scope is None:
+        queryset = Conversation.objects.all()
+    elif isinstance(scope, Partition):
+        queryset = conversation_queryset(partition=scope)
+    else:
+        queryset = scope
     return queryset.select_for_update().get(pk=pk)
 
 
@@ -128,7 +138,7 @@ def _if_match_check(if_match: EntityTags | None):
 def conversation_lock(
     *,
     conversation: Conversation | Any,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> Conversation:
     """Lock the row for the rest of the caller's transaction and check ``if_match``.
@@ -164,7 +174,7 @@ def conversation_metadata_merge(
     conversation: Conversation | Any,
     patch: Mapping[str, Any],
     actor: Actor,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> Conversation:
     """Shallow-merge ``patch`` into the stored metadata; a ``None`` value removes its key.
@@ -207,7 +217,7 @@ def conversation_metadata_replace(
     conversation: Conversation | Any,
     metadata: Mapping[str, Any] | None,
     actor: Actor,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> Conversation:
     """Replace the whole metadata object; ``None`` clears it (stored as null), ``{}`` empties it.
@@ -250,7 +260,7 @@ def conversation_ai_set(
     conversation: Conversation | Any,
     disabled: bool,
     actor: Actor,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
 ) -> tuple[Conversation, bool]:
     """Flip the AI switch: set ``metadata["ai_disabled"]`` to ``"true"`` or ``"false"``.
 
@@ -295,7 +305,7 @@ def conversation_update_fields(*, conversation: Conversation, **values: Any) -> 
 def conversation_delete(
     *,
     conversation: Conversation | Any,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> None:
     """Delete a conversation with its messages and audit trail, under its row lock.

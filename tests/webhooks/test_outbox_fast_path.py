@@ -11,7 +11,7 @@ statement refuses, so the locking path re-reads and writes the right events.
 import pytest
 from django.db import connection
 
-from conversations import services
+from conversations import events, services
 from conversations.metadata import merge
 from conversations.models import Conversation, MetadataChange, WebhookEndpoint, WebhookEvent
 from conversations.services import Actor, fastwrite
@@ -76,3 +76,30 @@ def test_an_unchanged_endpoint_set_lets_the_fast_write_commit_its_event(project,
     assert row is not None and row.metadata == {"b": "2"}
     ((endpoint_id, payload),) = WebhookEvent.objects.values_list("endpoint_id", "payload")
     assert endpoint_id == endpoint.pk and payload["conversationState"] == {"b": "2"}
+
+
+def test_another_metadata_changed_receiver_turns_the_fast_path_off(project, endpoint):
+    """The fast path writes what the outbox receiver would; any other receiver must see every
+    change, so while one is connected every write takes the locking path and sends the signal."""
+    seen = []
+
+    def audit_log(sender, conversation, change, **kwargs):
+        seen.append(change.after)
+
+    conversation = services.conversation_create(project=project, actor=ACTOR)
+    for connect in (
+        lambda: events.metadata_changed.connect(audit_log),
+        lambda: events.metadata_changed.connect(audit_log, dispatch_uid="tests.audit_log"),
+    ):
+        connect()
+        try:
+            assert not fastwrite.enabled(connection.alias)
+            services.conversation_metadata_merge(
+                conversation=conversation, patch={"n": str(len(seen))}, actor=ACTOR
+            )
+        finally:
+            events.metadata_changed.disconnect(audit_log)
+            events.metadata_changed.disconnect(dispatch_uid="tests.audit_log")
+        assert fastwrite.enabled(connection.alias)
+    assert seen == [{"n": "0"}, {"n": "1"}]
+    assert WebhookEvent.objects.count() == 2  # the outbox receiver ran on the locking path

@@ -53,8 +53,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
 
     def list(self, request):
         filterset = ConversationFilterSet(
-            data=request.query_params,
-            queryset=selectors.conversation_queryset(partition=self.partition),
+            data=request.query_params, partition=self.partition
         )
         if not filterset.is_valid():
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
