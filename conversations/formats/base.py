@@ -151,18 +151,14 @@ class FormatViewMixin:
         return super().finalize_response(request, response, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
-        refusal = getattr(request._request, "body_refusal", None)
+        # The body limit is checked once, by conversations.middleware.ChunkedBodyMiddleware;
+        # here its refusal is worded in the format's shape (DRF's Request proxies the
+        # attributes of the HttpRequest it wraps).
+        refusal = getattr(request, "body_refusal", None)
         if refusal == "too_large":
             raise PayloadTooLarge()
         if refusal == "length_required":
             raise LengthRequired()
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            too_big = int(length) > settings.CONVSTORE_MAX_BODY_BYTES
-        except ValueError:
-            too_big = False
-        if too_big:
-            raise PayloadTooLarge()
         db.apply_statement_timeout()
         super().initial(request, *args, **kwargs)
         if len(request.META.get(ISOLATION_HEADER, "")) > MAX_ISOLATION_KEY_LENGTH:
