@@ -118,3 +118,30 @@ def test_the_check_finds_what_it_is_for():
     )
     found = [name for _, _, name in foreign_internals([("example.py", tree)])]
     assert sorted(found) == ["_defer_next_filter", "_request", "receivers"]
+
+
+#: Files whose settings reads are being reworked by other work in progress (webhook delivery).
+SETTINGS_GETATTR_IN_PROGRESS = {
+    "conversations/webhooks/addresses.py",
+    "conversations/webhooks/delivery.py",
+    "conversations/webhooks/envelope.py",
+    "conversations/webhooks/leases.py",
+}
+
+
+def test_every_setting_default_lives_in_settings_py():
+    """``getattr(settings, "X", default)`` would put a second default beside the one in
+    convstore/settings.py; code reads ``settings.X``."""
+    found = [
+        f"{path}:{node.lineno}"
+        for path, tree in source_files()
+        if path not in SETTINGS_GETATTR_IN_PROGRESS
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) == 3
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == "settings"
+    ]
+    assert found == []

@@ -84,7 +84,7 @@ def _column(model, name: str) -> str:
 
 def enabled(using: str) -> bool:
     """Whether writes on database alias ``using`` may take the fast path (see module)."""
-    if not getattr(settings, "CONVSTORE_FAST_WRITES", True):
+    if not settings.CONVSTORE_FAST_WRITES:
         return False
     if connections[using].vendor != "postgresql":
         return False
