@@ -15,7 +15,7 @@ class RequestIdMiddleware:
     """Give every request an id (``req_`` + 32 hex) and answer it in ``x-request-id``.
 
     The OpenAI SDK exposes this header as ``_request_id`` / ``APIStatusError.request_id``
-    (``providers/openai-azure.md`` §4.6); the audit trail stores it beside each change.
+    (the ``openai`` SDK's request IDs); the audit trail stores it beside each change.
     """
 
     def __init__(self, get_response):

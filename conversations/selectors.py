@@ -1,6 +1,6 @@
 """Every read that finds, filters or pages, scoped to a partition.
 
-A request's partition is ``(project, isolation_key)`` (``../shared/CONTRACT.md`` §Who sees
+A request's partition is ``(project, isolation_key)`` (``docs/contract.md`` §Who sees
 what): a conversation is visible only in the partition that created it. Anything outside it
 is reported exactly like an unknown id.
 """
@@ -344,8 +344,8 @@ def message_number_page(
     """Page ``page_number`` (from 1) of a conversation's messages, oldest first.
 
     Returns ``(messages, total_results, page_size)``; a page past the end is empty. Serves
-    Telnyx's ``page[number]``/``page[size]`` pagination (``providers/telnyx-agentphone.md``
-    §A.4).
+    Telnyx's ``page[number]``/``page[size]`` pagination (``docs/contract.md``
+    §Sources, Telnyx SDK).
 
     A numbered page cannot stop early without shifting every later page, so the response
     budget shrinks the page instead: the page size used is ``page_size``, or fewer, so that a

@@ -1,4 +1,4 @@
-"""convstore's URL map: the admin and one prefix per wire format (``CONTRACT.md`` table)."""
+"""convstore's URL map: the admin and one prefix per wire format (``docs/contract.md``)."""
 
 from django.contrib import admin
 from django.urls import include, path

@@ -9,6 +9,7 @@ else's private attribute and fails the test unless :data:`EXCEPTIONS` lists it w
 """
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,3 +146,34 @@ def test_every_setting_default_lives_in_settings_py():
         and node.args[0].id == "settings"
     ]
     assert found == []
+
+
+#: Webhook modules another helper is reworking still cite the provider notes (to be moved).
+CITATIONS_IN_PROGRESS = {
+    "conversations/webhooks/__init__.py",
+    "conversations/webhooks/delivery.py",
+    "conversations/webhooks/envelope.py",
+}
+
+
+def test_citations_point_inside_the_repository():
+    """Docstrings cite docs/contract.md (by section) or a public page, never a file that is not
+    in this repository (the provider notes and contract the project started from)."""
+    headings = {
+        line.lstrip("#").strip()
+        for line in (ROOT / "docs" / "contract.md").read_text().splitlines()
+        if line.startswith("## ")
+    }
+    outside, unknown = [], []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            text = path.read_text()
+            if name not in CITATIONS_IN_PROGRESS and any(
+                ref in text for ref in ("../shared/", "CONTRACT.md", "providers/")
+            ):
+                outside.append(name)
+            for section in re.findall(r"docs/contract\.md``?\s+§([A-Z][\w ]*)", text):
+                if not any(heading.startswith(section.strip()) for heading in headings):
+                    unknown.append(f"{name}: §{section}")
+    assert outside == [] and unknown == []

@@ -357,7 +357,7 @@ def conversation_ai_reply(
     nothing is stored. Returns ``(user_message, reply_message)``.
 
     Raises:
-        AIDisabled: the switch is off; nothing is stored (``CONTRACT.md`` §The AI switch).
+        AIDisabled: the switch is off; nothing is stored (``docs/contract.md`` §The AI switch).
         ResponderNotConfigured: ``responder`` is ``None``; nothing is stored.
         ResponderFailed: the responder raised or returned a non-string; nothing is stored.
         Conversation.DoesNotExist: the conversation is gone.

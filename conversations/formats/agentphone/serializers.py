@@ -1,4 +1,4 @@
-"""AgentPhone request parsing and response shapes (``providers/telnyx-agentphone.md`` §B.1–B.4).
+"""AgentPhone request parsing and response shapes (``docs/contract.md`` §Metadata).
 
 Responses are camelCase with ISO 8601 UTC times (``2025-01-15T12:00:00.123456Z``;
 microseconds kept so a ``receivedAt`` works as an exact ``before``/``after`` cursor). Every

@@ -1,11 +1,11 @@
 """OpenAI Conversations viewsets, and their Azure OpenAI v1 variant.
 
-Routes (relative to the SDK base URL, ``providers/openai-azure.md`` §2):
+Routes (relative to the SDK base URL, ``docs/contract.md`` §One store):
 ``POST /conversations``; ``GET·POST·DELETE /conversations/{id}`` (update is **POST**);
 ``POST·GET /conversations/{id}/items``; ``GET·DELETE /conversations/{id}/items/{item_id}``.
 Every success is 200 with a JSON body (the SDK cannot parse a 204).
 
-Update semantics (our documented choice, ``CONTRACT.md`` §Metadata): ``{"metadata": {...}}``
+Update semantics (our documented choice, ``docs/contract.md`` §Metadata): ``{"metadata": {...}}``
 shallow-merges, a key whose value is ``null`` is removed, ``{"metadata": null}`` clears all.
 """
 
@@ -240,7 +240,7 @@ def _int_param(params, name: str, default: int, low: int, high: int) -> int:
 
 class AzureViewMixin:
     """Azure OpenAI v1: ``api-key`` header accepted beside Bearer, ``api-version`` ignored,
-    ``apim-request-id`` echoed (``providers/openai-azure.md`` §8)."""
+    ``apim-request-id`` echoed (``docs/contract.md``, Azure)."""
 
     source = "azure"
     authentication_classes = [AzureApiKeyAuthentication]

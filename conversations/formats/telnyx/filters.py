@@ -1,6 +1,6 @@
 """The Telnyx list filters as a django-filter ``FilterSet`` (``GET /ai/conversations``).
 
-Query parameters (``providers/telnyx-agentphone.md`` §A.3; keys arrive URL-encoded and are
+Query parameters (``docs/contract.md`` §Sources, Telnyx list; keys arrive URL-encoded and are
 decoded by Django):
 
 =====================================  ========================================================

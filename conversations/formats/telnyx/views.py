@@ -1,4 +1,4 @@
-"""Telnyx AI conversations viewsets (``providers/telnyx-agentphone.md`` §A.1, §A.7).
+"""Telnyx AI conversations viewsets (``docs/contract.md`` §The AI switch).
 
 Routes (relative to the SDK base URL ``http://HOST/telnyx/v2``):
 ``GET·POST /ai/conversations``; ``GET·PUT·DELETE /ai/conversations/{id}``;
@@ -9,7 +9,7 @@ Wrapping follows the SDK: create answers the bare conversation, retrieve and upd
 in ``{"data": …}``, list answers ``{"data": [...]}`` without ``meta``; delete and add-message
 answer 200 with an empty body (the SDK ignores it).
 
-Update semantics (undocumented by Telnyx; ours, ``CONTRACT.md`` §Metadata): ``PUT`` merges the
+Update semantics (undocumented by Telnyx; ours, ``docs/contract.md`` §Metadata): ``PUT`` merges the
 sent keys, a ``null`` value removes a key, and ``{}``, ``null`` or no ``metadata`` change
 nothing. Reserved keys (``telnyx_*``, ``assistant_id``…) are ordinary metadata here.
 """
