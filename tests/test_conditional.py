@@ -415,3 +415,18 @@ def test_a_failed_field_edit_leaves_nothing_behind(make_conversation):
         conversation_update_fields(conversation=conversation, name="half-written")
     stored = Conversation.objects.get()
     assert (stored.name, stored.version) == ("", 2**63 - 1)
+
+
+def test_the_stale_page_guard_names_exactly_one_version(make_conversation):
+    """``EntityTags.for_version`` (the admin's guard): matches the conversation at that version
+    and no other state of it."""
+    conversation = make_conversation({"a": "1"})
+    guard = EntityTags.for_version(conversation.id, conversation.version)
+    assert guard.matches_strongly(conversation) and not guard.any
+    conversation_metadata_merge(conversation=conversation, patch={"b": "2"}, actor=CMD)
+    conversation.refresh_from_db()
+    assert not guard.matches_strongly(conversation)
+    with pytest.raises(PreconditionFailed):
+        conversation_metadata_merge(
+            conversation=conversation, patch={"c": "3"}, actor=CMD, if_match=guard
+        )

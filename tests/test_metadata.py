@@ -46,6 +46,7 @@ def test_empty_key_is_refused():
         ([], "array"),
         ({}, "object"),
         (None, "null"),
+        (b"x", "bytes"),  # not JSON (a command's or the admin's Python value): its type name
     ],
 )
 def test_non_string_values_are_refused_with_their_json_type(value, got):
@@ -67,7 +68,13 @@ def test_ai_disabled_takes_bools_and_strings_and_stores_a_string(raw, stored):
 
 
 def test_ai_disabled_refuses_other_values():
-    assert error_of(rules.validate_metadata, {"ai_disabled": "yes"}).code == "invalid_ai_disabled"
+    error = error_of(rules.validate_metadata, {"ai_disabled": "yes"})
+    assert error.code == "invalid_ai_disabled"
+    # The formats build their errors from these (OpenAI's param, FastAPI's loc, the message).
+    assert (error.key, error.params["value"]) == ("ai_disabled", "yes")
+    assert error.message == (
+        "Invalid value for 'ai_disabled': expected true or false, got 'yes'."
+    )
 
 
 def test_metadata_must_be_an_object():
@@ -88,6 +95,14 @@ def test_switch_helpers():
     assert not rules.is_ai_disabled({"ai_disabled": "false"})
     assert not rules.is_ai_disabled(None)
     assert rules.with_ai_disabled({"a": "1"}, True) == {"a": "1", "ai_disabled": "true"}
+    assert rules.with_ai_disabled({"ai_disabled": "true"}, False) == {"ai_disabled": "false"}
+
+
+def test_plain_metadata_takes_the_one_pass_check_whatever_its_script():
+    """The one-pass check (the bulk import's speed) accepts non-ASCII text itself; only a lone
+    surrogate, NUL or a broken limit sends a value to the pair-by-pair rules."""
+    assert rules._plain_valid({"名前": "界"}) == {"名前": "界"}
+    assert rules._plain_valid({"k": "\ud800"}) is None
 
 
 def test_lone_surrogates_are_refused():
