@@ -13,7 +13,7 @@ mutmut reads its settings from ``setup.cfg`` (``[mutmut]``); this script writes 
 for the run and removes it afterwards. Results are kept in ``mutants/`` (git-ignored) and
 reused by the next run of the same modules; ``--fresh`` starts over. The tests run on
 whatever ``DATABASE_URL`` names (SQLite when unset; the fast write path is PostgreSQL-only,
-so mutate ``conversations/services/fastwrite.py`` with PostgreSQL and ``--max-children 1``).
+so mutate ``conversations/services/fastwrite.py`` with PostgreSQL), one mutant at a time.
 """
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", nargs="+", default=CORE, help="files (globs) to mutate")
     parser.add_argument("--tests", nargs="+", default=CORE_TESTS, help="test files to run")
-    parser.add_argument("--max-children", type=int, default=2, help="parallel test runs")
+    # One at a time: parallel runs would share the test database (SQLite's test-db.sqlite3 file,
+    # PostgreSQL's test_<name>) and fail each other's tests, counting survivors as killed.
+    parser.add_argument("--max-children", type=int, default=1, help="parallel test runs")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     args = parser.parse_args(argv)
 
