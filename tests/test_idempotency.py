@@ -422,6 +422,8 @@ def test_the_stored_status_is_replayed(project):
     idempotency.complete(claim, status_code=201, body=b"{}", headers={"ETag": '"x.1"'})
     stored = claim_like_a_running_request(project, "/r", "201", {})
     assert stored == idempotency.Stored(201, b"{}", {"ETag": '"x.1"'})
+    row = IdempotencyKey.objects.get()  # what the admin shows of it
+    assert (row.isolation_key, row.method, row.route, row.key) == ("", "POST", "/r", "201")
 
 
 def test_release_frees_only_its_own_claim(project):
