@@ -149,3 +149,34 @@ def test_the_one_pass_check_agrees_with_the_pair_by_pair_rules(value):
     assert _outcome(rules.validate_metadata, value) == _outcome(
         lambda v: rules._validate(v, allow_delete=False), value
     )
+
+
+def test_nul_and_surrogate_errors_say_where():
+    value_error = error_of(rules.validate_metadata, {"k": "a\x00"})
+    assert (value_error.message, value_error.key) == (
+        "Metadata value for 'k' may not contain the NUL character.", "k"
+    )
+    key_error = error_of(rules.validate_metadata, {"a\x00": "v"})
+    assert key_error.message == "Metadata keys may not contain the NUL character."
+    surrogate = error_of(rules.validate_metadata, {"k": "\ud800"})
+    assert surrogate.message == "Metadata may not contain lone surrogate characters."
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("a\x00b", True),
+        ("ab", False),
+        ({"k\x00": "v"}, True),
+        ({"k": "v\x00"}, True),
+        ({"k": "v"}, False),
+        (["a", ["b", "\x00"]], True),
+        (("a", "b"), False),
+        (("a", "\x00"), True),
+        (7, False),
+        (None, False),
+    ],
+)
+def test_contains_nul_looks_into_keys_values_and_nested_items(value, found):
+    """The formats' check of whole bodies (items, Telnyx names) before they reach the database."""
+    assert rules.contains_nul(value) is found
