@@ -430,3 +430,21 @@ def test_the_stale_page_guard_names_exactly_one_version(make_conversation):
         conversation_metadata_merge(
             conversation=conversation, patch={"c": "3"}, actor=CMD, if_match=guard
         )
+
+
+def test_precondition_failed_says_what_to_do(make_conversation):
+    conversation = make_conversation()
+    error = PreconditionFailed(conversation)
+    assert str(error) == (
+        f"The conversation has changed: its current ETag is {etag(conversation)}, which "
+        "If-Match does not name. Nothing was written: read the conversation again and retry "
+        "with its new ETag."
+    )
+
+
+def test_a_header_at_the_length_limit_is_still_read(make_conversation):
+    conversation = make_conversation()
+    tag = etag(conversation)
+    value = " " * (4096 - len(tag)) + tag
+    assert len(value) == 4096 and EntityTags.parse(value).matches_strongly(conversation)
+    assert not EntityTags.parse(" " + value).matches_strongly(conversation)

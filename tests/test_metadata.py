@@ -160,6 +160,18 @@ def test_nul_and_surrogate_errors_say_where():
     assert key_error.message == "Metadata keys may not contain the NUL character."
     surrogate = error_of(rules.validate_metadata, {"k": "\ud800"})
     assert surrogate.message == "Metadata may not contain lone surrogate characters."
+    assert surrogate.key == "k"
+
+
+def test_value_errors_name_the_key_the_type_and_the_limit():
+    wrong_type = error_of(rules.validate_metadata, {"k": 1})
+    assert wrong_type.message == "Metadata value for 'k' must be a string, got integer."
+    too_long = error_of(rules.validate_metadata, {"k": "v" * 513})
+    assert too_long.params["limit"] == 512
+
+
+def test_removing_a_key_that_is_not_there_changes_nothing():
+    assert rules.merge({"a": "1"}, rules.validate_patch({"b": None})) == {"a": "1"}
 
 
 @pytest.mark.parametrize(
