@@ -192,3 +192,10 @@ def test_removing_a_key_that_is_not_there_changes_nothing():
 def test_contains_nul_looks_into_keys_values_and_nested_items(value, found):
     """The formats' check of whole bodies (items, Telnyx names) before they reach the database."""
     assert rules.contains_nul(value) is found
+
+
+def test_a_non_string_key_is_refused_with_its_type():
+    """Only Python callers (commands, the admin) can send one: JSON keys are strings."""
+    error = error_of(rules.validate_metadata, {1: "v"})
+    assert (error.code, error.key, error.params["got"]) == ("invalid_value_type", "1", "integer")
+    assert error.message == "Metadata keys must be strings."
