@@ -199,3 +199,15 @@ def test_a_non_string_key_is_refused_with_its_type():
     error = error_of(rules.validate_metadata, {1: "v"})
     assert (error.code, error.key, error.params["got"]) == ("invalid_value_type", "1", "integer")
     assert error.message == "Metadata keys must be strings."
+
+
+def test_sixteen_pairs_pass_every_path_and_seventeen_are_worded():
+    """16 pairs are accepted by the pair-by-pair rules too (an ``ai_disabled`` pair sends the
+    object there), and by a merge that reaches 16; the 17th is refused in words."""
+    with_switch = {**{str(i): "v" for i in range(15)}, "ai_disabled": True}
+    assert len(rules.validate_metadata(with_switch)) == 16
+    assert len(rules.merge({str(i): "v" for i in range(15)}, {"new": "v"})) == 16
+    error = error_of(rules.validate_metadata, {str(i): "v" for i in range(17)})
+    assert error.message == "Metadata may hold at most 16 pairs, got 17."
+    not_object = error_of(rules.validate_metadata, "x")
+    assert not_object.message == "Metadata must be an object, got string."
