@@ -211,3 +211,20 @@ def test_sixteen_pairs_pass_every_path_and_seventeen_are_worded():
     assert error.message == "Metadata may hold at most 16 pairs, got 17."
     not_object = error_of(rules.validate_metadata, "x")
     assert not_object.message == "Metadata must be an object, got string."
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("\ud800", True),
+        ("界", False),
+        ({"\udfff": "v"}, True),
+        ({"k": "\ud800"}, True),
+        ({"k": "v"}, False),
+        (["a", ["\ud800"]], True),
+        (("a", "b"), False),
+        (7, False),
+    ],
+)
+def test_has_lone_surrogate_looks_into_keys_values_and_nested_items(value, found):
+    assert rules.has_lone_surrogate(value) is found
