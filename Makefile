@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-all lint docs benchmark benchmark-bulk openapi
+.PHONY: install run test test-all lint docs benchmark benchmark-bulk openapi mutation
 
 # One OpenAPI document per wire format (conversations/formats/*/schema.py).
 OPENAPI_GENERATORS := openai.schema.OpenAISchemaGenerator openai.schema.AzureSchemaGenerator \
@@ -85,3 +85,11 @@ benchmark: install
 ## Export/import throughput on PostgreSQL (BENCH_DATABASE_URL); ROWS=20000 for a quick run.
 benchmark-bulk: install
 	$(PY) benchmarks/bulk_export_import.py --rows $(or $(ROWS),1000000)
+
+## Mutation testing of the core with mutmut (slow: not part of `make test`). Prints the score
+## and every surviving mutant. MODULES and TESTS narrow it, e.g.
+##   make mutation MODULES=conversations/metadata.py TESTS=tests/test_metadata.py
+## See docs/mutation-testing.md.
+mutation: install
+	$(PY) tools/mutation.py $(if $(MODULES),--modules $(MODULES)) $(if $(TESTS),--tests $(TESTS)) \
+		$(MUTATION_ARGS)

@@ -1,7 +1,8 @@
 """API-key authentication for every wire format (DRF authentication classes).
 
 Clients send ``Authorization: Bearer <key>``; Azure clients may send ``api-key: <key>``
-instead (``providers/openai-azure.md`` §8.2: ``AzureOpenAI`` 2.x/3.x sends only ``api-key``).
+instead (``AzureOpenAI`` 2.x/3.x sends only ``api-key``; ``docs/contract.md`` §Sources:
+Azure OpenAI v1).
 HTTP Basic with a blank user name and the key as the password (RFC 7617; ``curl -u ":$KEY"``,
 a browser's password prompt) is accepted too, as OpenAI's own 401 message offers it.
 Failures raise DRF's ``NotAuthenticated`` (no key) or ``AuthenticationFailed`` (wrong or

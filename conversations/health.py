@@ -114,7 +114,7 @@ def readyz(request):
         checks["migrations"] = _run("migrations", check_migrations)
     else:
         checks["migrations"] = {"ok": False, "error": "database unreachable", "ms": 0.0}
-    if getattr(settings, "REDIS_URL", ""):
+    if settings.REDIS_URL:
         checks["redis"] = _run("redis", check_redis)
     ok = all(check["ok"] for check in checks.values())
     return JsonResponse(

@@ -2,7 +2,7 @@
 
 The store's key is a UUID. Formats render it either as ``prefix_`` + 32 lowercase hex
 (OpenAI, Azure and AgentPhone: ``conv_…``, items ``msg_…``) or as the dashed UUID (Telnyx).
-Every format accepts any of these forms on input (``../shared/CONTRACT.md`` §One store).
+Every format accepts any of these forms on input (``docs/contract.md`` §One store).
 """
 
 import re

@@ -1,6 +1,6 @@
 """The metadata rules, written once for every format, the admin and the commands.
 
-Metadata is a JSON object of string keys to string values (``../shared/CONTRACT.md`` §Metadata,
+Metadata is a JSON object of string keys to string values (``docs/contract.md`` §Metadata,
 resting on OpenAI's "Set of 16 key-value pairs … Keys … maximum length of 64 characters.
 Values … maximum length of 512 characters"):
 

@@ -191,14 +191,14 @@ def metrics_access(request) -> tuple[bool, int, str]:
     (addresses or CIDR networks; ``X-Forwarded-For`` is not trusted). With neither
     configured, ``/metrics`` is closed (403).
     """
-    token = getattr(settings, "CONVSTORE_METRICS_TOKEN", "")
+    token = settings.CONVSTORE_METRICS_TOKEN
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, credentials = header.partition(" ")
     if token and scheme.lower() == "bearer":
         if hmac.compare_digest(credentials.strip().encode(), token.encode()):
             return True, 200, ""
         return False, 401, "Wrong metrics token."
-    spec = ",".join(getattr(settings, "CONVSTORE_METRICS_ALLOWED_IPS", []))
+    spec = ",".join(settings.CONVSTORE_METRICS_ALLOWED_IPS)
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:

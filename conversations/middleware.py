@@ -15,7 +15,7 @@ class RequestIdMiddleware:
     """Give every request an id (``req_`` + 32 hex) and answer it in ``x-request-id``.
 
     The OpenAI SDK exposes this header as ``_request_id`` / ``APIStatusError.request_id``
-    (``providers/openai-azure.md`` §4.6); the audit trail stores it beside each change.
+    (the ``openai`` SDK's request IDs); the audit trail stores it beside each change.
     """
 
     def __init__(self, get_response):
@@ -28,57 +28,70 @@ class RequestIdMiddleware:
         return response
 
 
-class ChunkedBodyMiddleware:
-    """Never drop a chunked request body: read it under the body limit, or refuse it.
+class DechunkedBody:
+    """WSGI middleware (PEP 3333): hand a de-chunked request body on with its length.
 
     A body sent with ``Transfer-Encoding: chunked`` and no ``Content-Length`` has, for
     Django, a length of 0: left alone, a create would store an empty conversation and an
-    update change nothing. WSGI servers differ here (PEP 3333 leaves it open):
+    update change nothing. gunicorn de-chunks such a body and says so with
+    ``wsgi.input_terminated`` (the input ends at the body's end); this reads at most
+    ``CONVSTORE_MAX_BODY_BYTES`` + 1 bytes of it and passes them on as ``wsgi.input`` with
+    their ``CONTENT_LENGTH``, so :class:`ChunkedBodyMiddleware` checks one limit for every
+    body (one byte over it is enough to refuse). ``convstore.wsgi`` wraps the application
+    in it.
+    """
 
-    - gunicorn de-chunks the body and says so with ``wsgi.input_terminated`` (the input
-      ends at the body's end). The body is read here, at most ``CONVSTORE_MAX_BODY_BYTES``
-      + 1 bytes, and handed on as a normal body with its ``CONTENT_LENGTH``; one byte more
-      marks the request ``body_refusal = "too_large"`` (the format answers 413).
-    - Django's ``runserver`` hands the application the raw socket limited to zero bytes, so
-      the body cannot be read: the request is marked ``body_refusal = "length_required"``
-      (the format answers 411).
+    READ_SIZE = 64 * 1024
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            limit = settings.CONVSTORE_MAX_BODY_BYTES
+            stream, chunks, size = environ["wsgi.input"], [], 0
+            while size <= limit:
+                chunk = stream.read(min(self.READ_SIZE, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
+            environ["CONTENT_LENGTH"] = str(size)
+        return self.application(environ, start_response)
+
+
+class ChunkedBodyMiddleware:
+    """The request body limit, checked once for every route: refuse a body over it, or a
+    chunked body that cannot be read.
+
+    - A ``Content-Length`` over ``CONVSTORE_MAX_BODY_BYTES`` marks the request
+      ``body_refusal = "too_large"`` (the format answers 413). A chunked body that gunicorn
+      de-chunked arrives here with its length already (:class:`DechunkedBody`).
+    - A chunked body with no length is left by Django's ``runserver`` as the raw socket
+      limited to zero bytes (PEP 3333 leaves it open), so it cannot be read: the request is
+      marked ``body_refusal = "length_required"`` (the format answers 411).
 
     API views (:class:`conversations.formats.base.FormatViewMixin`) word the refusal in
     their format's shape; any other view (the admin) gets a plain-text 413 or 411.
     """
-
-    READ_SIZE = 64 * 1024
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         meta = request.META
-        chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if chunked and not meta.get("CONTENT_LENGTH"):
-            if meta.get("wsgi.input_terminated"):
-                self._read(request)
-            else:
-                request.body_refusal = "length_required"
+        length = meta.get("CONTENT_LENGTH")
+        if length:
+            try:
+                if int(length) > settings.CONVSTORE_MAX_BODY_BYTES:
+                    request.body_refusal = "too_large"
+            except ValueError:
+                pass  # Django reads a malformed length as 0
+        elif "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+            request.body_refusal = "length_required"
         return self.get_response(request)
-
-    def _read(self, request) -> None:
-        limit = settings.CONVSTORE_MAX_BODY_BYTES
-        stream = request.META["wsgi.input"]
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = stream.read(min(self.READ_SIZE, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            request.body_refusal = "too_large"
-            return
-        body = b"".join(chunks)
-        request.META["CONTENT_LENGTH"] = str(len(body))
-        request._stream = io.BytesIO(body)
-        request._read_started = False
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         refusal = getattr(request, "body_refusal", None)

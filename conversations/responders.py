@@ -38,7 +38,7 @@ def get_responder() -> Responder | None:
     Raises:
         ResponderNotConfigured: the dotted path cannot be imported or is not callable.
     """
-    path = getattr(settings, "CONVSTORE_CHAT_RESPONDER", "")
+    path = settings.CONVSTORE_CHAT_RESPONDER
     if not path:
         return None
     try:

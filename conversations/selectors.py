@@ -1,6 +1,6 @@
 """Every read that finds, filters or pages, scoped to a partition.
 
-A request's partition is ``(project, isolation_key)`` (``../shared/CONTRACT.md`` §Who sees
+A request's partition is ``(project, isolation_key)`` (``docs/contract.md`` §Who sees
 what): a conversation is visible only in the partition that created it. Anything outside it
 is reported exactly like an unknown id.
 """
@@ -44,19 +44,10 @@ class Partition:
 
 
 def conversation_queryset(*, partition: Partition) -> QuerySet[Conversation]:
-    """All conversations of a partition.
-
-    The queryset carries the partition as ``.partition`` so the fast write path
-    (:mod:`conversations.services.fastwrite`) can scope its raw read without compiling the
-    queryset; a filtered clone drops the attribute and is compiled instead.
-    """
-    queryset = Conversation.objects.all()
-    # Django's own lazy filter (what related managers use): the filter is built only when
-    # the query is compiled, which the fast write path never does for this queryset.
-    queryset._defer_next_filter = True
-    queryset = queryset.filter(project=partition.project, isolation_key=partition.isolation_key)
-    queryset.partition = partition
-    return queryset
+    """All conversations of a partition."""
+    return Conversation.objects.filter(
+        project=partition.project, isolation_key=partition.isolation_key
+    )
 
 
 def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) -> Conversation:
@@ -391,8 +382,8 @@ def message_number_page(
     ``item_types`` when given: the item types the format shows).
 
     Returns ``(messages, total_results, page_size)``; a page past the end is empty. Serves
-    Telnyx's ``page[number]``/``page[size]`` pagination (``providers/telnyx-agentphone.md``
-    §A.4).
+    Telnyx's ``page[number]``/``page[size]`` pagination (``docs/contract.md``
+    §Sources, Telnyx SDK).
 
     A numbered page cannot stop early without shifting every later page, so the response
     budget shrinks the page instead: the page size used is ``page_size``, or fewer, so that a

@@ -364,9 +364,9 @@ LOGGING = {
 }
 
 # Health and metrics (conversations.health, conversations.metrics). /readyz pings Redis only
-# when REDIS_URL is set. /metrics answers a Bearer CONVSTORE_METRICS_TOKEN or a client address
-# in CONVSTORE_METRICS_ALLOWED_IPS (addresses or CIDR networks); with neither, it is closed.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+# when REDIS_URL (above, with the rate limits) is set. /metrics answers a Bearer
+# CONVSTORE_METRICS_TOKEN or a client address in CONVSTORE_METRICS_ALLOWED_IPS (addresses or
+# CIDR networks); with neither, it is closed.
 CONVSTORE_METRICS_TOKEN = os.environ.get("CONVSTORE_METRICS_TOKEN", "")
 CONVSTORE_METRICS_ALLOWED_IPS = env_list("CONVSTORE_METRICS_ALLOWED_IPS", "")
 

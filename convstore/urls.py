@@ -1,4 +1,4 @@
-"""convstore's URL map: the admin and one prefix per wire format (``CONTRACT.md`` table).
+"""convstore's URL map: the admin and one prefix per wire format (``docs/contract.md``).
 
 Trailing slashes (``APPEND_SLASH``): a page typed without its final slash (``/admin``,
 ``/docs``, ``/docs/openai``, any admin page) is redirected (301) to the slash URL by

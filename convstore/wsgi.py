@@ -17,4 +17,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
 refuse_to_serve_without_key()  # no serving without a key when DEBUG is off (one line)
 
 application = get_wsgi_application()
+
+from conversations.middleware import DechunkedBody  # noqa: E402 -- needs the app registry
+
+application = DechunkedBody(application)  # chunked bodies get their length (see the class)
 get_resolver().url_patterns  # noqa: B018 -- import every view now (see module docstring)

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 import telnyx
-from django.db import connection
+from django.db import DataError, connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +21,7 @@ from conversations.services import (
     MessageInput,
     conversation_delete,
     conversation_metadata_merge,
+    conversation_update_fields,
     messages_create,
 )
 
@@ -379,3 +380,71 @@ def test_no_header_value_gets_a_500(client, api_key, project, header, value, rou
             path, data=json.dumps(body), content_type="application/json", **extra
         )
     assert response.status_code < 500, (header, value, response.content)
+
+
+# --- every write changes the ETag: names and groups too -----------------------------------------
+
+
+def test_editing_group_name_or_name_changes_the_etag(http, make_conversation):
+    conversation = make_conversation({"a": "1"})
+    url = detail_urls(conversation)["agentphone"]
+    first = http.get(url).headers["etag"]
+
+    patched = http.patch(url, json={"group_name": "sales"})
+    assert patched.status_code == HTTPStatus.OK and patched.json()["groupName"] == "sales"
+    second = patched.headers["etag"]
+    assert second != first and set(etags_everywhere(http, conversation).values()) == {second}
+    # The old tag no longer names the conversation: a write holding it is refused.
+    refused = http.patch(url, json={"group_name": "x"}, headers={"If-Match": first})
+    assert refused.status_code == HTTPStatus.PRECONDITION_FAILED
+
+    conversation.refresh_from_db()
+    conversation_update_fields(conversation=conversation, name="renamed")  # the admin's call
+    third = set(etags_everywhere(http, conversation).values())
+    assert len(third) == 1 and third.isdisjoint({first, second})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_field_edit_leaves_nothing_behind(make_conversation):
+    """Name and version are written together: when the write fails (here: the version cannot
+    grow past the column's 64-bit limit) the name is not changed either."""
+    conversation = make_conversation()
+    Conversation.objects.update(version=2**63 - 1)
+    conversation.refresh_from_db()
+    with pytest.raises((DataError, OverflowError)):
+        conversation_update_fields(conversation=conversation, name="half-written")
+    stored = Conversation.objects.get()
+    assert (stored.name, stored.version) == ("", 2**63 - 1)
+
+
+def test_the_stale_page_guard_names_exactly_one_version(make_conversation):
+    """``EntityTags.for_version`` (the admin's guard): matches the conversation at that version
+    and no other state of it."""
+    conversation = make_conversation({"a": "1"})
+    guard = EntityTags.for_version(conversation.id, conversation.version)
+    assert guard.matches_strongly(conversation) and not guard.any
+    conversation_metadata_merge(conversation=conversation, patch={"b": "2"}, actor=CMD)
+    conversation.refresh_from_db()
+    assert not guard.matches_strongly(conversation)
+    with pytest.raises(PreconditionFailed):
+        conversation_metadata_merge(
+            conversation=conversation, patch={"c": "3"}, actor=CMD, if_match=guard
+        )
+
+
+def test_precondition_failed_says_what_to_do(make_conversation):
+    conversation = make_conversation()
+    error = PreconditionFailed(conversation)
+    assert str(error) == (
+        f"The conversation has changed: its current ETag is {etag(conversation)}, which "
+        "If-Match does not name. Nothing was written: read the conversation again and retry "
+        "with its new ETag."
+    )
+
+
+def test_a_header_at_the_length_limit_is_still_read(make_conversation):
+    conversation = make_conversation()
+    tag = etag(conversation)
+    value = " " * (4096 - len(tag)) + tag
+    assert len(value) == 4096 and EntityTags.parse(value).matches_strongly(conversation)
+    assert not EntityTags.parse(" " + value).matches_strongly(conversation)

@@ -46,6 +46,7 @@ def test_empty_key_is_refused():
         ([], "array"),
         ({}, "object"),
         (None, "null"),
+        (b"x", "bytes"),  # not JSON (a command's or the admin's Python value): its type name
     ],
 )
 def test_non_string_values_are_refused_with_their_json_type(value, got):
@@ -67,7 +68,13 @@ def test_ai_disabled_takes_bools_and_strings_and_stores_a_string(raw, stored):
 
 
 def test_ai_disabled_refuses_other_values():
-    assert error_of(rules.validate_metadata, {"ai_disabled": "yes"}).code == "invalid_ai_disabled"
+    error = error_of(rules.validate_metadata, {"ai_disabled": "yes"})
+    assert error.code == "invalid_ai_disabled"
+    # The formats build their errors from these (OpenAI's param, FastAPI's loc, the message).
+    assert (error.key, error.params["value"]) == ("ai_disabled", "yes")
+    assert error.message == (
+        "Invalid value for 'ai_disabled': expected true or false, got 'yes'."
+    )
 
 
 def test_metadata_must_be_an_object():
@@ -88,6 +95,14 @@ def test_switch_helpers():
     assert not rules.is_ai_disabled({"ai_disabled": "false"})
     assert not rules.is_ai_disabled(None)
     assert rules.with_ai_disabled({"a": "1"}, True) == {"a": "1", "ai_disabled": "true"}
+    assert rules.with_ai_disabled({"ai_disabled": "true"}, False) == {"ai_disabled": "false"}
+
+
+def test_plain_metadata_takes_the_one_pass_check_whatever_its_script():
+    """The one-pass check (the bulk import's speed) accepts non-ASCII text itself; only a lone
+    surrogate, NUL or a broken limit sends a value to the pair-by-pair rules."""
+    assert rules._plain_valid({"名前": "界"}) == {"名前": "界"}
+    assert rules._plain_valid({"k": "\ud800"}) is None
 
 
 def test_lone_surrogates_are_refused():
@@ -134,3 +149,82 @@ def test_the_one_pass_check_agrees_with_the_pair_by_pair_rules(value):
     assert _outcome(rules.validate_metadata, value) == _outcome(
         lambda v: rules._validate(v, allow_delete=False), value
     )
+
+
+def test_nul_and_surrogate_errors_say_where():
+    value_error = error_of(rules.validate_metadata, {"k": "a\x00"})
+    assert (value_error.message, value_error.key) == (
+        "Metadata value for 'k' may not contain the NUL character.", "k"
+    )
+    key_error = error_of(rules.validate_metadata, {"a\x00": "v"})
+    assert key_error.message == "Metadata keys may not contain the NUL character."
+    surrogate = error_of(rules.validate_metadata, {"k": "\ud800"})
+    assert surrogate.message == "Metadata may not contain lone surrogate characters."
+    assert surrogate.key == "k"
+
+
+def test_value_errors_name_the_key_the_type_and_the_limit():
+    wrong_type = error_of(rules.validate_metadata, {"k": 1})
+    assert wrong_type.message == "Metadata value for 'k' must be a string, got integer."
+    too_long = error_of(rules.validate_metadata, {"k": "v" * 513})
+    assert too_long.params["limit"] == 512
+
+
+def test_removing_a_key_that_is_not_there_changes_nothing():
+    assert rules.merge({"a": "1"}, rules.validate_patch({"b": None})) == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("a\x00b", True),
+        ("ab", False),
+        ({"k\x00": "v"}, True),
+        ({"k": "v\x00"}, True),
+        ({"k": "v"}, False),
+        (["a", ["b", "\x00"]], True),
+        (("a", "b"), False),
+        (("a", "\x00"), True),
+        (7, False),
+        (None, False),
+    ],
+)
+def test_contains_nul_looks_into_keys_values_and_nested_items(value, found):
+    """The formats' check of whole bodies (items, Telnyx names) before they reach the database."""
+    assert rules.contains_nul(value) is found
+
+
+def test_a_non_string_key_is_refused_with_its_type():
+    """Only Python callers (commands, the admin) can send one: JSON keys are strings."""
+    error = error_of(rules.validate_metadata, {1: "v"})
+    assert (error.code, error.key, error.params["got"]) == ("invalid_value_type", "1", "integer")
+    assert error.message == "Metadata keys must be strings."
+
+
+def test_sixteen_pairs_pass_every_path_and_seventeen_are_worded():
+    """16 pairs are accepted by the pair-by-pair rules too (an ``ai_disabled`` pair sends the
+    object there), and by a merge that reaches 16; the 17th is refused in words."""
+    with_switch = {**{str(i): "v" for i in range(15)}, "ai_disabled": True}
+    assert len(rules.validate_metadata(with_switch)) == 16
+    assert len(rules.merge({str(i): "v" for i in range(15)}, {"new": "v"})) == 16
+    error = error_of(rules.validate_metadata, {str(i): "v" for i in range(17)})
+    assert error.message == "Metadata may hold at most 16 pairs, got 17."
+    not_object = error_of(rules.validate_metadata, "x")
+    assert not_object.message == "Metadata must be an object, got string."
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("\ud800", True),
+        ("界", False),
+        ({"\udfff": "v"}, True),
+        ({"k": "\ud800"}, True),
+        ({"k": "v"}, False),
+        (["a", ["\ud800"]], True),
+        (("a", "b"), False),
+        (7, False),
+    ],
+)
+def test_has_lone_surrogate_looks_into_keys_values_and_nested_items(value, found):
+    assert rules.has_lone_surrogate(value) is found

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -319,7 +320,7 @@ class BaseMetadataRowFormSet(forms.BaseFormSet):
         rows: dict[str, forms.Form] = {}
         pairs: dict[str, str] = {}
         for form in self.forms:
-            if self.can_delete and self._should_delete_form(form):
+            if self.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME, False):
                 continue
             key = form.cleaned_data.get("key", "")
             value = form.cleaned_data.get("value", "")

@@ -20,7 +20,7 @@ from ..ids import parse_id
 from ..metrics import RATE_LIMITED
 from ..models import Conversation
 from ..observability import request_format
-from ..selectors import Partition, conversation_get, conversation_queryset
+from ..selectors import Partition, conversation_get
 from ..services import Actor
 
 ISOLATION_HEADER = "HTTP_X_MS_USER_ISOLATION_KEY"
@@ -180,18 +180,14 @@ class FormatViewMixin:
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
-        refusal = getattr(request._request, "body_refusal", None)
+        # The body limit is checked once, by conversations.middleware.ChunkedBodyMiddleware;
+        # here its refusal is worded in the format's shape (DRF's Request proxies the
+        # attributes of the HttpRequest it wraps).
+        refusal = getattr(request, "body_refusal", None)
         if refusal == "too_large":
             raise PayloadTooLarge()
         if refusal == "length_required":
             raise LengthRequired()
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            too_big = int(length) > settings.CONVSTORE_MAX_BODY_BYTES
-        except ValueError:
-            too_big = False
-        if too_big:
-            raise PayloadTooLarge()
         db.apply_statement_timeout()
         super().initial(request, *args, **kwargs)
         if len(request.META.get(ISOLATION_HEADER, "")) > MAX_ISOLATION_KEY_LENGTH:
@@ -225,15 +221,15 @@ class FormatViewMixin:
     def conversation_target(self, conversation_id: str | None = None) -> dict:
         """Keyword arguments naming the URL's conversation for a locking service call.
 
-        ``{"conversation": <uuid>, "scope": <partition queryset>}``: the service locks the row
-        only if it is in the partition, so an update costs no separate lookup. Raises
+        ``{"conversation": <uuid>, "scope": <the request's Partition>}``: the service locks the
+        row only if it is in the partition, so an update costs no separate lookup. Raises
         :class:`ResourceNotFound` for an id in no accepted form.
         """
         conversation_id = conversation_id or self.kwargs["conversation_id"]
         pk = parse_id(conversation_id)
         if pk is None:
             raise ResourceNotFound("conversation", conversation_id)
-        return {"conversation": pk, "scope": conversation_queryset(partition=self.partition)}
+        return {"conversation": pk, "scope": self.partition}
 
     # --- conditional requests (RFC 9110 §13; conversations.conditional) ---------------------
 

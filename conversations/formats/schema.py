@@ -109,7 +109,7 @@ class BearerScheme(OpenApiAuthenticationExtension):
 
 class AzureApiKeyScheme(OpenApiAuthenticationExtension):
     """Bearer or ``api-key: <key>`` (:class:`conversations.auth.AzureApiKeyAuthentication`);
-    either one suffices (``providers/openai-azure.md`` §8.2)."""
+    either one suffices (``docs/contract.md``, Azure)."""
 
     target_class = "conversations.auth.AzureApiKeyAuthentication"
     name = ["bearer", "apiKey"]

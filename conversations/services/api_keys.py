@@ -37,7 +37,7 @@ _cache: dict[str, tuple[float, ApiKey]] = {}
 
 def api_key_cache_seconds() -> float:
     """How long a looked-up key is trusted without a query (``CONVSTORE_API_KEY_CACHE_SECONDS``)."""
-    return float(getattr(settings, "CONVSTORE_API_KEY_CACHE_SECONDS", 5.0))
+    return float(settings.CONVSTORE_API_KEY_CACHE_SECONDS)
 
 
 def hash_api_key(raw_key: str) -> str:

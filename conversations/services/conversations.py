@@ -13,10 +13,11 @@ the outbox events only if the row's ``version`` is still the one read (compare-a
 when it is not, they run the locking path above. Same results, same guarantees, 2–3 round
 trips instead of 8.
 
-``conversation`` may be a row or a primary key. The metadata writers take an optional
-``scope`` queryset (a request's partition) that the row must belong to: callers that only
-hold an id skip a separate visibility lookup, and an id outside the scope raises
-``Conversation.DoesNotExist`` exactly like an unknown one.
+``conversation`` may be a row or a primary key. The writers take an optional ``scope`` that
+the row must belong to: a request's :class:`~conversations.selectors.Partition` (what the
+formats pass; the fast path reads the row in it without building a queryset) or any
+``Conversation`` queryset. Callers that only hold an id skip a separate visibility lookup,
+and an id outside the scope raises ``Conversation.DoesNotExist`` exactly like an unknown one.
 
 Errors raised:
 
@@ -40,16 +41,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import router, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import clock, events, handoff
 from .. import metadata as rules
 from ..conditional import EntityTags, check_if_match
 from ..models import Conversation, Message, MetadataChange, Project
+from ..selectors import Partition, conversation_queryset
 from . import fastwrite
 from .actors import SYSTEM, Actor
 from .messages import MessageInput, MessageInvalid, messages_check, messages_create
+
+#: Where a write may find its row: a request's partition, any queryset, or anywhere (None).
+Scope = Partition | QuerySet | None
 
 
 def _audit(
@@ -108,10 +113,15 @@ def conversation_create(
     return conversation
 
 
-def _locked(conversation: Conversation | Any, scope: QuerySet | None = None) -> Conversation:
-    """Lock and re-read the row; ``scope`` (e.g. a partition's queryset) must contain it."""
+def _locked(conversation: Conversation | Any, scope: Scope = None) -> Conversation:
+    """Lock and re-read the row; ``scope`` (a partition or a queryset) must contain it."""
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
-    queryset = Conversation.objects.all() if scope is None else scope
+    if scope is None:
+        queryset = Conversation.objects.all()
+    elif isinstance(scope, Partition):
+        queryset = conversation_queryset(partition=scope)
+    else:
+        queryset = scope
     return queryset.select_for_update().get(pk=pk)
 
 
@@ -167,7 +177,7 @@ def _settle(row: Conversation) -> MetadataChange | None:
 def conversation_lock(
     *,
     conversation: Conversation | Any,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> Conversation:
     """Lock the row for the rest of the caller's transaction and check ``if_match``.
@@ -212,7 +222,7 @@ def conversation_metadata_merge(
     conversation: Conversation | Any,
     patch: Mapping[str, Any],
     actor: Actor,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> Conversation:
     """Shallow-merge ``patch`` into the stored metadata; a ``None`` value removes its key.
@@ -259,7 +269,7 @@ def conversation_metadata_replace(
     conversation: Conversation | Any,
     metadata: Mapping[str, Any] | None,
     actor: Actor,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> Conversation:
     """Replace the whole metadata object; ``None`` clears it (stored as null), ``{}`` empties it.
@@ -295,14 +305,27 @@ def _replace_locked(
     return _write_metadata(row, clean, actor=actor, action=action)
 
 
+@transaction.atomic
 def conversation_update_fields(*, conversation: Conversation, **values: Any) -> Conversation:
-    """Set non-metadata fields (``name``, ``group_name``, …) with ``update_fields``."""
+    """Set non-metadata fields (``name``, ``group_name``, …) and bump ``version``, atomically.
+
+    Locks the row (re-reading its ``version``), then writes the fields, ``updated_at`` and
+    ``version + 1`` in one ``UPDATE``: every write changes the ETag (:mod:`..conditional`), and
+    a failed write leaves nothing behind. Sets the values on ``conversation`` and returns it.
+
+    Raises:
+        Conversation.DoesNotExist: the conversation is gone.
+    """
+    version = (
+        Conversation.objects.select_for_update()
+        .values_list("version", flat=True)
+        .get(pk=conversation.pk)
+    )
     for name, value in values.items():
         setattr(conversation, name, value)
     conversation.updated_at = timezone.now()
-    conversation.save(update_fields=[*values, "updated_at"])
-    Conversation.objects.filter(pk=conversation.pk).update(version=F("version") + 1)
-    conversation.refresh_from_db(fields=["version"])
+    conversation.version = version + 1
+    conversation.save(update_fields=[*values, "updated_at", "version"])
     return conversation
 
 
@@ -310,7 +333,7 @@ def conversation_update_fields(*, conversation: Conversation, **values: Any) -> 
 def conversation_delete(
     *,
     conversation: Conversation | Any,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     if_match: EntityTags | None = None,
 ) -> None:
     """Delete a conversation with its messages and audit trail, under its row lock.
@@ -362,7 +385,7 @@ def conversation_ai_reply(
     nothing is stored. Returns ``(user_message, reply_message)``.
 
     Raises:
-        AIDisabled: the switch is off; nothing is stored (``CONTRACT.md`` §The AI switch).
+        AIDisabled: the switch is off; nothing is stored (``docs/contract.md`` §The AI switch).
         ResponderNotConfigured: ``responder`` is ``None``; nothing is stored.
         ResponderFailed: the responder raised or returned a non-string; nothing is stored.
         Conversation.DoesNotExist: the conversation is gone.

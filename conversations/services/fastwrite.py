@@ -67,6 +67,7 @@ from django.utils import timezone
 from .. import events, rows
 from .. import metadata as rules
 from ..models import Conversation, MetadataChange, WebhookEndpoint, WebhookEvent
+from ..selectors import Partition
 from .actors import Actor
 
 #: ``dispatch_uid`` of the ``metadata_changed`` receivers whose work the fast path does itself.
@@ -83,11 +84,11 @@ def _column(model, name: str) -> str:
 
 def enabled(using: str) -> bool:
     """Whether writes on database alias ``using`` may take the fast path (see module)."""
-    if not getattr(settings, "CONVSTORE_FAST_WRITES", True):
+    if not settings.CONVSTORE_FAST_WRITES:
         return False
     if connections[using].vendor != "postgresql":
         return False
-    return all(key[0] in FAST_PATH_RECEIVERS for key, *_ in events.metadata_changed.receivers)
+    return events.metadata_changed.receiver_uids() <= FAST_PATH_RECEIVERS
 
 
 def _endpoints_sql() -> str:
@@ -108,13 +109,12 @@ _READ_ANY = _read_sql(f"c.{rows.PK} = %s::uuid")
 _READ_PARTITION = _read_sql(rows.partition_where())
 
 
-def _read(pk, scope: QuerySet | None, using: str):
+def _read(pk, scope: Partition | QuerySet | None, using: str):
     """Step 1: ``(conversation, endpoints)``, or ``None`` when the row is not in scope."""
-    partition = getattr(scope, "partition", None) if scope is not None else None
     if scope is None:
         row = rows.fetchone(_READ_ANY, [pk], using)
-    elif partition is not None:
-        params = [pk, partition.project.pk, partition.isolation_key]
+    elif isinstance(scope, Partition):
+        params = [pk, scope.project.pk, scope.isolation_key]
         row = rows.fetchone(_READ_PARTITION, params, using)
     else:  # any other queryset: its own SQL as a subquery, with Django's binding
         inner, inner_params = scope.filter(pk=pk).values("pk").query.sql_with_params()
@@ -183,7 +183,7 @@ def _write_sql(events: int, alias: str) -> str:
 def write(
     *,
     conversation: Conversation | Any,
-    scope: QuerySet | None,
+    scope: Partition | QuerySet | None,
     compute: Callable[[dict | None], dict | None],
     action: Callable[[dict | None], str],
     actor: Actor,

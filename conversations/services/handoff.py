@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet, TextField
+from django.db.models import TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -28,7 +28,7 @@ from .. import metadata as rules
 from ..conditional import EntityTags
 from ..models import Conversation, MetadataChange
 from .actors import SYSTEM, Actor
-from .conversations import _check_if_match, _locked, _settle, _store
+from .conversations import Scope, _check_if_match, _locked, _settle, _store
 
 #: Rows a single :func:`handoffs_resume_due` call settles at most (the command loops).
 RESUME_BATCH = 500
@@ -94,7 +94,7 @@ def conversation_ai_set(
     conversation: Conversation | Any,
     disabled: bool,
     actor: Actor,
-    scope: QuerySet | None = None,
+    scope: Scope = None,
     until: datetime | None = None,
     duration: timedelta | None = None,
     idle: timedelta | None = None,

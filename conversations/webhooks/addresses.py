@@ -69,7 +69,7 @@ ALLOW_PRIVATE_HINT = (
 
 def allow_private() -> bool:
     """Whether the address rule is lifted (``CONVSTORE_WEBHOOK_ALLOW_PRIVATE``, default off)."""
-    return bool(getattr(settings, "CONVSTORE_WEBHOOK_ALLOW_PRIVATE", False))
+    return settings.CONVSTORE_WEBHOOK_ALLOW_PRIVATE
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

@@ -1,7 +1,7 @@
 """Delivering outbox events: claim with a lease, sign, POST, record, retry.
 
-Signing is AgentPhone's (``providers/telnyx-agentphone.md`` §B.6, the ``agentphone`` SDK's
-``verify_webhook``): ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret,
+Signing is AgentPhone's (``docs/contract.md`` §Sources: AgentPhone webhooks; the
+``agentphone`` SDK's ``verify_webhook``): ``X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret,
 f"{timestamp}." + body)>`` over the exact bytes sent, ``X-Webhook-Timestamp`` in unix seconds
 (wall clock at the attempt, so receivers' 300 s replay window holds on retries) and
 ``X-Webhook-ID``, the same on every attempt of an event.
@@ -48,12 +48,12 @@ logger = logging.getLogger(__name__)
 def request_timeout() -> float:
     """Seconds one attempt may take in all: DNS, connect, send, the answer's headers and
     body (``CONVSTORE_WEBHOOK_TIMEOUT``, default 10)."""
-    return float(getattr(settings, "CONVSTORE_WEBHOOK_TIMEOUT", 10))
+    return settings.CONVSTORE_WEBHOOK_TIMEOUT
 
 
 def default_concurrency() -> int:
     """Attempts a worker runs at once (``CONVSTORE_WEBHOOK_CONCURRENCY``, default 8)."""
-    return int(getattr(settings, "CONVSTORE_WEBHOOK_CONCURRENCY", 8))
+    return settings.CONVSTORE_WEBHOOK_CONCURRENCY
 
 
 def worker_name() -> str:

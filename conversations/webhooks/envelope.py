@@ -1,4 +1,4 @@
-"""Webhook payloads in AgentPhone's envelope (``providers/telnyx-agentphone.md`` §B.6).
+"""Webhook payloads in AgentPhone's envelope (``docs/contract.md`` §Sources: AgentPhone webhooks).
 
 Every payload is ``{"event", "channel", "timestamp", "agentId", "data", "conversationState",
 "recentHistory"}``: ``timestamp`` is ISO 8601 UTC, ``conversationState`` the conversation's
@@ -119,7 +119,6 @@ def metadata_envelope(
     )
 
 
-DEFAULT_PAYLOAD_BYTES = 256 * 1024
 MIN_PAYLOAD_BYTES = 192 * 1024
 ELLIPSIS = "…"
 
@@ -127,8 +126,7 @@ ELLIPSIS = "…"
 def payload_budget() -> int:
     """The byte budget of one payload (``CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES``, default
     256 KiB; values under 192 KiB count as 192 KiB)."""
-    configured = getattr(settings, "CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES", DEFAULT_PAYLOAD_BYTES)
-    return max(int(configured), MIN_PAYLOAD_BYTES)
+    return max(settings.CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES)
 
 
 def payload_size(payload: dict) -> int:

@@ -40,12 +40,12 @@ MAX_BACKOFF_SECONDS = 3600
 
 def max_attempts() -> int:
     """Attempts before an event is marked failed (setting, default 6)."""
-    return int(getattr(settings, "CONVSTORE_WEBHOOK_MAX_ATTEMPTS", 6))
+    return settings.CONVSTORE_WEBHOOK_MAX_ATTEMPTS
 
 
 def backoff(attempts: int) -> timedelta:
     """Wait after the ``attempts``-th failure: base × 2^(attempts-1), at most one hour."""
-    base = float(getattr(settings, "CONVSTORE_WEBHOOK_BACKOFF_SECONDS", 30))
+    base = settings.CONVSTORE_WEBHOOK_BACKOFF_SECONDS
     return timedelta(seconds=min(base * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS))
 
 

@@ -44,9 +44,7 @@ def big(project):
 
 
 def filterset(partition, **params):
-    result = ConversationFilterSet(
-        data={"limit": "20", **params}, queryset=conversation_queryset(partition=partition)
-    )
+    result = ConversationFilterSet(data={"limit": "20", **params}, partition=partition)
     assert result.is_valid(), result.errors
     return result
 

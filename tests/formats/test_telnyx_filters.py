@@ -227,9 +227,7 @@ def test_window_pages_hold_the_rows_of_the_plain_query(project, monkeypatch, par
     partition = Partition(project)
     for limit, offset in [(1, 0), (3, 0), (3, 3), (4, 5), (5, 4), (2, 30)]:
         data = {**params, "order": order, "limit": str(limit), "offset": str(offset)}
-        filterset = ConversationFilterSet(
-            data=data, queryset=conversation_queryset(partition=partition)
-        )
+        filterset = ConversationFilterSet(data=data, partition=partition)
         assert filterset.is_valid(), filterset.errors
         expected = [row.pk for row in filterset.qs]
         assert [row.pk for row in filterset.page()] == expected, (data, expected)

@@ -185,3 +185,18 @@ def test_chat_reply_over_the_size_limit_is_a_responder_failure(
     assert response.status_code == 502
     assert response.json()["errors"][0]["code"] == "10007"
     assert stored_state() == before
+
+
+def test_one_body_limit_for_every_route(client, api_key, settings):
+    """The limit is checked once (the body middleware) for API routes and the admin alike:
+    the API words it in its format, any other page answers a plain 413."""
+    settings.CONVSTORE_MAX_BODY_BYTES = 100
+    body = json.dumps({"metadata": {"k": "v" * 100}})
+    api = client.post(
+        "/openai/v1/conversations", body, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {api_key}",
+    )  # fmt: skip
+    assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"
+    admin = client.post("/admin/login/", {"username": "u" * 100, "password": "p"})
+    assert admin.status_code == 413 and admin.content == b"Request body too large.\n"
+    assert not Conversation.objects.exists()

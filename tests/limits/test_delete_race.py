@@ -10,9 +10,10 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection, transaction
 
 from conversations.models import Conversation, Message
-from conversations.services import SYSTEM, MessageInput, conversation_create
+from conversations.services import SYSTEM, MessageInput, conversation_create, messages_create
 
 from .routes import auth_headers, fill
 from .servers import request
@@ -67,6 +68,7 @@ def race_once(server, conversation, api_key, delete_route) -> list:
 def test_delete_racing_new_messages_never_500s(live_server, project, api_key, delete_route):
     url = urlsplit(live_server.url)
     server = (url.hostname, url.port)
+    raced = 0
     for _round in range(6):
         conversation = conversation_create(
             project=project, actor=SYSTEM,
@@ -79,3 +81,48 @@ def test_delete_racing_new_messages_never_500s(live_server, project, api_key, de
             assert status in (200, 404), (kind, fmt, status, payload)
         assert not Conversation.objects.filter(pk=conversation.pk).exists()
         assert not Message.objects.filter(conversation_id=conversation.pk).exists()
+        added = {a[2] for a in answers if a[0] == "add"}
+        raced += added == {200, 404}  # adds landed on both sides of the delete
+    # The race happened: in some round messages were being added while the delete ran (some
+    # adds were stored and went with the conversation, later ones found it gone).
+    assert raced, "no round had adds both before and after the delete"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="watches the DELETE wait in pg_locks")
+def test_a_message_committed_while_the_delete_waits_goes_with_the_conversation(
+    live_server, project, api_key
+):
+    """The race, made certain: a message is being added (its transaction holds the row lock)
+    when the DELETE arrives; the DELETE waits for it, then deletes conversation and message."""
+    url = urlsplit(live_server.url)
+    server = (url.hostname, url.port)
+    conversation = conversation_create(
+        project=project, actor=SYSTEM, messages=[MessageInput(role="user", content="0")]
+    )
+    answers = []
+
+    def delete():
+        status, _, payload = request(
+            *server, "DELETE", fill("/openai/v1/conversations/{conv}", conversation),
+            headers=auth_headers("openai", api_key),
+        )  # fmt: skip
+        answers.append((status, payload))
+
+    deleter = threading.Thread(target=delete)
+    with transaction.atomic():
+        messages_create(
+            conversation=conversation, messages=[MessageInput(role="user", content="racing")]
+        )
+        deleter.start()
+        with connection.cursor() as cursor:
+            for _ in range(3000):  # until the DELETE waits on our row lock (pg_locks is live)
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0]:
+                    break
+                threading.Event().wait(0.01)
+            else:
+                pytest.fail("the DELETE never waited for the message's transaction")
+    deleter.join(timeout=60)
+    assert answers and answers[0][0] == 200, answers
+    assert not Conversation.objects.filter(pk=conversation.pk).exists()
+    assert not Message.objects.filter(conversation_id=conversation.pk).exists()

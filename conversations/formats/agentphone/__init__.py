@@ -1,2 +1,1 @@
-"""The AgentPhone conversations wire format (``/agentphone/v1``), ``providers/telnyx-agentphone.md``
-Part B."""
+"""The AgentPhone conversations wire format (``/agentphone/v1``), ``docs/contract.md``."""

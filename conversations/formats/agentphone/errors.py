@@ -1,4 +1,4 @@
-"""AgentPhone's FastAPI-style errors (``providers/telnyx-agentphone.md`` §B.5).
+"""AgentPhone's FastAPI-style errors (``docs/contract.md`` §Errors).
 
 Every error is ``{"detail": ...}``: a string for 401/404/405/413, and FastAPI's validation
 list ``[{"loc": [...], "msg": str, "type": str}]`` with status 422 for a bad body, query

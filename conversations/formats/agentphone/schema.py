@@ -3,7 +3,7 @@
 
 The real viewsets of :mod:`.views` are decorated here and the real (hand-written)
 serializers of :mod:`.serializers` described by serializer extensions. Shapes follow
-``providers/telnyx-agentphone.md`` §B; served at ``/agentphone/v1/openapi.json``.
+``docs/contract.md`` §Sources, AgentPhone; served at ``/agentphone/v1/openapi.json``.
 """
 
 from __future__ import annotations

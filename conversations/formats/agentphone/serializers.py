@@ -1,4 +1,4 @@
-"""AgentPhone request parsing and response shapes (``providers/telnyx-agentphone.md`` §B.1–B.4).
+"""AgentPhone request parsing and response shapes (``docs/contract.md`` §Metadata).
 
 Responses are camelCase with ISO 8601 UTC times (``2025-01-15T12:00:00.123456Z``;
 microseconds kept so a ``receivedAt`` works as an exact ``before``/``after`` cursor). Every
@@ -21,33 +21,19 @@ from ...ids import prefixed
 from ...messaging import iso_utc as iso
 from ...messaging import message_parties
 from ...models import Conversation, Message
+from ..params import IntegerParamInvalid, integer_param, pydantic_words
 from .errors import ValidationFailed
 
 GROUP_NAME_MAX_LENGTH = 255
 
 
 def int_param(params: Mapping, name: str, *, default: int, low: int, high: int) -> int:
-    """An integer query parameter within ``[low, high]``; FastAPI's 422 items otherwise."""
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
+    """An integer query parameter within ``[low, high]``
+    (:func:`~conversations.formats.params.integer_param`); FastAPI's 422 item otherwise."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(
-            ["query", name],
-            "Input should be a valid integer, unable to parse string as an integer",
-            "int_parsing",
-        ) from None
-    if value < low:
-        raise ValidationFailed(
-            ["query", name], f"Input should be greater than or equal to {low}", "greater_than_equal"
-        )
-    if value > high:
-        raise ValidationFailed(
-            ["query", name], f"Input should be less than or equal to {high}", "less_than_equal"
-        )
-    return value
+        return integer_param(params, name, default=default, low=low, high=high)
+    except IntegerParamInvalid as exc:
+        raise ValidationFailed(["query", name], *pydantic_words(exc)) from None
 
 
 def datetime_param(params: Mapping, name: str) -> dt.datetime | None:

@@ -1,4 +1,4 @@
-"""AgentPhone conversation viewsets (``providers/telnyx-agentphone.md`` §B.1, §B.3, §B.4).
+"""AgentPhone conversation viewsets (``docs/contract.md`` §Metadata).
 
 Routes (relative to ``/agentphone``; the SDK appends ``/v1``):
 ``GET /v1/conversations`` (``limit`` 1–100, default 20; ``offset`` ≥ 0; newest activity first;

@@ -1,4 +1,4 @@
-"""OpenAI's error envelope and wording (``providers/openai-azure.md`` §5, §7.3).
+"""OpenAI's error envelope and wording (``docs/contract.md`` §Errors).
 
 Every error is ``{"error": {"message", "type", "param", "code"}}``. The SDK maps the status
 to its exception class (400 ``BadRequestError``, 401 ``AuthenticationError``, 404
@@ -183,7 +183,7 @@ def duration(seconds: float) -> str:
 
 def rate_limit_headers(usage: Usage) -> dict[str, str]:
     """OpenAI's request-rate headers (``x-ratelimit-{limit,remaining,reset}-requests``),
-    sent on every answer to a key-authenticated request (``providers/openai-azure.md`` §6)."""
+    sent on every answer to a key-authenticated request (the ``openai`` SDK reads them)."""
     return {
         "x-ratelimit-limit-requests": str(usage.limit),
         "x-ratelimit-remaining-requests": str(usage.remaining),

@@ -3,7 +3,7 @@ formats: the real viewsets of :mod:`.views`, decorated here, and the real serial
 :mod:`.serializers`, described by serializer extensions (they parse and render by hand, so
 drf-spectacular cannot read their shapes from fields).
 
-Shapes follow ``providers/openai-azure.md`` §2–§5; the documents are served at
+Shapes follow ``docs/contract.md``; the documents are served at
 ``/openai/v1/openapi.json`` and ``/azure/openai/v1/openapi.json``.
 """
 
@@ -136,7 +136,7 @@ ITEM_ID = {
 COMPONENTS = {
     "OpenAIError": {
         "type": "object",
-        "description": "OpenAI's error envelope (`providers/openai-azure.md` §5).",
+        "description": "OpenAI's error envelope (`docs/contract.md` §Errors).",
         "properties": {
             "error": {
                 "type": "object",

@@ -1,4 +1,4 @@
-"""OpenAI Conversations request and response shapes (``providers/openai-azure.md`` §2, §4).
+"""OpenAI Conversations request and response shapes (``docs/contract.md`` §One store).
 
 Input serializers check the *shape* of a request with OpenAI's error codes and params; the
 metadata rules themselves are applied once, by the services. Output serializers render the

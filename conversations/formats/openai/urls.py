@@ -1,7 +1,7 @@
 """URL patterns for the OpenAI format (``/openai/v1``) and Azure OpenAI v1 (``/azure/openai/v1``).
 
 Azure is also served without ``/v1`` (``/azure/openai/conversations``), which is where
-``AzureOpenAI(azure_endpoint=ROOT, …)`` sends requests (``providers/openai-azure.md`` §8.2).
+``AzureOpenAI(azure_endpoint=ROOT, …)`` sends requests (``docs/contract.md``, Azure).
 Any other path under these prefixes answers OpenAI's 404 ``Invalid URL (…)``; a path under
 ``/openai`` or ``/azure`` outside them (a base URL without ``/v1``) answers the same 404 naming
 the right base URL (:data:`wrong_base_urlpatterns`, mounted last by ``convstore.urls``).

@@ -1,11 +1,11 @@
 """OpenAI Conversations viewsets, and their Azure OpenAI v1 variant.
 
-Routes (relative to the SDK base URL, ``providers/openai-azure.md`` §2):
+Routes (relative to the SDK base URL, ``docs/contract.md`` §One store):
 ``POST /conversations``; ``GET·POST·DELETE /conversations/{id}`` (update is **POST**);
 ``POST·GET /conversations/{id}/items``; ``GET·DELETE /conversations/{id}/items/{item_id}``.
 Every success is 200 with a JSON body (the SDK cannot parse a 204).
 
-Update semantics (our documented choice, ``CONTRACT.md`` §Metadata): ``{"metadata": {...}}``
+Update semantics (our documented choice, ``docs/contract.md`` §Metadata): ``{"metadata": {...}}``
 shallow-merges, a key whose value is ``null`` is removed, ``{"metadata": null}`` clears all.
 """
 
@@ -21,6 +21,7 @@ from ...models import Conversation, Message
 from ...replica import replica_reads
 from ..base import FormatViewMixin, ResourceNotFound
 from ..idempotent import idempotent
+from ..params import IntegerParamInvalid, integer_param
 from . import items as item_types
 from . import serializers as s
 from .errors import OpenAIParamError, rate_limit_headers, render_error
@@ -54,7 +55,7 @@ class ConversationViewSet(OpenAIViewMixin, viewsets.ViewSet):
         ``{"object": "list", "data", "first_id", "last_id", "has_more"}``.
         """
         params = request.query_params
-        limit = _int_param(params.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        limit = _int_param(params, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         order = _order_param(params.get("order", "desc"))
         try:
             with replica_reads():  # a list: the replica serves it once caught up
@@ -154,7 +155,7 @@ class ItemViewSet(OpenAIViewMixin, viewsets.ViewSet):
 
     def list(self, request, conversation_id):
         params = request.query_params
-        limit = _int_param(params.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        limit = _int_param(params, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         order = _order_param(params.get("order", "desc"))
         include = item_types.include_param(params)
         conversation = self.get_conversation()
@@ -228,37 +229,32 @@ def _metadata_filters(params) -> list[tuple[str, str]]:
     return pairs
 
 
-def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
+def _int_param(params, name: str, default: int, low: int, high: int) -> int:
+    """:func:`~conversations.formats.params.integer_param`, refused in OpenAI's words."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise OpenAIParamError(
-            f"Invalid type for '{name}': expected an integer, but got a string instead.",
-            param=name,
-            code="invalid_type",
-        ) from None
-    if value < low:
-        raise OpenAIParamError(
-            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but got "
-            f"{value} instead.",
-            param=name,
-            code="integer_below_min_value",
-        )
-    if value > high:
-        raise OpenAIParamError(
-            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but got "
-            f"{value} instead.",
-            param=name,
-            code="integer_above_max_value",
-        )
-    return value
+        return integer_param(params, name, default=default, low=low, high=high)
+    except IntegerParamInvalid as exc:
+        if exc.problem == exc.NOT_INTEGER:
+            message = f"Invalid type for '{name}': expected an integer, but got a string instead."
+            code = "invalid_type"
+        elif exc.problem == exc.BELOW:
+            message = (
+                f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but "
+                f"got {exc.value} instead."
+            )
+            code = "integer_below_min_value"
+        else:
+            message = (
+                f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but "
+                f"got {exc.value} instead."
+            )
+            code = "integer_above_max_value"
+        raise OpenAIParamError(message, param=name, code=code) from None
 
 
 class AzureViewMixin:
     """Azure OpenAI v1: ``api-key`` header accepted beside Bearer, ``api-version`` ignored,
-    ``apim-request-id`` echoed (``providers/openai-azure.md`` §8)."""
+    ``apim-request-id`` echoed (``docs/contract.md``, Azure)."""
 
     source = "azure"
     authentication_classes = [AzureApiKeyAuthentication]

@@ -1,4 +1,4 @@
-"""Telnyx's error bodies (``providers/telnyx-agentphone.md`` §A.8, ``CONTRACT.md`` §Errors).
+"""Telnyx's error bodies (``docs/contract.md`` §Errors).
 
 Two shapes, as the Telnyx AI stack uses them:
 

@@ -1,6 +1,6 @@
 """The Telnyx list filters as a django-filter ``FilterSet`` (``GET /ai/conversations``).
 
-Query parameters (``providers/telnyx-agentphone.md`` §A.3; keys arrive URL-encoded and are
+Query parameters (``docs/contract.md`` §Sources, Telnyx list; keys arrive URL-encoded and are
 decoded by Django):
 
 =====================================  ========================================================
@@ -176,10 +176,16 @@ class ConversationFilterSet(django_filters.FilterSet):
         model = Conversation
         fields: list[str] = []
 
-    def __init__(self, data=None, queryset=None, **kwargs):
+    def __init__(self, data=None, queryset=None, *, partition=None, **kwargs):
         self.metadata_conditions = 0
         self.conditions = 0
         self.indexed_conditions = 0
+        #: The request's :class:`~conversations.selectors.Partition`; with it (and no
+        #: ``queryset``) the set filters the partition's conversations and :meth:`page` may
+        #: take the index-served read.
+        self.partition = partition
+        if queryset is None and partition is not None:
+            queryset = selectors.conversation_queryset(partition=partition)
         super().__init__(data, queryset, **kwargs)
         extra = {name: ExpressionFilter(connector=name) for name in ("or", "and")}
         for name in self.data:
@@ -226,12 +232,12 @@ class ConversationFilterSet(django_filters.FilterSet):
         :func:`~conversations.selectors.conversation_filtered_page` reads them without
         trusting the planner's estimate of how many rows match (issue 10).
 
-        Call after :meth:`is_valid`; the queryset must be a partition's
-        (:func:`~conversations.selectors.conversation_queryset`).
+        Call after :meth:`is_valid`; the index-served read needs the set built with
+        ``partition=``.
         """
         data = self.form.cleaned_data
         ordering = data.get("order") or [F("created_at").desc()]
-        partition = getattr(self.queryset, "partition", None)
+        partition = self.partition
         column = getattr(ordering[0].expression, "name", None) if len(ordering) == 1 else None
         if (
             partition is None

@@ -3,7 +3,7 @@
 The ``telnyx`` SDK sends each filter as a raw PostgREST expression string: the operator is
 part of the value (``created_at=gte.2025-01-01``, ``metadata->assistant_id=eq.a-1``,
 ``or=(created_at.gte.2025-04-01,last_message_at.gte.2025-04-01)``, ``order=created_at.desc``)
-(``providers/telnyx-agentphone.md`` §A.3). This module only reads the syntax; which columns
+(``docs/contract.md`` §Sources, Telnyx list). This module only reads the syntax; which columns
 and operators are allowed, and what they mean, is :mod:`.filters`' business.
 
 Every syntax error raises :class:`FilterSyntaxError` (a Django ``ValidationError``), which the

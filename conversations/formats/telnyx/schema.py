@@ -4,7 +4,7 @@ The real viewsets of :mod:`.views` are decorated here. The request bodies are th
 serializers of :mod:`.serializers`, read field by field by drf-spectacular, with their
 free-form ``JSONField`` parts (metadata, tool calls) described by extensions; the rendered
 shapes (hand-written ``BaseSerializer``s) are described by serializer extensions. Shapes
-follow ``providers/telnyx-agentphone.md`` §A; served at ``/telnyx/v2/openapi.json``.
+follow ``docs/contract.md`` §Sources, Telnyx; served at ``/telnyx/v2/openapi.json``.
 """
 
 from __future__ import annotations

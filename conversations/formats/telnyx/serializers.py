@@ -1,4 +1,4 @@
-"""Telnyx AI conversations request and response shapes (``providers/telnyx-agentphone.md`` §A.2).
+"""Telnyx AI conversations request and response shapes (``docs/contract.md`` §One store).
 
 Input serializers check a body's *shape* (FastAPI ignores unknown fields, so do they); the
 conversation metadata rules are applied once, by the services. Output serializers render the

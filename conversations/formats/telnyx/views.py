@@ -1,4 +1,4 @@
-"""Telnyx AI conversations viewsets (``providers/telnyx-agentphone.md`` §A.1, §A.7).
+"""Telnyx AI conversations viewsets (``docs/contract.md`` §The AI switch).
 
 Routes (relative to the SDK base URL ``http://HOST/telnyx/v2``):
 ``GET·POST /ai/conversations``; ``GET·PUT·DELETE /ai/conversations/{id}``;
@@ -9,7 +9,7 @@ Wrapping follows the SDK: create answers the bare conversation, retrieve and upd
 in ``{"data": …}``, list answers ``{"data": [...]}`` without ``meta``; delete and add-message
 answer 200 with an empty body (the SDK ignores it).
 
-Update semantics (undocumented by Telnyx; ours, ``CONTRACT.md`` §Metadata): ``PUT`` merges the
+Update semantics (undocumented by Telnyx; ours, ``docs/contract.md`` §Metadata): ``PUT`` merges the
 sent keys, a ``null`` value removes a key, and ``{}``, ``null`` or no ``metadata`` change
 nothing. Reserved keys (``telnyx_*``, ``assistant_id``…) are ordinary metadata here.
 """
@@ -27,6 +27,7 @@ from ...replica import replica_reads
 from ...responders import get_responder
 from ..base import FormatViewMixin
 from ..idempotent import idempotent
+from ..params import IntegerParamInvalid, integer_param, pydantic_words
 from . import serializers as s
 from .errors import (
     TelnyxValidationError,
@@ -54,8 +55,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
 
     def list(self, request):
         filterset = ConversationFilterSet(
-            data=request.query_params,
-            queryset=selectors.conversation_queryset(partition=self.partition),
+            data=request.query_params, partition=self.partition
         )
         if not filterset.is_valid():
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
@@ -129,10 +129,8 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
     def messages(self, request, conversation_id):
         """One page of messages, oldest first, with ``meta`` the SDK's auto-paging needs."""
         params = request.query_params
-        number = _page_param(params.get("page[number]"), "page[number]", 1, 1, None)
-        size = _page_param(
-            params.get("page[size]"), "page[size]", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE
-        )
+        number = _page_param(params, "page[number]", 1, 1, None)
+        size = _page_param(params, "page[size]", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         conversation = self.get_conversation()
         rows, total, size = selectors.message_number_page(
             conversation=conversation,
@@ -176,39 +174,10 @@ class AssistantViewSet(TelnyxViewMixin, viewsets.ViewSet):
         return Response({"content": reply.content})
 
 
-def _page_param(raw: str | None, name: str, default: int, low: int, high: int | None) -> int:
-    if raw is None or raw == "":
-        return default
+def _page_param(params, name: str, default: int, low: int, high: int | None) -> int:
+    """:func:`~conversations.formats.params.integer_param`, refused as Telnyx's FastAPI 422."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise TelnyxValidationError(
-            [
-                validation_item(
-                    ("query", name),
-                    "Input should be a valid integer, unable to parse string as an integer",
-                    "int_parsing",
-                )
-            ]
-        ) from None
-    if value < low:
-        raise TelnyxValidationError(
-            [
-                validation_item(
-                    ("query", name),
-                    f"Input should be greater than or equal to {low}",
-                    "greater_than_equal",
-                )
-            ]
-        )
-    if high is not None and value > high:
-        raise TelnyxValidationError(
-            [
-                validation_item(
-                    ("query", name),
-                    f"Input should be less than or equal to {high}",
-                    "less_than_equal",
-                )
-            ]
-        )
-    return value
+        return integer_param(params, name, default=default, low=low, high=high)
+    except IntegerParamInvalid as exc:
+        msg, kind = pydantic_words(exc)
+        raise TelnyxValidationError([validation_item(("query", name), msg, kind)]) from None
