@@ -7,24 +7,10 @@ import pytest
 
 from conversations import services
 from conversations.models import Conversation, MetadataChange
-from tests.browser import ARTIFACTS, chromium_page
+from tests.admin.conftest import PASSWORD
+from tests.browser import ARTIFACTS
 
 pytest.importorskip("playwright.sync_api")
-
-PASSWORD = "staff-pass-123456"
-
-
-@pytest.fixture
-def browser_page():
-    with chromium_page(timeout_ms=15000) as page:
-        yield page
-
-
-@pytest.fixture
-def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
-        "support", password=PASSWORD, is_staff=True, is_superuser=True
-    )
 
 
 def log_in(page, live_server):

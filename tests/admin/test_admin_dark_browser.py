@@ -8,8 +8,6 @@ from tests.browser import ARTIFACTS, chromium_page
 
 pytest.importorskip("playwright.sync_api")
 
-PASSWORD = "staff-pass-123456"
-
 #: Each element's text colour against the first opaque background behind it, as WCAG 2.1
 #: defines contrast (relative luminance of sRGB colours).
 CONTRAST = """
@@ -35,13 +33,6 @@ CONTRAST = """
   return (hi + 0.05) / (lo + 0.05);
 }
 """
-
-
-@pytest.fixture
-def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
-        "support", password=PASSWORD, is_staff=True, is_superuser=True
-    )
 
 
 @pytest.mark.django_db(transaction=True)

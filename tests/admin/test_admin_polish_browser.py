@@ -5,24 +5,8 @@ import pytest
 from conversations.models import ApiKey
 from tests.admin.test_admin_browser import log_in
 from tests.admin.test_handoff_browser import both_widths
-from tests.browser import chromium_page
 
 pytest.importorskip("playwright.sync_api")
-
-PASSWORD = "staff-pass-123456"
-
-
-@pytest.fixture
-def browser_page():
-    with chromium_page(timeout_ms=15000) as page:
-        yield page
-
-
-@pytest.fixture
-def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
-        "support", password=PASSWORD, is_staff=True, is_superuser=True
-    )
 
 
 @pytest.mark.django_db(transaction=True)

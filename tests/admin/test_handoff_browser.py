@@ -16,25 +16,11 @@ import telnyx
 from conversations import clock
 from conversations.models import MetadataChange, WebhookEndpoint, WebhookEvent
 from tests.admin.test_admin_browser import log_in, seed_support_queue
-from tests.browser import ARTIFACTS, chromium_page
+from tests.browser import ARTIFACTS
 
 pytest.importorskip("playwright.sync_api")
 
-PASSWORD = "staff-pass-123456"
 LIST = "/admin/conversations/conversation/"
-
-
-@pytest.fixture
-def browser_page():
-    with chromium_page(timeout_ms=15000) as page:
-        yield page
-
-
-@pytest.fixture
-def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
-        "support", password=PASSWORD, is_staff=True, is_superuser=True
-    )
 
 
 @pytest.fixture(autouse=True)
