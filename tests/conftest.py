@@ -15,6 +15,7 @@ from conversations.services import (
     conversation_create,
     project_get_or_create,
 )
+from tests.clients import azure_client
 
 
 @pytest.fixture
@@ -62,14 +63,7 @@ def azure_client_factory(live_server, api_key):
     """Build ``openai.AzureOpenAI`` clients (``api-key`` header) with an optional isolation key."""
 
     def make(isolation_key=None, key=None):
-        headers = {"x-ms-user-isolation-key": isolation_key} if isolation_key is not None else {}
-        return openai.AzureOpenAI(
-            base_url=f"{live_server.url}/azure/openai/v1/",
-            api_key=key or api_key,
-            api_version="preview",
-            default_headers=headers,
-            max_retries=0,
-        )
+        return azure_client(live_server.url, key or api_key, isolation_key)
 
     return make
 

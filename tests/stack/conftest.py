@@ -28,6 +28,8 @@ import openai
 import pytest
 import telnyx
 
+from tests.clients import azure_client
+
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = os.environ.get("CONVSTORE_TEST_BASE_URL", "").rstrip("/")
 APP_URLS = [u.rstrip("/") for u in os.environ.get("CONVSTORE_TEST_APP_URLS", "").split(",") if u]
@@ -162,14 +164,7 @@ def azure_client_factory(api_key):
     """``make(isolation_key=None, key=None)``: ``openai.AzureOpenAI`` clients on the stack."""
 
     def make(isolation_key=None, key=None):
-        headers = {"x-ms-user-isolation-key": isolation_key} if isolation_key is not None else {}
-        return openai.AzureOpenAI(
-            base_url=f"{BASE_URL}/azure/openai/v1/",
-            api_key=key or api_key,
-            api_version="preview",
-            default_headers=headers,
-            max_retries=0,
-        )
+        return azure_client(BASE_URL, key or api_key, isolation_key)
 
     return make
 
