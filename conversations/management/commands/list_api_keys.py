@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from conversations.management.projects import project_by_name
+from conversations.management.tables import write_table
 from conversations.selectors import api_key_list
 
 
@@ -32,11 +33,7 @@ class Command(BaseCommand):
             for k in api_key_list(project_name=project)
         ]
         header = ("PREFIX", "ID", "PROJECT", "NAME", "CREATED", "LAST USED", "STATUS")
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            self.stdout.write(
-                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            )
+        write_table(self.stdout, header, rows)
         if not rows:
             self.stderr.write(
                 "No API keys. Create one with: manage.py create_api_key --project NAME"

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from conversations.management.projects import project_by_name
+from conversations.management.tables import write_table
 from conversations.webhooks.endpoints import mask_secret, webhook_endpoint_list
 
 
@@ -27,11 +28,7 @@ class Command(BaseCommand):
             for e in webhook_endpoint_list(project=scope)
         ]
         header = ("ID", "PROJECT", "URL", "EVENTS", "STATUS", "SECRET", "DESCRIPTION")
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            self.stdout.write(
-                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            )
+        write_table(self.stdout, header, rows)
         if not rows:
             self.stderr.write(
                 "No webhook endpoints. Register one with: "
