@@ -58,21 +58,6 @@ def bare_fetchone(sql, params, using="default"):
 BARE: dict = {}
 
 
-class Timer:
-    """An execute wrapper like the request metrics': sums statement time and count."""
-
-    def __init__(self):
-        self.seconds, self.queries = 0.0, 0
-
-    def __call__(self, execute, sql, params, many, context):
-        start = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - start
-            self.queries += 1
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reads", type=int, default=5000, help="per round (5000)")
@@ -91,6 +76,7 @@ def main() -> None:
     from django.db import connection
 
     from conversations import rows
+    from conversations.observability import DbTimer
     from conversations.services import SYSTEM, conversation_create, project_get_or_create
 
     call_command("migrate", verbosity=0)
@@ -99,7 +85,7 @@ def main() -> None:
     sql, params = rows._GET_IN_PARTITION, [conversation.pk, project.pk, ""]
     ways = {"Django cursor wrapper": rows.fetchone, "bare psycopg cursor": bare_fetchone}
     figures = {name: [] for name in ways}
-    timer = Timer()
+    timer = DbTimer()  # the request metrics' own execute wrapper
     with connection.execute_wrapper(timer):
         for read in ways.values():  # warm: prepare on the connection, make the cursors
             for _ in range(10):

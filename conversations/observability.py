@@ -53,7 +53,7 @@ def request_format(path: str) -> str:
     return "other"
 
 
-class _DbTimer:
+class DbTimer:
     """An ``execute_wrapper`` summing SQL execution time and statement count."""
 
     __slots__ = ("seconds", "queries")
@@ -94,7 +94,7 @@ class RequestObservabilityMiddleware:
 
     def __call__(self, request):
         start = time.perf_counter()
-        timer = _DbTimer()
+        timer = DbTimer()
         with connection.execute_wrapper(timer):
             response = self.get_response(request)
         duration = time.perf_counter() - start

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from ...conditional import PreconditionFailed
 from ...idempotency import IdempotencyKeyInUse, IdempotencyKeyInvalid, IdempotencyKeyReused
-from ...metadata import MetadataError
+from ...metadata import MetadataError, json_type_name
 from ...parsers import JSONTooDeep, UnstorableJSON
 from ...ratelimit import RateLimited, Usage
 from ...services import DuplicateItemId, MessageInvalid
@@ -68,6 +68,17 @@ def error_response(
 def a_type(json_type: str) -> str:
     """``"integer"`` → ``"an integer"``, as OpenAI words its type errors."""
     return _ARTICLE_TYPES.get(json_type, f"a {json_type}")
+
+
+def invalid_type(param: str, expected: str, value) -> OpenAIParamError:
+    """OpenAI's 400 for a value of the wrong JSON type: ``Invalid type for 'items[0].id':
+    expected a string, but got an integer instead.`` (code ``invalid_type``)."""
+    return OpenAIParamError(
+        f"Invalid type for '{param}': expected {expected}, but got "
+        f"{a_type(json_type_name(value))} instead.",
+        param=param,
+        code="invalid_type",
+    )
 
 
 def mask_key(raw_key: str) -> str:

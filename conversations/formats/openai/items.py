@@ -24,7 +24,7 @@ from ...ids import prefixed
 from ...metadata import contains_nul, json_type_name
 from ...models import Message
 from ...services import MessageInput
-from .errors import OpenAIParamError, a_type
+from .errors import OpenAIParamError, a_type, invalid_type
 
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 TEXT_PART_TYPES = ("input_text", "output_text", "text", "summary_text", "reasoning_text")
@@ -113,15 +113,6 @@ INCLUDABLE: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _invalid_type(param: str, expected: str, value) -> OpenAIParamError:
-    return OpenAIParamError(
-        f"Invalid type for '{param}': expected {expected}, but got "
-        f"{a_type(json_type_name(value))} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
 def _missing(param: str) -> OpenAIParamError:
     return OpenAIParamError(
         f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
@@ -141,7 +132,7 @@ def item_to_input(item, param: str) -> MessageInput:
     mistyped required field, an ``id`` that is not a string, too long or of the wrong prefix.
     """
     if not isinstance(item, Mapping):
-        raise _invalid_type(param, "an object", item)
+        raise invalid_type(param, "an object", item)
     if contains_nul(item):
         raise OpenAIParamError(
             f"Invalid '{param}': the NUL character (\\u0000) is not allowed.",
@@ -150,7 +141,7 @@ def item_to_input(item, param: str) -> MessageInput:
         )
     item_type = item.get("type", "message")
     if not isinstance(item_type, str) or not item_type:
-        raise _invalid_type(f"{param}.type", "a string", item_type)
+        raise invalid_type(f"{param}.type", "a string", item_type)
     spec = ITEM_TYPES.get(item_type)
     if spec is None:
         supported = ", ".join(f"'{name}'" for name in (*ITEM_TYPES, ITEM_REFERENCE))
@@ -164,17 +155,17 @@ def item_to_input(item, param: str) -> MessageInput:
     if status is None:
         status = "completed"
     elif not isinstance(status, str):
-        raise _invalid_type(f"{param}.status", "a string", status)
+        raise invalid_type(f"{param}.status", "a string", status)
     if item_type == "message":
         return _message_to_input(item, param, item_id, status)
     for name, types in spec.required.items():
         if name not in item:
             raise _missing(f"{param}.{name}")
         if types and json_type_name(item[name]) not in types:
-            raise _invalid_type(f"{param}.{name}", _expected(types), item[name])
+            raise invalid_type(f"{param}.{name}", _expected(types), item[name])
     call_id = item.get("call_id")
     if call_id is not None and not isinstance(call_id, str):
-        raise _invalid_type(f"{param}.call_id", "a string", call_id)
+        raise invalid_type(f"{param}.call_id", "a string", call_id)
     return MessageInput(
         item_type=item_type,
         item_id=item_id,
@@ -204,7 +195,7 @@ def _sent_id(item: Mapping, spec: ItemType, param: str) -> str:
         return ""
     item_id = item["id"]
     if not isinstance(item_id, str):
-        raise _invalid_type(f"{param}.id", "a string", item_id)
+        raise invalid_type(f"{param}.id", "a string", item_id)
     if not item_id or len(item_id) > ID_MAX_LENGTH:
         raise OpenAIParamError(
             f"Invalid '{param}.id': expected a string of 1 to {ID_MAX_LENGTH} characters, but "
@@ -240,10 +231,10 @@ def _message_to_input(item: Mapping, param: str, item_id: str, status: str) -> M
     elif isinstance(content, list):
         for index, part in enumerate(content):
             if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
-                raise _invalid_type(f"{param}.content[{index}]", "an object with a type", part)
+                raise invalid_type(f"{param}.content[{index}]", "an object with a type", part)
         parts = [dict(part) for part in content]
     else:
-        raise _invalid_type(f"{param}.content", "one of a string or array", content)
+        raise invalid_type(f"{param}.content", "one of a string or array", content)
     text = "\n".join(
         part["text"]
         for part in parts

@@ -17,18 +17,9 @@ from ...metadata import json_type_name
 from ...models import Conversation, Message
 from ...services import MessageInput
 from . import items as item_types
-from .errors import OpenAIParamError, a_type
+from .errors import OpenAIParamError, a_type, invalid_type
 
 MAX_ITEMS_PER_REQUEST = 20  # "You may add up to 20 items at a time." (SDK docstring, §2)
-
-
-def _invalid_type(param: str, expected: str, value) -> OpenAIParamError:
-    return OpenAIParamError(
-        f"Invalid type for '{param}': expected {expected}, but got "
-        f"{a_type(json_type_name(value))} instead.",
-        param=param,
-        code="invalid_type",
-    )
 
 
 class OpenAIInputSerializer(serializers.Serializer):
@@ -72,7 +63,7 @@ def items_to_inputs(items, *, minimum: int = 1, resolve=None) -> list[MessageInp
     an unknown id is a 400 on ``items[i].id``.
     """
     if not isinstance(items, list):
-        raise _invalid_type("items", "an array", items)
+        raise invalid_type("items", "an array", items)
     if len(items) < minimum:
         raise OpenAIParamError(
             "Invalid 'items': empty array. Expected an array with minimum length 1, but got an "
@@ -99,7 +90,7 @@ def items_to_inputs(items, *, minimum: int = 1, resolve=None) -> list[MessageInp
 def _referenced(item: Mapping, param: str, resolve) -> dict:
     ref = item.get("id")
     if not isinstance(ref, str):
-        raise _invalid_type(f"{param}.id", "a string", ref)
+        raise invalid_type(f"{param}.id", "a string", ref)
     found = resolve(ref) if resolve is not None and ref else None
     if found is None:
         raise OpenAIParamError(
