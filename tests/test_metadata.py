@@ -72,9 +72,7 @@ def test_ai_disabled_refuses_other_values():
     assert error.code == "invalid_ai_disabled"
     # The formats build their errors from these (OpenAI's param, FastAPI's loc, the message).
     assert (error.key, error.params["value"]) == ("ai_disabled", "yes")
-    assert error.message == (
-        "Invalid value for 'ai_disabled': expected true or false, got 'yes'."
-    )
+    assert error.message == ("Invalid value for 'ai_disabled': expected true or false, got 'yes'.")
 
 
 def test_metadata_must_be_an_object():
@@ -154,7 +152,8 @@ def test_the_one_pass_check_agrees_with_the_pair_by_pair_rules(value):
 def test_nul_and_surrogate_errors_say_where():
     value_error = error_of(rules.validate_metadata, {"k": "a\x00"})
     assert (value_error.message, value_error.key) == (
-        "Metadata value for 'k' may not contain the NUL character.", "k"
+        "Metadata value for 'k' may not contain the NUL character.",
+        "k",
     )
     key_error = error_of(rules.validate_metadata, {"a\x00": "v"})
     assert key_error.message == "Metadata keys may not contain the NUL character."
@@ -228,3 +227,36 @@ def test_sixteen_pairs_pass_every_path_and_seventeen_are_worded():
 )
 def test_has_lone_surrogate_looks_into_keys_values_and_nested_items(value, found):
     assert rules.has_lone_surrogate(value) is found
+
+
+# --- the pair-by-pair path at its limits (survivors of a mutation run: docs/mutation-testing.md)
+# A merge patch (validate_patch) never takes the one-pass check, so its keys and values meet
+# the pair-by-pair rules directly: the limits must hold there to the character.
+
+
+def test_a_patch_takes_keys_and_values_at_the_limits_and_refuses_one_more():
+    at_limit = {"k" * 64: "v" * 512, "gone": None}
+    assert rules.validate_patch(at_limit) == at_limit
+    key = error_of(rules.validate_patch, {"k" * 65: "v", "gone": None})
+    assert (
+        key.message
+        == "Metadata key '" + "k" * 65 + "' is too long: 65 characters, at most 64 allowed."
+    )
+    assert (key.code, key.key, key.params["length"], key.params["limit"]) == (
+        "key_too_long",
+        "k" * 65,
+        65,
+        64,
+    )
+    value = error_of(rules.validate_patch, {"k": "v" * 513, "gone": None})
+    assert (
+        value.message == "Metadata value for 'k' is too long: 513 characters, at most 512 allowed."
+    )
+    assert (value.code, value.key, value.params["limit"]) == ("value_too_long", "k", 512)
+
+
+def test_an_empty_key_is_refused_with_its_wording_on_every_path():
+    for check in (rules.validate_metadata, rules.validate_patch):
+        error = error_of(check, {"": "x"})
+        assert error.message == "Metadata keys must be at least 1 character long."
+        assert (error.code, error.key) == ("key_too_short", "")
