@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 CONVSTORE_CHAT_RESPONDER=$${CONVSTORE_CHAT_RESPONDER:-conversations.responders.echo} \
+	DEBUG=1 CONVSTORE_CHAT_RESPONDER=$${CONVSTORE_CHAT_RESPONDER:-conversations.formats.telnyx.responders.echo} \
 		$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Set up and run every check and the whole test suite (DATABASE_URL picks the database).
@@ -41,6 +41,7 @@ test: install
 	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	DJANGO_SETTINGS_MODULE=convstore.test_settings $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory openapi
 	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest
@@ -76,6 +77,7 @@ docs: install
 
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 ## Write-path benchmark (PostgreSQL, BENCH_DATABASE_URL; loads with wrk, installed if missing).
 benchmark: install
@@ -88,7 +90,7 @@ benchmark-bulk: install
 
 ## Mutation testing of the core with mutmut (slow: not part of `make test`). Prints the score
 ## and every surviving mutant. MODULES and TESTS narrow it, e.g.
-##   make mutation MODULES=conversations/metadata.py TESTS=tests/test_metadata.py
+##   make mutation MODULES=conversations/domain/metadata.py TESTS=tests/test_metadata.py
 ## See docs/mutation-testing.md.
 mutation: install
 	$(PY) tools/mutation.py $(if $(MODULES),--modules $(MODULES)) $(if $(TESTS),--tests $(TESTS)) \

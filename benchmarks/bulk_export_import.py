@@ -74,9 +74,10 @@ from itertools import islice
 import django
 django.setup()
 from django.db import connection, transaction
-from conversations.jsonl import conversation_to_record, dumps, parse_line
+from conversations.transfer.jsonl import conversation_to_record, dumps, parse_line
 from conversations.selectors import conversation_export_iterator
-from conversations.services import Actor, conversations_import
+from conversations.services import Actor
+from conversations.transfer.importing import conversations_import
 
 path, rows = sys.argv[1], int(sys.argv[2])
 actor = Actor.for_command("import_conversations")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Client CPU of one hot read (``conversations.rows``) through Django's cursor wrapper, beside
+"""Client CPU of one hot read (``conversations.selectors.rows``) through Django's cursor wrapper,
+beside
 the same read on a bare psycopg cursor with the execute wrappers called by hand (how the hot
 reads ran before they went through Django's wrapper).
 
@@ -75,8 +76,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from conversations import rows
-    from conversations.observability import DbTimer
+    from conversations.ops.observability import DbTimer
+    from conversations.selectors import rows
     from conversations.services import SYSTEM, conversation_create, project_get_or_create
 
     call_command("migrate", verbosity=0)

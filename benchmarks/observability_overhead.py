@@ -3,7 +3,7 @@
 Runs Django in this process (no server, no network) and times ``GET /healthz`` (no database)
 and an authenticated OpenAI ``GET /openai/v1/conversations/{id}`` (a key lookup and a read)
 through the full middleware stack, alternating rounds with and without
-``conversations.observability.RequestObservabilityMiddleware``. The request log is written
+``conversations.ops.observability.RequestObservabilityMiddleware``. The request log is written
 as JSON to ``/dev/null`` (formatting and the write are paid, the terminal is not).
 
     .venv/bin/python benchmarks/observability_overhead.py [--requests 3000] [--rounds 3]
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-MIDDLEWARE = "conversations.observability.RequestObservabilityMiddleware"
+MIDDLEWARE = "conversations.ops.observability.RequestObservabilityMiddleware"
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import override_settings
 
-    from conversations.observability import JsonLineFormatter
+    from conversations.ops.observability import JsonLineFormatter
     from conversations.services import (
         Actor,
         api_key_create,
@@ -108,7 +108,7 @@ def isolated(requests: int) -> None:
     from django.test import RequestFactory
     from django.urls import resolve
 
-    from conversations.observability import RequestObservabilityMiddleware
+    from conversations.ops.observability import RequestObservabilityMiddleware
 
     match = resolve("/healthz")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The rate limiter's cost per request: CPU and wall time of ``check_request`` against Redis.
 
-Calls :func:`conversations.ratelimit.check_request` ``--calls`` times (both limits on, so each
+Calls :func:`conversations.http.ratelimit.check_request` ``--calls`` times (both limits on, so each
 call is the API's hot-path round trip: count the key, read the client IP's failures) against
 the Redis named by ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``), in this one
 process, and prints this process's CPU time (``time.process_time``) and the wall time per
@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     django.setup()
     from django.conf import settings
 
-    from conversations import ratelimit
+    from conversations.http import ratelimit
 
     settings.CONVSTORE_RATE_LIMIT = f"{10**9}/h"
     settings.CONVSTORE_AUTH_FAILURE_LIMIT = "20/m"

@@ -67,11 +67,11 @@ STAGES = (
     ("whole request", "django.core.handlers.wsgi", "WSGIHandler.__call__"),
     ("  DRF dispatch", "rest_framework.views", "APIView.dispatch"),
     ("    auth + limits", "conversations.formats.base", "FormatViewMixin.perform_authentication"),
-    ("      rate limiter", "conversations.ratelimit", "check_request"),
+    ("      rate limiter", "conversations.http.ratelimit", "check_request"),
     ("    service (merge)", "conversations.services", "conversation_metadata_merge"),
     ("    service (replace)", "conversations.services", "conversation_metadata_replace"),
     ("    service (read)", "conversations.formats.base", "conversation_get"),
-    ("      database client", "conversations.rows", "fetchone"),
+    ("      database client", "conversations.selectors.rows", "fetchone"),
 )
 
 

@@ -441,7 +441,7 @@ def verify(server: Server, *, audited: bool, connections: int) -> list[str]:
     """Compare the database with what wrk counted; return failure messages."""
     from django.db.models import Max, Sum
 
-    from conversations.ids import parse_id
+    from conversations.domain.ids import parse_id
     from conversations.models import Conversation, MetadataChange, WebhookEvent
 
     problems = list(server.problems)

@@ -10,9 +10,9 @@ class ConversationsConfig(AppConfig):
 
     def ready(self):
         # Connect the webhook outbox to the domain events and register its admin pages.
-        # conversations.db replaces dropped connections as each request starts.
-        from . import admin, db  # noqa: F401
-        from .ratelimit import check_settings
-        from .webhooks import outbox  # noqa: F401
+        # conversations.database.guards replaces dropped connections as each request starts.
+        from conversations.database import guards  # noqa: F401
+        from conversations.http.ratelimit import check_settings
+        from conversations.webhooks import outbox  # noqa: F401
 
         check_settings()

@@ -42,7 +42,7 @@ Variables (all optional):
   ``max_prepared_statements``).
 - ``DB_CONN_HEALTH_CHECKS``: ``1`` to check a reused connection with a ``SELECT 1`` at the
   start of each request (default off: a connection the server dropped is found without a
-  round trip and replaced, ``conversations.db.close_if_dropped``).
+  round trip and replaced, ``conversations.database.guards.close_if_dropped``).
 - ``CONVSTORE_API_KEY_CACHE_SECONDS``: how long a process trusts a key it looked up (default
   5; a revoked key keeps working in other processes at most that long). ``0`` disables.
 - ``CONVSTORE_FAST_WRITES``: ``0`` turns off the PostgreSQL fast metadata write path.
@@ -120,18 +120,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "conversations.middleware.RequestIdMiddleware",
-    "conversations.middleware.ChunkedBodyMiddleware",
-    "conversations.middleware.NulQueryMiddleware",
-    "conversations.observability.RequestObservabilityMiddleware",
+    "conversations.http.middleware.RequestIdMiddleware",
+    "conversations.http.middleware.ChunkedBodyMiddleware",
+    "conversations.http.middleware.NulQueryMiddleware",
+    "conversations.ops.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # The admin's middleware, skipped under the API prefixes (conversations.middleware).
-    "conversations.middleware.AdminSessionMiddleware",
+    # The admin's middleware, skipped under the API prefixes (conversations.http.middleware).
+    "conversations.http.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "conversations.middleware.AdminAuthenticationMiddleware",
-    "conversations.middleware.AdminMessageMiddleware",
+    "conversations.http.middleware.AdminAuthenticationMiddleware",
+    "conversations.http.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -150,7 +150,7 @@ AXES_COOLOFF_TIME = timedelta(
 )
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "conversations.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "conversations.http.ratelimit.client_ip"
 
 ROOT_URLCONF = "convstore.urls"
 # `/admin`, `/docs` and any admin or docs page typed without its trailing slash redirect (301)
@@ -182,7 +182,8 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
         # Off: a health-check query per request is a round trip on every request. A
         # connection the server dropped between requests is found without one (a readable
-        # idle socket, conversations.db.close_if_dropped) and replaced before the request's
+        # idle socket, conversations.database.guards.close_if_dropped) and replaced before the
+        # request's
         # first statement.
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
@@ -203,12 +204,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # on one server connection is missing on the next: off by default under DB_POOLER.
     "DB_PREPARED_STATEMENTS", not DB_POOLER
 ):
-    # conversations.rows prepares its hot statements (prepare=True); psycopg ignores that
+    # conversations.selectors.rows prepares its hot statements (prepare=True); psycopg ignores that
     # while the connection's prepare_threshold is None, Django's default. Django's own
     # cursors bind on the client side and never prepare; the threshold is out of reach so
     # psycopg prepares nothing on its own either: only what asks for it.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
-# A PostgreSQL streaming replica for lists, searches and exports (conversations.replica):
+# A PostgreSQL streaming replica for lists, searches and exports (conversations.database.replica):
 # same connection settings as the primary; migrations and writes never go there.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
@@ -224,7 +225,7 @@ if DATABASE_REPLICA_URL:
         ),
         "TEST": {"MIRROR": "default"},
     }
-    DATABASE_ROUTERS = ["conversations.replica.ReplicaRouter"]
+    DATABASE_ROUTERS = ["conversations.database.replica.ReplicaRouter"]
 CONVSTORE_REPLICA_MAX_WAIT_MS = int(os.environ.get("CONVSTORE_REPLICA_MAX_WAIT_MS", "100"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock at BEGIN, so a read-modify-write
@@ -277,7 +278,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["conversations.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["conversations.http.parsers.StrictJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -321,7 +322,7 @@ CONVSTORE_MAX_RESPONSE_BYTES = int(
 )
 CONVSTORE_STATEMENT_TIMEOUT_MS = int(os.environ.get("CONVSTORE_STATEMENT_TIMEOUT_MS", "5000"))
 CONVSTORE_DB_RETRY_AFTER = int(os.environ.get("CONVSTORE_DB_RETRY_AFTER", "1"))
-# Rate limits (conversations.ratelimit): per API key, and failed authentications per client IP.
+# Rate limits (conversations.http.ratelimit): per API key, and failed authentications per client IP.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CONVSTORE_RATE_LIMIT = os.environ.get("CONVSTORE_RATE_LIMIT", "100/s")
 CONVSTORE_AUTH_FAILURE_LIMIT = os.environ.get("CONVSTORE_AUTH_FAILURE_LIMIT", "20/m")
@@ -332,7 +333,7 @@ CONVSTORE_REDIS_TIMEOUT = float(os.environ.get("CONVSTORE_REDIS_TIMEOUT", "0.25"
 CONVSTORE_REDIS_COOLDOWN = float(os.environ.get("CONVSTORE_REDIS_COOLDOWN", "10"))
 CONVSTORE_PROXY_COUNT = int(os.environ.get("CONVSTORE_PROXY_COUNT", "0"))
 
-# Logs (conversations.observability): one line per request on the "convstore.request"
+# Logs (conversations.ops.observability): one line per request on the "convstore.request"
 # logger, JSON with LOG_FORMAT=json, key=value text otherwise; LOG_REQUESTS=0 turns it off.
 # That line is the only one a request writes, under runserver too: Django's own per-request
 # lines (runserver's access line on "django.server", "Not Found: /x" warnings on
@@ -345,7 +346,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "line": {
-            "()": "conversations.observability."
+            "()": "conversations.ops.observability."
             + ("JsonLineFormatter" if LOG_FORMAT == "json" else "KeyValueFormatter")
         },
     },
@@ -363,7 +364,7 @@ LOGGING = {
     },
 }
 
-# Health and metrics (conversations.health, conversations.metrics). /readyz pings Redis only
+# Health and metrics (conversations.ops.health, conversations.ops.metrics). /readyz pings Redis only
 # when REDIS_URL (above, with the rate limits) is set. /metrics answers a Bearer
 # CONVSTORE_METRICS_TOKEN or a client address in CONVSTORE_METRICS_ALLOWED_IPS (addresses or
 # CIDR networks); with neither, it is closed.
@@ -384,7 +385,7 @@ CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES = int(
     os.environ.get("CONVSTORE_WEBHOOK_MAX_PAYLOAD_BYTES", str(256 * 1024))
 )
 
-# Idempotent creates (conversations.idempotency): how long a key's first answer is kept, and
+# Idempotent creates (conversations.http.idempotency): how long a key's first answer is kept, and
 # how long a running first request holds its key before another request may take it over.
 CONVSTORE_IDEMPOTENCY_TTL_SECONDS = int(
     os.environ.get("CONVSTORE_IDEMPOTENCY_TTL_SECONDS", "86400")

@@ -13,11 +13,11 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from conversations import health, metrics
 from conversations.formats.agentphone import urls as agentphone_urls
 from conversations.formats.docs import docs_urlpatterns
 from conversations.formats.openai import urls as openai_urls
 from conversations.formats.telnyx import urls as telnyx_urls
+from conversations.ops import health, metrics
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -18,7 +18,7 @@ refuse_to_serve_without_key()  # no serving without a key when DEBUG is off (one
 
 application = get_wsgi_application()
 
-from conversations.middleware import DechunkedBody  # noqa: E402 -- needs the app registry
+from conversations.http.middleware import DechunkedBody  # noqa: E402 -- needs the app registry
 
 application = DechunkedBody(application)  # chunked bodies get their length (see the class)
 get_resolver().url_patterns  # noqa: B018 -- import every view now (see module docstring)

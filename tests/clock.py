@@ -8,7 +8,7 @@ def hour_rate(count: int = 1, left: float = 600.0) -> str:
     ``left`` seconds to run.
 
     The limiter's windows are fixed and aligned to multiples of their period since the epoch
-    (``conversations.ratelimit``), so a plain ``1/h`` ends at every full hour: a test run in
+    (``conversations.http.ratelimit``), so a plain ``1/h`` ends at every full hour: a test run in
     an hour's last minute saw its second request land in a fresh window, or an SDK wait out
     a ``Retry-After`` under a minute and succeed. Periods of 3,600 s plus multiples of 700 s
     end at other moments; the first with ``left`` seconds to go is taken.

@@ -1,7 +1,7 @@
 """Another process counting with the rate limiter: ``python -m tests.ratelimit_process RATE ID``.
 
 Counts two requests of the API key whose database id is ``ID`` under the rate ``RATE``
-through :func:`conversations.ratelimit.check_request` (no database needed: counters are
+through :func:`conversations.http.ratelimit.check_request` (no database needed: counters are
 named by the key's id), printing the first's count and ``3`` when the second was refused.
 Used by ``tests/test_rate_limits.py`` to show counts are shared between processes.
 """
@@ -17,7 +17,7 @@ def main(rate: str, key_id: str) -> None:
     django.setup()
     from django.conf import settings
 
-    from conversations import ratelimit
+    from conversations.http import ratelimit
 
     settings.CONVSTORE_RATE_LIMIT = rate
     usage = ratelimit.check_request(key_id, "127.0.0.2")

@@ -14,7 +14,7 @@ from django.db import DataError, connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conversations.conditional import EntityTags, PreconditionFailed, etag
+from conversations.domain.conditional import EntityTags, PreconditionFailed, etag
 from conversations.models import Conversation, MetadataChange
 from conversations.services import (
     Actor,

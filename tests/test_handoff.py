@@ -1,6 +1,6 @@
 """The timed AI handoff: the rules, every reader's view, the written-down resume and its races.
 
-Time moves through the clock seam (``conversations.clock.advance``), never by sleeping.
+Time moves through the clock seam (``conversations.domain.clock.advance``), never by sleeping.
 """
 
 import threading
@@ -14,12 +14,12 @@ import telnyx
 from django.core.management import call_command
 from django.db import connection
 
-from conversations import clock, handoff
-from conversations import metadata as rules
-from conversations.conditional import etag
-from conversations.metadata import MetadataError
+from conversations.domain import clock, handoff
+from conversations.domain import metadata as rules
+from conversations.domain.conditional import etag
+from conversations.domain.metadata import MetadataError
+from conversations.formats.telnyx.responders import echo
 from conversations.models import MetadataChange, WebhookEndpoint, WebhookEvent
-from conversations.responders import echo
 from conversations.services import (
     Actor,
     MessageInput,

@@ -14,10 +14,10 @@ from django.db import connection
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from conversations import idempotency
+from conversations.http import idempotency
 from conversations.models import Conversation, IdempotencyKey, Message, MetadataChange
 
-ECHO = "conversations.responders.echo"
+ECHO = "conversations.formats.telnyx.responders.echo"
 ROUTE = "/openai/v1/conversations"
 
 

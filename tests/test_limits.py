@@ -1,11 +1,11 @@
-"""conversations/limits.py: sizes are the bytes of compact JSON as DRF renders it."""
+"""conversations/domain/limits.py: sizes are the bytes of compact JSON as DRF renders it."""
 
 import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conversations.limits import json_bytes
+from conversations.domain.limits import json_bytes
 
 _JSON = st.recursive(
     st.none()

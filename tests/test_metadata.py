@@ -1,11 +1,12 @@
-"""The metadata rules in conversations/metadata.py, used by every format, the admin and commands."""
+"""The metadata rules in conversations/domain/metadata.py, used by every format, the admin and
+commands."""
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conversations import metadata as rules
-from conversations.metadata import MetadataError
+from conversations.domain import metadata as rules
+from conversations.domain.metadata import MetadataError
 
 
 def error_of(fn, *args):

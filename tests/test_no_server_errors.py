@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conversations.ids import prefixed
+from conversations.domain.ids import prefixed
 from conversations.models import Conversation, Message, MetadataChange
 from conversations.services import SYSTEM, conversation_create
 
@@ -76,7 +76,7 @@ HYPOTHESIS = settings(
 
 @pytest.fixture
 def seeded(project, api_key, settings):
-    settings.CONVSTORE_CHAT_RESPONDER = "conversations.responders.echo"
+    settings.CONVSTORE_CHAT_RESPONDER = "conversations.formats.telnyx.responders.echo"
     conversation = conversation_create(project=project, metadata={"keep": "me"}, actor=SYSTEM)
     return {
         "auth": {"HTTP_AUTHORIZATION": f"Bearer {api_key}"},

@@ -1,4 +1,4 @@
-"""Rate limits (conversations.ratelimit) through the official SDKs and raw HTTP, on both
+"""Rate limits (conversations.http.ratelimit) through the official SDKs and raw HTTP, on both
 counter stores: in memory (always) and Redis (when ``REDIS_URL`` is set, as in CI)."""
 
 import logging
@@ -17,7 +17,7 @@ import pytest
 import telnyx
 from django.core.exceptions import ImproperlyConfigured
 
-from conversations import ratelimit
+from conversations.http import ratelimit
 from conversations.models import ApiKey
 from tests.clock import hour_rate
 from tests.skips import needs_redis
@@ -373,7 +373,7 @@ def test_a_hung_redis_is_tried_once_then_skipped_with_one_warning(
         now = [1000.0]
         monkeypatch.setattr(breaker, "clock", lambda: now[0])
         auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
-        with caplog.at_level(logging.INFO, logger="conversations.ratelimit"):
+        with caplog.at_level(logging.INFO, logger="conversations.http.ratelimit"):
             assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
             tried = _pending_connections(hung)  # one call (a broken connection is retried once)
             for _ in range(19):
@@ -383,7 +383,7 @@ def test_a_hung_redis_is_tried_once_then_skipped_with_one_warning(
             assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
             tried_again = _pending_connections(hung)
     assert 1 <= tried <= 2 and skipped == 0 and 1 <= tried_again <= 2
-    warnings = [r for r in caplog.records if r.name == "conversations.ratelimit"]
+    warnings = [r for r in caplog.records if r.name == "conversations.http.ratelimit"]
     assert [r.levelno for r in warnings] == [logging.WARNING]
     assert "Redis unavailable" in warnings[0].getMessage() and warnings[0].exc_info is None
 

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from conversations.metadata import MetadataError
+from conversations.domain.metadata import MetadataError
 from conversations.models import Conversation, MetadataChange
 from conversations.services import (
     Actor,

@@ -24,8 +24,8 @@ import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from conversations import rows
 from conversations.models import ApiKey, Conversation, MetadataChange, WebhookEvent
+from conversations.selectors import rows
 from conversations.services import (
     Actor,
     MessageInput,
@@ -270,7 +270,8 @@ def test_a_wrong_key_is_never_cached(project, settings):
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_dropped_between_requests_fails_no_request(live_server, api_key, project):
     """Health checks are off, yet the dead persistent connection is found before the next
-    request's first statement (its socket is readable, ``conversations.db.close_if_dropped``)
+    request's first statement (its socket is readable,
+    ``conversations.database.guards.close_if_dropped``)
     and replaced: that request and the next answer 200, on a new server session."""
     conversation = conversation_create(project=project, actor=CMD, metadata={"a": "1"})
     url = f"{live_server.url}/openai/v1/conversations/conv_{conversation.pk.hex}"

@@ -6,7 +6,7 @@ script points mutmut at the core and its tests, runs it, and prints the score (k
 tested) and every survivor with its diff.
 
     .venv/bin/python tools/mutation.py                        # the whole core
-    .venv/bin/python tools/mutation.py --modules conversations/metadata.py \\
+    .venv/bin/python tools/mutation.py --modules conversations/domain/metadata.py \\
         --tests tests/test_metadata.py                        # one module, its tests
 
 mutmut reads its settings from ``setup.cfg`` (``[mutmut]``); this script writes that file
@@ -30,9 +30,9 @@ MUTMUT = [sys.executable, "-m", "mutmut"]
 
 #: The core: where the documented guarantees live.
 CORE = [
-    "conversations/metadata.py",
-    "conversations/conditional.py",
-    "conversations/idempotency.py",
+    "conversations/domain/metadata.py",
+    "conversations/domain/conditional.py",
+    "conversations/http/idempotency.py",
     "conversations/services/*",
     "conversations/webhooks/outbox.py",
     "conversations/webhooks/leases.py",

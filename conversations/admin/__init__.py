@@ -11,8 +11,8 @@ Importing the package registers every page.
 
 from django.contrib import admin
 
-from . import conversations, projects, webhooks  # noqa: F401 - registers the pages
-from .support import lockout_notice
+from conversations.admin import conversations, projects, webhooks  # noqa: F401 - registers the pages
+from conversations.admin.support import lockout_notice
 
 # The brand (templates in convstore/templates/admin/base_site.html use these).
 admin.site.site_header = "convstore"

@@ -21,15 +21,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
-from .. import handoff, selectors, services
-from .. import metadata as rules
-from ..ids import prefixed
-from ..item_summary import item_summary
-from ..metadata import RESERVED_KEYS, MetadataError, parse_duration
-from ..models import Conversation, MetadataChange
-from .handoff import AI_OFF_CHOICES, AI_OFF_SHORT, ai_badge, ai_is_off, handoff_until_text
-from .projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
-from .support import (
+from conversations import selectors, services
+from conversations.admin.handoff import (
+    AI_OFF_CHOICES,
+    AI_OFF_SHORT,
+    ai_badge,
+    ai_is_off,
+    handoff_until_text,
+)
+from conversations.admin.item_summary import item_summary
+from conversations.admin.projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
+from conversations.admin.support import (
     SEARCH_HELP,
     AiSwitchFilter,
     ChannelFilter,
@@ -41,6 +43,11 @@ from .support import (
     pks_in_chunks,
     search_conversations,
 )
+from conversations.domain import handoff
+from conversations.domain import metadata as rules
+from conversations.domain.ids import prefixed
+from conversations.domain.metadata import RESERVED_KEYS, MetadataError, parse_duration
+from conversations.models import Conversation, MetadataChange
 
 THREAD_LIMIT = 200
 AUDIT_LIMIT = 100

@@ -1,6 +1,6 @@
 """The AI switch as staff see it: the badge, "until 14:05", the "Turn AI off" choices.
 
-Every state shown is the one readers see now (:mod:`conversations.handoff`): a timed handoff
+Every state shown is the one readers see now (:mod:`conversations.domain.handoff`): a timed handoff
 whose time has passed shows "AI on" before its resume is written down.
 """
 
@@ -10,8 +10,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timezone import localtime
 
-from .. import clock, handoff
-from .. import metadata as rules
+from conversations.domain import clock, handoff
+from conversations.domain import metadata as rules
 
 #: The same choices as AI_OFF_CHOICES, labelled short for the list rows.
 AI_OFF_SHORT = (("", "until on"), ("15m", "15 min"), ("1h", "1 h"), ("4h", "4 h"))

@@ -7,9 +7,9 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .. import services
-from ..models import ApiKey, Project
-from .support import ApiKeyAddForm, count_noun
+from conversations import services
+from conversations.admin.support import ApiKeyAddForm, count_noun
+from conversations.models import ApiKey, Project
 
 
 class ApiKeyInline(admin.TabularInline):

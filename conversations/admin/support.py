@@ -5,7 +5,7 @@
 - The list filters only emit index-friendly ``WHERE`` clauses and run no query to list
   their choices (Django's ``AllValuesFieldListFilter`` would ``SELECT DISTINCT`` the table).
 - :class:`MetadataRowFormSet` edits metadata as key/value rows, checked by
-  :func:`conversations.metadata.validate_metadata` with each error shown on its row.
+  :func:`conversations.domain.metadata.validate_metadata` with each error shown on its row.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .. import clock, handoff, services
-from .. import metadata as rules
-from ..conditional import EntityTags, PreconditionFailed
-from ..ids import parse_id
-from ..models import ApiKey, Conversation
-from ..services.handoff import handoff_until_alias
+from conversations import services
+from conversations.domain import clock, handoff
+from conversations.domain import metadata as rules
+from conversations.domain.conditional import EntityTags, PreconditionFailed
+from conversations.domain.ids import parse_id
+from conversations.models import ApiKey, Conversation
+from conversations.services.handoff import handoff_until_alias
 
 #: Largest exact count the admin runs; past it the list says "10000" and offers narrower filters.
 COUNT_CAP = 10_000
@@ -112,7 +113,7 @@ SEARCH_HELP = (
 def search_conversations(queryset: QuerySet, term: str) -> QuerySet:
     """Filter conversations by the admin search box ``term`` (see :data:`SEARCH_HELP`).
 
-    - An id in any form (:func:`conversations.ids.parse_id`) is looked up by primary key.
+    - An id in any form (:func:`conversations.domain.ids.parse_id`) is looked up by primary key.
     - ``KEY=VALUE`` matches that metadata pair: jsonb containment ``metadata @> {"KEY": "VALUE"}``
       on PostgreSQL, served by the GIN index ``conv_metadata_gin_idx``.
     - Anything else matches conversations with a metadata value equal to the term under any
@@ -300,7 +301,8 @@ class MetadataRowForm(forms.Form):
 
 
 class BaseMetadataRowFormSet(forms.BaseFormSet):
-    """Rows → one metadata object, validated by :func:`conversations.metadata.validate_metadata`.
+    """Rows → one metadata object, validated by
+    :func:`conversations.domain.metadata.validate_metadata`.
 
     Empty rows and rows marked for deletion are skipped. After :meth:`is_valid`, ``metadata``
     holds the cleaned object. A rule broken by one pair is reported on that pair's row
@@ -367,7 +369,7 @@ class ConversationAdminForm(forms.ModelForm):
     meanwhile): saving would silently undo that write, so staff reload instead. The page
     carries the :attr:`Conversation.version` it showed (``loaded_version``); ``clean`` locks
     the row with that version as the precondition (the same ``If-Match`` check the API runs,
-    :mod:`conversations.conditional`), and the lock holds until the admin's save commits
+    :mod:`conversations.domain.conditional`), and the lock holds until the admin's save commits
     (``changeform_view`` runs in one transaction).
     """
 

@@ -15,8 +15,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from ..models import WEBHOOK_EVENTS, WebhookAttempt, WebhookEndpoint, WebhookEvent
-from ..webhooks.endpoints import (
+from conversations.models import WEBHOOK_EVENTS, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from conversations.webhooks.endpoints import (
     generate_secret,
     mask_secret,
     webhook_endpoint_rotate_secret,

@@ -13,15 +13,16 @@ from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from .. import db, ratelimit
-from ..auth import ApiKeyAuthentication
-from ..conditional import EntityTags, etag
-from ..ids import parse_id
-from ..metrics import RATE_LIMITED
-from ..models import Conversation
-from ..observability import request_format
-from ..selectors import Partition, conversation_get
-from ..services import Actor
+from conversations.database import guards
+from conversations.domain.conditional import EntityTags, etag
+from conversations.domain.ids import parse_id
+from conversations.http import ratelimit
+from conversations.http.auth import ApiKeyAuthentication
+from conversations.models import Conversation
+from conversations.ops.metrics import RATE_LIMITED
+from conversations.ops.observability import request_format
+from conversations.selectors import Partition, conversation_get
+from conversations.services import Actor
 
 ISOLATION_HEADER = "HTTP_X_MS_USER_ISOLATION_KEY"
 
@@ -39,7 +40,7 @@ class LengthRequired(exceptions.APIException):
 
     Raised when a request carries ``Transfer-Encoding: chunked`` and no ``Content-Length``
     under a WSGI server that does not de-chunk bodies for the application (Django's
-    ``runserver``; see :class:`conversations.middleware.ChunkedBodyMiddleware`). gunicorn
+    ``runserver``; see :class:`conversations.http.middleware.ChunkedBodyMiddleware`). gunicorn
     de-chunks, and there such bodies are read under the body limit instead.
     """
 
@@ -114,7 +115,7 @@ def auth_failures_explained(exc: ratelimit.RateLimited) -> str:
 
     ``exc`` has the ``"auth_failures"`` scope. The text names the cause (wrong or revoked API
     keys from this address), the limit (``CONVSTORE_AUTH_FAILURE_LIMIT``), that a right key
-    is refused too until the window ends (:mod:`conversations.ratelimit`), and the wait in
+    is refused too until the window ends (:mod:`conversations.http.ratelimit`), and the wait in
     whole seconds (the ``Retry-After`` value). Each format puts it in its own error shape.
     """
     rate = ratelimit.parse_rate(settings.CONVSTORE_AUTH_FAILURE_LIMIT)
@@ -156,7 +157,7 @@ class FormatViewMixin:
         return {}
 
     def perform_authentication(self, request):
-        """Authenticate, then apply the rate limits (:mod:`conversations.ratelimit`)."""
+        """Authenticate, then apply the rate limits (:mod:`conversations.http.ratelimit`)."""
         try:
             super().perform_authentication(request)
         except exceptions.AuthenticationFailed:
@@ -175,12 +176,12 @@ class FormatViewMixin:
 
     def dispatch(self, request, *args, **kwargs):
         # Every statement of the view, its error handling included, under the API's
-        # statement timeout (conversations.db).
-        with db.statement_timeout():
+        # statement timeout (conversations.database.guards).
+        with guards.statement_timeout():
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
-        # The body limit is checked once, by conversations.middleware.ChunkedBodyMiddleware;
+        # The body limit is checked once, by conversations.http.middleware.ChunkedBodyMiddleware;
         # here its refusal is worded in the format's shape (DRF's Request proxies the
         # attributes of the HttpRequest it wraps).
         refusal = getattr(request, "body_refusal", None)
@@ -188,7 +189,7 @@ class FormatViewMixin:
             raise PayloadTooLarge()
         if refusal == "length_required":
             raise LengthRequired()
-        db.apply_statement_timeout()
+        guards.apply_statement_timeout()
         super().initial(request, *args, **kwargs)
         if len(request.META.get(ISOLATION_HEADER, "")) > MAX_ISOLATION_KEY_LENGTH:
             raise InvalidIsolationKey(MAX_ISOLATION_KEY_LENGTH)
@@ -231,7 +232,7 @@ class FormatViewMixin:
             raise ResourceNotFound("conversation", conversation_id)
         return {"conversation": pk, "scope": self.partition}
 
-    # --- conditional requests (RFC 9110 §13; conversations.conditional) ---------------------
+    # --- conditional requests (RFC 9110 §13; conversations.domain.conditional) -----------
 
     @property
     def if_match(self) -> EntityTags | None:
@@ -254,7 +255,7 @@ class FormatViewMixin:
         renderer = type(self).error_renderer
 
         def handler(exc, context):
-            failure = db.database_failure(exc)
+            failure = guards.database_failure(exc)
             if failure:
                 exc = DatabaseUnavailable(failure)
             if isinstance(exc, Conversation.DoesNotExist):

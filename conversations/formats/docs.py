@@ -25,10 +25,10 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.response import Response
 
-from .agentphone.schema import AgentPhoneSchemaGenerator
-from .openai.schema import AzureSchemaGenerator, OpenAISchemaGenerator
-from .schema import FormatSchemaGenerator
-from .telnyx.schema import TelnyxSchemaGenerator
+from conversations.formats.agentphone.schema import AgentPhoneSchemaGenerator
+from conversations.formats.openai.schema import AzureSchemaGenerator, OpenAISchemaGenerator
+from conversations.formats.schema import FormatSchemaGenerator
+from conversations.formats.telnyx.schema import TelnyxSchemaGenerator
 
 
 @dataclass(frozen=True)

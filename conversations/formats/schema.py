@@ -5,7 +5,7 @@ describes its real serializers with ``OpenApiSerializerExtension``; this module 
 they have in common:
 
 - the auth schemes (``Authorization: Bearer``; Azure also the ``api-key`` header), as
-  extensions of :mod:`conversations.auth`'s classes;
+  extensions of :mod:`conversations.http.auth`'s classes;
 - the headers: ``x-ms-user-isolation-key`` on every operation, ``x-request-id`` on every
   answer, and the contract of issue 11 — ``ETag`` on answers that render one conversation,
   ``If-Match`` (412 on mismatch, RFC 9110 §13.1.1) on its update and delete, ``If-None-Match``
@@ -41,7 +41,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from .base import MAX_ISOLATION_KEY_LENGTH
+from conversations.formats.base import MAX_ISOLATION_KEY_LENGTH
 
 HEADER = OpenApiParameter.HEADER
 QUERY = OpenApiParameter.QUERY
@@ -98,9 +98,9 @@ BEARER_SCHEME = {
 
 
 class BearerScheme(OpenApiAuthenticationExtension):
-    """``Authorization: Bearer <key>`` (:class:`conversations.auth.ApiKeyAuthentication`)."""
+    """``Authorization: Bearer <key>`` (:class:`conversations.http.auth.ApiKeyAuthentication`)."""
 
-    target_class = "conversations.auth.ApiKeyAuthentication"
+    target_class = "conversations.http.auth.ApiKeyAuthentication"
     name = "bearer"
 
     def get_security_definition(self, auto_schema):
@@ -108,10 +108,10 @@ class BearerScheme(OpenApiAuthenticationExtension):
 
 
 class AzureApiKeyScheme(OpenApiAuthenticationExtension):
-    """Bearer or ``api-key: <key>`` (:class:`conversations.auth.AzureApiKeyAuthentication`);
+    """Bearer or ``api-key: <key>`` (:class:`conversations.http.auth.AzureApiKeyAuthentication`);
     either one suffices (``docs/contract.md``, Azure)."""
 
-    target_class = "conversations.auth.AzureApiKeyAuthentication"
+    target_class = "conversations.http.auth.AzureApiKeyAuthentication"
     name = ["bearer", "apiKey"]
 
     def get_security_requirement(self, auto_schema):

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from conversations.limits import message_size
+from conversations.domain.limits import message_size
 
 SIZED_FIELDS = (
     "content", "content_parts", "payload", "tool_calls", "metadata", "media_urls", "reactions",
@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='message',
             name='size_bytes',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='conversations.limits.message_size of the row; response budgets count it.', verbose_name='stored size (bytes)'),
+            field=models.PositiveIntegerField(default=0, editable=False, help_text='conversations.domain.limits.message_size of the row; response budgets count it.', verbose_name='stored size (bytes)'),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

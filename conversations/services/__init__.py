@@ -1,26 +1,22 @@
 """Every write to the store. The API formats, the admin and the commands all call these.
 
 One module per entity: :mod:`.conversations` (metadata, AI replies), :mod:`.handoff` (the AI
-switch and the timed handoff's resumes), :mod:`.messages`, :mod:`.api_keys`, :mod:`.bulk`
-(import, purge); :mod:`.actors` names who writes. Everything public is re-exported here, so
+switch and the timed handoff's resumes), :mod:`.messages`, :mod:`.api_keys`, :mod:`.purge`
+(idle conversations); :mod:`.actors` names who writes. Everything public is re-exported here, so
 callers write ``from conversations.services import conversation_metadata_merge``.
 
 How metadata writes lock, validate and audit is told once, in :mod:`.conversations`.
 """
 
-from .actors import SYSTEM, Actor
-from .api_keys import (
-    API_KEY_LENGTH,
-    API_KEY_PREFIX,
+from conversations.services.actors import SYSTEM, Actor
+from conversations.services.api_keys import (
     API_KEY_TOUCH_INTERVAL,
     api_key_authenticate,
     api_key_create,
     api_key_revoke,
-    hash_api_key,
     project_get_or_create,
 )
-from .bulk import ConversationImport, conversations_import, conversations_purge
-from .conversations import (
+from conversations.services.conversations import (
     AIDisabled,
     ResponderFailed,
     ResponderNotConfigured,
@@ -32,13 +28,13 @@ from .conversations import (
     conversation_metadata_replace,
     conversation_update_fields,
 )
-from .handoff import (
+from conversations.services.handoff import (
     conversation_ai_set,
     handoff_extend_for_agent,
     handoffs_due,
     handoffs_resume_due,
 )
-from .messages import (
+from conversations.services.messages import (
     PREVIEW_LENGTH,
     DuplicateItemId,
     MessageInput,
@@ -47,17 +43,15 @@ from .messages import (
     messages_check,
     messages_create,
 )
+from conversations.services.purge import conversations_purge
 
 __all__ = [
-    "API_KEY_LENGTH",
-    "API_KEY_PREFIX",
     "API_KEY_TOUCH_INTERVAL",
     "PREVIEW_LENGTH",
     "SYSTEM",
     "AIDisabled",
     "Actor",
     "DuplicateItemId",
-    "ConversationImport",
     "MessageInput",
     "MessageInvalid",
     "ResponderFailed",
@@ -73,12 +67,10 @@ __all__ = [
     "conversation_metadata_merge",
     "conversation_metadata_replace",
     "conversation_update_fields",
-    "conversations_import",
     "conversations_purge",
     "handoff_extend_for_agent",
     "handoffs_due",
     "handoffs_resume_due",
-    "hash_api_key",
     "message_delete",
     "messages_check",
     "messages_create",

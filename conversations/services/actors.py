@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import ApiKey, MetadataChange
+from conversations.models import ApiKey, MetadataChange
 
 
 @dataclass(frozen=True)

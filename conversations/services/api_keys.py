@@ -12,7 +12,6 @@ query every time, and random keys cannot fill the cache), and the cache holds at
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from datetime import timedelta
@@ -20,11 +19,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..models import ApiKey, Project
+from conversations.models import API_KEY_PREFIX, ApiKey, Project, hash_api_key
 
-API_KEY_PREFIX = "cs_"
-#: Characters in a raw key: the prefix and 40 hex digits (160 random bits).
-API_KEY_LENGTH = len(API_KEY_PREFIX) + 40
 API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 API_KEY_CACHE_MAX_ENTRIES = 10_000
 
@@ -38,11 +34,6 @@ _cache: dict[str, tuple[float, ApiKey]] = {}
 def api_key_cache_seconds() -> float:
     """How long a looked-up key is trusted without a query (``CONVSTORE_API_KEY_CACHE_SECONDS``)."""
     return float(settings.CONVSTORE_API_KEY_CACHE_SECONDS)
-
-
-def hash_api_key(raw_key: str) -> str:
-    """SHA-256 hex digest of a raw key (keys carry 160 random bits, so no slow hash is needed)."""
-    return hashlib.sha256(raw_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def project_get_or_create(*, name: str) -> Project:

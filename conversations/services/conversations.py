@@ -3,8 +3,8 @@
 Each metadata write runs in one transaction that locks the conversation row
 (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its database write lock at ``BEGIN``
 because the connection uses ``IMMEDIATE`` transactions), re-reads the stored metadata,
-applies the change, validates the *result* with :mod:`conversations.metadata`, writes it and
-the audit row, and raises :mod:`conversations.events` signals. So two merges at once never
+applies the change, validates the *result* with :mod:`conversations.domain.metadata`, writes it and
+the audit row, and raises :mod:`conversations.domain.events` signals. So two merges at once never
 lose a key and no race pushes a conversation past 16 pairs.
 
 On PostgreSQL the merge and the replace first try :mod:`.fastwrite`: an unlocked read, the
@@ -21,16 +21,17 @@ and an id outside the scope raises ``Conversation.DoesNotExist`` exactly like an
 
 Errors raised:
 
-- :class:`conversations.metadata.MetadataError` for a broken metadata rule (nothing written);
+- :class:`conversations.domain.metadata.MetadataError` for a broken metadata rule (nothing written);
 - ``Conversation.DoesNotExist`` when the conversation vanished before the lock;
-- :class:`conversations.conditional.PreconditionFailed` when an ``if_match`` precondition
-  (RFC 9110 ``If-Match``, parsed by :mod:`conversations.conditional`) does not name the
-  locked row's current state; it is checked by :func:`_check_if_match` under the lock, before
+- :class:`conversations.domain.conditional.PreconditionFailed` when an ``if_match`` precondition
+  (RFC 9110 ``If-Match``, parsed by :mod:`conversations.domain.conditional`) does not name the
+  locked row's current state; it is checked by :func:`.locking.check_precondition` under the lock,
+  before
   anything is written.
 
-The timed handoff (:mod:`conversations.handoff`): every metadata write applies
-:func:`conversations.handoff.finish` to its result, and every write under the row lock first
-writes down a resume that has fallen due (:func:`_settle`), so a resume gets exactly one
+The timed handoff (:mod:`conversations.domain.handoff`): every metadata write applies
+:func:`conversations.domain.handoff.finish` to its result, and every write under the row lock first
+writes down a resume that has fallen due (:func:`.locking.settle`), so a resume gets exactly one
 audit row and one ``conversation.ai_resumed`` event, whoever locks the row first. The fast
 path leaves such a row to the locking path.
 """
@@ -41,29 +42,28 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import router, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import clock, events, handoff
-from .. import metadata as rules
-from ..conditional import EntityTags, check_if_match
-from ..models import Conversation, Message, MetadataChange, Project
-from ..selectors import Partition, conversation_queryset
-from . import fastwrite
-from .actors import SYSTEM, Actor
-from .messages import MessageInput, MessageInvalid, messages_check, messages_create
-
-#: Where a write may find its row: a request's partition, any queryset, or anywhere (None).
-Scope = Partition | QuerySet | None
-
-
-def _audit(
-    conversation: Conversation, *, actor: Actor, action: str, before, after
-) -> MetadataChange:
-    change = actor.metadata_change(conversation, action=action, before=before, after=after)
-    change.save(force_insert=True)
-    events.metadata_changed.send(sender=Conversation, conversation=conversation, change=change)
-    return change
+from conversations.domain import clock, handoff
+from conversations.domain import metadata as rules
+from conversations.domain.conditional import EntityTags, check_if_match
+from conversations.models import Conversation, Message, MetadataChange, Project
+from conversations.services import fastwrite
+from conversations.services.actors import Actor
+from conversations.services.locking import (
+    Scope,
+    audit,
+    check_precondition,
+    locked,
+    settle,
+    store,
+)
+from conversations.services.messages import (
+    MessageInput,
+    MessageInvalid,
+    messages_check,
+    messages_create,
+)
 
 
 @transaction.atomic
@@ -105,30 +105,12 @@ def conversation_create(
         **context,
     )
     if clean:
-        _audit(
+        audit(
             conversation, actor=actor, action=MetadataChange.Action.CREATE, before=None, after=clean
         )
     if messages:
         messages_create(conversation=conversation, messages=messages)
     return conversation
-
-
-def _locked(conversation: Conversation | Any, scope: Scope = None) -> Conversation:
-    """Lock and re-read the row; ``scope`` (a partition or a queryset) must contain it."""
-    pk = conversation.pk if isinstance(conversation, Conversation) else conversation
-    if scope is None:
-        queryset = Conversation.objects.all()
-    elif isinstance(scope, Partition):
-        queryset = conversation_queryset(partition=scope)
-    else:
-        queryset = scope
-    return queryset.select_for_update().get(pk=pk)
-
-
-def _check_if_match(row: Conversation, if_match: EntityTags | None) -> Conversation:
-    """The conditional-write check (RFC 9110 §13.1.1), on a row locked by :func:`_locked`."""
-    check_if_match(row, if_match)
-    return row
 
 
 class _ResumeDue(Exception):
@@ -161,18 +143,6 @@ def _fast_write(**kwargs: Any) -> Conversation | None:
         return None
 
 
-def _settle(row: Conversation) -> MetadataChange | None:
-    """On a locked row: write down a timed handoff that has ended (see module): the switch on,
-    the handoff keys gone, audited as the system actor (action ``ai_resume``) and announced
-    with ``events.ai_resumed``. Returns the audit row, or ``None`` when nothing was due."""
-    if not handoff.resume_due(row.metadata, clock.now()):
-        return None
-    new = handoff.resumed(row.metadata)
-    change = _store(row, new, actor=SYSTEM, action=MetadataChange.Action.AI_RESUME)
-    events.ai_resumed.send(sender=Conversation, conversation=row, change=change)
-    return change
-
-
 @transaction.atomic
 def conversation_lock(
     *,
@@ -189,31 +159,16 @@ def conversation_lock(
         PreconditionFailed: ``if_match`` does not name the current state.
         Conversation.DoesNotExist: the conversation is gone or outside ``scope``.
     """
-    return _check_if_match(_locked(conversation, scope), if_match)
-
-
-def _store(
-    conversation: Conversation, new: dict | None, *, actor: Actor, action: str
-) -> MetadataChange | None:
-    """Store ``new`` on a locked row and audit it; ``None`` (a no-op) when nothing changes."""
-    before = conversation.metadata
-    if new == before:
-        return None
-    conversation.metadata = new
-    conversation.ai_disabled = rules.is_ai_disabled(new)
-    conversation.updated_at = timezone.now()
-    conversation.version += 1
-    conversation.save(update_fields=["metadata", "ai_disabled", "updated_at", "version"])
-    return _audit(conversation, actor=actor, action=action, before=before, after=new)
+    return check_precondition(locked(conversation, scope), if_match)
 
 
 def _write_metadata(
     conversation: Conversation, new: dict | None, *, actor: Actor, action: str
 ) -> Conversation:
-    """:func:`_settle`, then the handoff rules on ``new`` and :func:`_store` it."""
-    _settle(conversation)
+    """:func:`settle`, then the handoff rules on ``new`` and :func:`store` it."""
+    settle(conversation)
     new = handoff.finish(conversation.metadata, new, now=clock.now())
-    _store(conversation, new, actor=actor, action=action)
+    store(conversation, new, actor=actor, action=action)
     return conversation
 
 
@@ -258,8 +213,8 @@ def _finish(stored, new):
 def _merge_locked(
     conversation, clean_patch, *, actor: Actor, scope, if_match: EntityTags | None
 ) -> Conversation:
-    row = _check_if_match(_locked(conversation, scope), if_match)
-    _settle(row)
+    row = check_precondition(locked(conversation, scope), if_match)
+    settle(row)
     merged = rules.merge(row.metadata, clean_patch)
     return _write_metadata(row, merged, actor=actor, action=MetadataChange.Action.MERGE)
 
@@ -301,7 +256,7 @@ def conversation_metadata_replace(
 def _replace_locked(
     conversation, clean, action: str, *, actor: Actor, scope, if_match: EntityTags | None
 ) -> Conversation:
-    row = _check_if_match(_locked(conversation, scope), if_match)
+    row = check_precondition(locked(conversation, scope), if_match)
     return _write_metadata(row, clean, actor=actor, action=action)
 
 
@@ -346,7 +301,7 @@ def conversation_delete(
         PreconditionFailed: ``if_match`` does not name the current state; nothing is deleted.
         Conversation.DoesNotExist: the conversation is gone or outside ``scope``.
     """
-    _check_if_match(_locked(conversation, scope), if_match).delete()
+    check_precondition(locked(conversation, scope), if_match).delete()
 
 
 # --- AI replies (the AI switch) -------------------------------------------------------------
@@ -381,7 +336,8 @@ def conversation_ai_reply(
     The AI switch is checked under the conversation's row lock, so a reply is never produced
     after a concurrent switch-off has committed; a switch-off that arrives while a reply is
     being written waits for it. ``responder`` is a callable ``(conversation, message) -> str``
-    (see :mod:`conversations.responders`); it runs inside the transaction, so when it fails
+    (see :mod:`conversations.formats.telnyx.responders`); it runs inside the transaction, so when
+    it fails
     nothing is stored. Returns ``(user_message, reply_message)``.
 
     Raises:
@@ -390,8 +346,8 @@ def conversation_ai_reply(
         ResponderFailed: the responder raised or returned a non-string; nothing is stored.
         Conversation.DoesNotExist: the conversation is gone.
     """
-    row = _locked(conversation)
-    _settle(row)  # a timed handoff that has ended is written down; the AI answers again
+    row = locked(conversation)
+    settle(row)  # a timed handoff that has ended is written down; the AI answers again
     if row.ai_disabled:
         raise AIDisabled(row)
     if responder is None:

@@ -4,7 +4,7 @@
 :func:`~conversations.services.conversation_metadata_replace` try this first on PostgreSQL;
 the locking path in :mod:`.conversations` stays the reference and the fallback, and is what
 SQLite always runs. The rules are not copied: the new metadata is computed in Python by the
-same :mod:`conversations.metadata` functions, and only the *result* goes to the database.
+same :mod:`conversations.domain.metadata` functions, and only the *result* goes to the database.
 
 How one write goes (at most 3 database round trips; 2 when no endpoint needs message history
 or the conversation has no messages):
@@ -64,11 +64,11 @@ from django.db import connections, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import events, rows
-from .. import metadata as rules
-from ..models import Conversation, MetadataChange, WebhookEndpoint, WebhookEvent
-from ..selectors import Partition
-from .actors import Actor
+from conversations.domain import events
+from conversations.domain import metadata as rules
+from conversations.models import Conversation, MetadataChange, WebhookEndpoint, WebhookEvent
+from conversations.selectors import Partition, rows
+from conversations.services.actors import Actor
 
 #: ``dispatch_uid`` of the ``metadata_changed`` receivers whose work the fast path does itself.
 FAST_PATH_RECEIVERS = frozenset({"webhooks.outbox.metadata_changed"})
@@ -192,7 +192,7 @@ def write(
     """Run one metadata write on the fast path (see module).
 
     ``compute(stored_metadata)`` returns the new metadata (``None`` clears) and raises
-    :class:`~conversations.metadata.MetadataError` for a broken rule; ``action(new)`` names
+    :class:`~conversations.domain.metadata.MetadataError` for a broken rule; ``action(new)`` names
     the audit action. Returns the conversation as stored (unchanged, with no write, when the
     new metadata equals the stored one), or ``None`` when the row moved under us or is not
     in ``scope`` — the caller then runs the locking path, which re-reads and raises
@@ -200,7 +200,7 @@ def write(
     row read before anything is computed and may raise (e.g. an If-Match / expected-version
     refusal); the compare-and-swap then guarantees the write lands on that very version.
     """
-    from ..webhooks.outbox import metadata_event_rows
+    from conversations.webhooks.outbox import metadata_event_rows
 
     using = router.db_for_write(Conversation)
     connection = connections[using]

@@ -1,10 +1,11 @@
-"""Writing down what the timed handoff does over time (the rules: :mod:`conversations.handoff`).
+"""Writing down what the timed handoff does over time (the rules:
+:mod:`conversations.domain.handoff`).
 
 - :func:`handoffs_resume_due`: write down every resume that has fallen due: the switch on, an
   audit row by the system actor (action ``ai_resume``) and a ``conversation.ai_resumed``
   webhook event, at most once each. Run by ``manage.py resume_handoffs`` (e.g. every minute
   from cron). Correctness never waits for it: readers already see the AI on, and the first
-  writer that locks such a row writes the resume itself (``conversations._settle``).
+  writer that locks such a row writes the resume itself (:func:`.locking.settle`).
 - :func:`handoff_extend_for_agent`: a staff/agent-side message pushes an idle handoff's end.
 - :func:`conversation_ai_set`: the AI switch, timed or not (the admin, the commands).
 
@@ -23,12 +24,12 @@ from django.db.models import TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from .. import clock, handoff
-from .. import metadata as rules
-from ..conditional import EntityTags
-from ..models import Conversation, MetadataChange
-from .actors import SYSTEM, Actor
-from .conversations import Scope, _check_if_match, _locked, _settle, _store
+from conversations.domain import clock, handoff
+from conversations.domain import metadata as rules
+from conversations.domain.conditional import EntityTags
+from conversations.models import Conversation, MetadataChange
+from conversations.services.actors import SYSTEM, Actor
+from conversations.services.locking import Scope, check_precondition, locked, settle, store
 
 #: Rows a single :func:`handoffs_resume_due` call settles at most (the command loops).
 RESUME_BATCH = 500
@@ -49,7 +50,7 @@ def handoffs_due(now: datetime | None = None):
 
 def handoff_until_alias(queryset):
     """``queryset`` with ``handoff_until``: the stored ``ai_disabled_until`` as text (``NULL``
-    when absent), for comparisons with :func:`conversations.metadata.format_until` values.
+    when absent), for comparisons with :func:`conversations.domain.metadata.format_until` values.
     Fixed-width digits with the same separators in the same places sort in time order under
     any collation."""
     key = KT(f"metadata__{rules.AI_DISABLED_UNTIL_KEY}")
@@ -66,10 +67,10 @@ def handoffs_resume_due(*, limit: int = RESUME_BATCH) -> list[MetadataChange]:
     for pk in handoffs_due().order_by("pk").values_list("pk", flat=True)[:limit]:
         with transaction.atomic():
             try:
-                row = _locked(pk)
+                row = locked(pk)
             except Conversation.DoesNotExist:
                 continue  # deleted meanwhile
-            change = _settle(row)
+            change = settle(row)
         if change is not None:
             written.append(change)
     return written
@@ -82,10 +83,10 @@ def handoff_extend_for_agent(conversation: Conversation) -> None:
     handoff in force."""
     if handoff.extended_for_agent(conversation.metadata, clock.now()) is None:
         return
-    row = _locked(conversation)
+    row = locked(conversation)
     new = handoff.extended_for_agent(row.metadata, clock.now())
     if new is not None:
-        _store(row, new, actor=SYSTEM, action=MetadataChange.Action.AI_SWITCH)
+        store(row, new, actor=SYSTEM, action=MetadataChange.Action.AI_SWITCH)
 
 
 @transaction.atomic
@@ -103,7 +104,7 @@ def conversation_ai_set(
 ) -> tuple[Conversation, bool]:
     """Flip the AI switch: set ``metadata["ai_disabled"]`` to ``"true"`` or ``"false"``.
 
-    Switching off may be timed (:mod:`conversations.handoff`): ``until`` (an aware datetime)
+    Switching off may be timed (:mod:`conversations.domain.handoff`): ``until`` (an aware datetime)
     or ``duration`` (from now) ends it by itself, ``idle`` ends it once the staff/agent side
     has been silent that long; ``reason`` says why. Without them the AI stays off until
     turned on. A no-op (nothing written, nothing audited) when the switch is already in that
@@ -115,8 +116,8 @@ def conversation_ai_set(
         PreconditionFailed: ``if_match`` does not name the current state; nothing is written.
         Conversation.DoesNotExist: the conversation is gone or outside ``scope``.
     """
-    row = _check_if_match(_locked(conversation, scope), if_match)
-    _settle(row)
+    row = check_precondition(locked(conversation, scope), if_match)
+    settle(row)
     now = clock.now()
     if not disabled:
         if not row.ai_disabled:
@@ -140,5 +141,5 @@ def conversation_ai_set(
             idle_for=idle,
             reason=reason,
         )
-    change = _store(row, new, actor=actor, action=MetadataChange.Action.AI_SWITCH)
+    change = store(row, new, actor=actor, action=MetadataChange.Action.AI_SWITCH)
     return row, change is not None

@@ -11,10 +11,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import events, handoff
-from ..ids import parse_id
-from ..limits import max_message_bytes, message_size
-from ..models import Conversation, Message
+from conversations.domain import events, handoff
+from conversations.domain.ids import parse_id
+from conversations.domain.limits import max_message_bytes, message_size
+from conversations.models import Conversation, Message
+from conversations.services.handoff import handoff_extend_for_agent
 
 PREVIEW_LENGTH = 200
 
@@ -84,7 +85,7 @@ def _default_direction(role: str) -> str:
 def messages_check(messages: Iterable[MessageInput]) -> list[int]:
     """Check each message against the store's columns and the size limit, before any write.
 
-    Returns each message's stored size (:func:`conversations.limits.message_size`).
+    Returns each message's stored size (:func:`conversations.domain.limits.message_size`).
 
     Raises:
         MessageInvalid: a string longer than its column, or a message over
@@ -118,7 +119,7 @@ def messages_create(
     Sets ``last_message_at`` to now (or to the newest ``sent_at`` if later), adds to
     ``message_count`` atomically, and stores a preview of the last text. Messages by people
     are stored whatever the AI switch says (the contract's human takeover); a staff/agent-side
-    message pushes an idle handoff's end (:mod:`conversations.handoff`).
+    message pushes an idle handoff's end (:mod:`conversations.domain.handoff`).
     Sends ``events.message_added`` for each message. Returns the stored rows.
 
     Raises:
@@ -143,8 +144,6 @@ def messages_create(
         for item in messages
     ):
         # The staff/agent side spoke: an idle handoff stays on that much longer.
-        from .handoff import handoff_extend_for_agent  # imports this module
-
         handoff_extend_for_agent(locked)
     rows = []
     for index, item in enumerate(messages):

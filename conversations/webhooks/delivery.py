@@ -36,10 +36,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..metrics import webhook_delivery_recorded
-from ..models import WebhookEvent
-from .leases import Outgoing, claim, decide, record_many, release
-from .transport import AttemptResult, Sender, reason
+from conversations.models import WebhookEvent
+from conversations.ops.metrics import webhook_delivery_recorded
+from conversations.webhooks.leases import Outgoing, claim, decide, record_many, release
+from conversations.webhooks.transport import AttemptResult, Sender, reason
 
 USER_AGENT = "convstore-webhooks/1"
 logger = logging.getLogger(__name__)

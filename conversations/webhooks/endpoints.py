@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..models import Project, WebhookEndpoint, WebhookEvent
+from conversations.models import Project, WebhookEndpoint, WebhookEvent
 
 SECRET_PREFIX = "whsec_"
 

@@ -17,7 +17,7 @@ carries ``"truncated": true``. The full texts stay readable through the API.
 mediaUrl, mediaUrls, direction, receivedAt, messageId``. Its history is the messages before
 this one. ``agent.conversation_updated`` (ours, for a metadata change) ``data``:
 ``conversationId, numberId, action, source, before, after, changedKeys, changedAt``.
-``conversation.ai_resumed`` (ours: a timed handoff ended, ``conversations.handoff``) has the
+``conversation.ai_resumed`` (ours: a timed handoff ended, ``conversations.domain.handoff``) has the
 same ``data`` for the resume's audit row (``action`` ``ai_resume``, ``source`` ``system``;
 ``before`` holds the handoff: ``ai_disabled_until``, ``ai_disabled_by``, …).
 """
@@ -28,11 +28,11 @@ import json
 
 from django.conf import settings
 
-from ..ids import prefixed
-from ..messaging import iso_utc as iso
-from ..messaging import message_parties
-from ..models import Conversation, Message, MetadataChange
-from . import EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
+from conversations.domain.ids import prefixed
+from conversations.domain.messaging import iso_utc as iso
+from conversations.domain.messaging import message_parties
+from conversations.models import Conversation, Message, MetadataChange
+from conversations.webhooks import EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
 
 
 def history_item(message: Message, conversation: Conversation) -> dict:

@@ -31,9 +31,9 @@ from django.db.models import Exists, F, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from ..models import WebhookAttempt, WebhookEvent
-from . import leases_pg
-from .transport import AttemptResult
+from conversations.models import WebhookAttempt, WebhookEvent
+from conversations.webhooks import leases_pg
+from conversations.webhooks.transport import AttemptResult
 
 MAX_BACKOFF_SECONDS = 3600
 

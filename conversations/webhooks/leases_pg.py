@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from ..models import WebhookAttempt, WebhookEndpoint, WebhookEvent
+from conversations.models import WebhookAttempt, WebhookEndpoint, WebhookEvent
 
 _EVENT = WebhookEvent._meta.db_table
 _ENDPOINT = WebhookEndpoint._meta.db_table

@@ -1,6 +1,6 @@
 """The outbox: one :class:`WebhookEvent` per subscribed endpoint, written with the change.
 
-The receivers run inside the service's transaction (``conversations.events``), so an event
+The receivers run inside the service's transaction (``conversations.domain.events``), so an event
 row exists exactly when the change it reports committed. Only active endpoints of the
 conversation's project that subscribe to the event get a row. Connected in
 ``ConversationsConfig.ready``.
@@ -12,10 +12,17 @@ import uuid
 
 from django.dispatch import receiver
 
-from .. import clock, events, handoff, selectors
-from ..models import Conversation, Message, MetadataChange, WebhookEndpoint, WebhookEvent
-from . import EVENT_AI_RESUMED, EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
-from .envelope import fit_payload, message_envelope, metadata_envelope
+from conversations import selectors
+from conversations.domain import clock, events, handoff
+from conversations.models import (
+    Conversation,
+    Message,
+    MetadataChange,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from conversations.webhooks import EVENT_AI_RESUMED, EVENT_CONVERSATION_UPDATED, EVENT_MESSAGE
+from conversations.webhooks.envelope import fit_payload, message_envelope, metadata_envelope
 
 #: The item types webhooks carry (``agent.message``, ``recentHistory``): messages only.
 HISTORY_ITEM_TYPES = ("message",)

@@ -5,7 +5,7 @@
 keep-alive connections per thread and endpoint origin, and our own ``connect``:
 
 - **Address rule at connect time.** :func:`connect_checked` resolves the host itself, checks
-  every address with :func:`~conversations.webhooks.addresses.check_address` and connects to
+  every address with :func:`~conversations.domain.addresses.check_address` and connects to
   the checked IP. The URL's host still goes in ``Host`` and in TLS SNI and certificate checks,
   so HTTPS works as usual. No proxy is ever used, no redirect followed.
 - **Answer size.** At most :data:`MAX_ANSWER_BYTES` (4 KiB) of an answer's body are read; past
@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from .addresses import UnsafeAddress, check_host
+from conversations.domain.addresses import UnsafeAddress, check_host
 
 MAX_ANSWER_BYTES = 4096
 """Bytes of an answer's body read at most; the rest is never read (the connection drops)."""

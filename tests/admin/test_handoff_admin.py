@@ -7,8 +7,8 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from conversations import clock
-from conversations.metadata import parse_until
+from conversations.domain import clock
+from conversations.domain.metadata import parse_until
 from conversations.models import MetadataChange
 from conversations.services import Actor, conversation_ai_set
 

@@ -1,7 +1,7 @@
 """The timed handoff end to end in a real browser (Playwright + Debian's chromium).
 
 Staff switch the AI off for 15 minutes in the admin; the Telnyx chat refuses; time moves
-forward through the clock seam (``conversations.clock.advance``, shared by the test and the
+forward through the clock seam (``conversations.domain.clock.advance``, shared by the test and the
 ``live_server`` thread; no sleeping); the admin shows the AI on, the Telnyx chat answers, and
 the resume is written down once: an audit row by the system actor and a
 ``conversation.ai_resumed`` webhook event. Screenshots at 1400×900 and 820×900 go to
@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 import telnyx
 
-from conversations import clock
+from conversations.domain import clock
 from conversations.models import MetadataChange, WebhookEndpoint, WebhookEvent
 from tests.admin.test_admin_browser import log_in, seed_support_queue
 from tests.browser import ARTIFACTS
@@ -25,7 +25,7 @@ LIST = "/admin/conversations/conversation/"
 
 @pytest.fixture(autouse=True)
 def real_time(settings):
-    settings.CONVSTORE_CHAT_RESPONDER = "conversations.responders.echo"
+    settings.CONVSTORE_CHAT_RESPONDER = "conversations.formats.telnyx.responders.echo"
     clock.reset()
     yield
     clock.reset()

@@ -1,4 +1,5 @@
-"""The fast export (conversations.exporting) writes the same bytes as the reference serializer
+"""The fast export (conversations.transfer.exporting) writes the same bytes as the reference
+serializer
 (jsonl.conversation_to_record + jsonl.dumps, the export before it) for tricky data."""
 
 import uuid
@@ -7,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from conversations.exporting import export_lines
-from conversations.jsonl import conversation_to_record, dumps
 from conversations.models import Conversation, Message
 from conversations.selectors import conversation_export_iterator
 from conversations.services import project_get_or_create
+from conversations.transfer.exporting import export_lines
+from conversations.transfer.jsonl import conversation_to_record, dumps
 from tests.skips import needs_postgresql
 
 pytestmark = pytest.mark.django_db
@@ -126,7 +127,7 @@ def test_a_project_page_reads_only_its_own_conversations_messages(project):
     """UUIDs are random, so another project's conversations lie between a page's first and
     last id: exporting one project, a page's message query names the page's ids instead of
     reading that whole range (which could be most of the table) and skipping the rest."""
-    from conversations.exporting import _page_messages
+    from conversations.transfer.exporting import _page_messages
 
     other = project_get_or_create(name="other")
     ids = [uuid.UUID(int=n) for n in (1, 2, 3)]

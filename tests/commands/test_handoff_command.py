@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.core.management import CommandError
 
-from conversations import clock
-from conversations.metadata import parse_until
+from conversations.domain import clock
+from conversations.domain.metadata import parse_until
 from conversations.models import MetadataChange
 
 

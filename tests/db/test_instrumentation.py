@@ -1,4 +1,4 @@
-"""The hot reads (``conversations.rows``, raw SQL with server-side binding) are visible to
+"""The hot reads (``conversations.selectors.rows``, raw SQL with server-side binding) are visible to
 Django's instrumentation like any ORM statement: ``assertNumQueries`` /
 ``django_assert_num_queries`` (the query log), ``connection.execute_wrapper`` (the request
 metrics, APM tools) and ``connection.queries``."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from conversations import rows
+from conversations.selectors import rows
 from conversations.services import SYSTEM, conversation_create
 
 from .conftest import postgres_only

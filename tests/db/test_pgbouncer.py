@@ -22,7 +22,7 @@ import pytest
 from django.db import connection
 
 from conversations.admin import support
-from conversations.ids import prefixed
+from conversations.domain.ids import prefixed
 from conversations.models import Conversation, MetadataChange
 from conversations.services import SYSTEM, conversation_create
 

@@ -1,6 +1,7 @@
 """Lists, searches and exports read from a real streaming replica (``DATABASE_REPLICA_URL``),
 with read-your-writes: the replica serves a read only once it has replayed the primary's WAL as
-of the read's start (``conversations.replica``); behind, paused or down, the primary serves it.
+of the read's start (``conversations.database.replica``); behind, paused or down, the primary
+serves it.
 
 The replica is built by ``streaming_replica`` (tests/db/conftest.py: ``pg_basebackup -R`` of
 127.0.0.1:5432, started on a free port) and added to Django as the ``replica`` alias (a test
@@ -19,7 +20,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
 
-from conversations.replica import REPLICA
+from conversations.database.replica import REPLICA
 from conversations.services import SYSTEM, conversation_create
 
 from .conftest import free_port, postgres_only
@@ -42,7 +43,7 @@ def replica_alias(streaming_replica):
         "TEST": {**base["TEST"], "MIRROR": "default"},
     }  # fmt: skip
     with override_settings(
-        DATABASE_ROUTERS=["conversations.replica.ReplicaRouter"],
+        DATABASE_ROUTERS=["conversations.database.replica.ReplicaRouter"],
         CONVSTORE_REPLICA_MAX_WAIT_MS=10_000,  # the tests wait for the replica to catch up
     ):
         yield

@@ -248,7 +248,7 @@ def test_schemathesis_finds_no_server_error_and_every_answer_matches_its_documen
     """Every operation of every format, fed generated valid and invalid requests: no 5xx,
     every status documented, every body and header as documented. The four runs go in
     parallel against one live server."""
-    settings.CONVSTORE_CHAT_RESPONDER = "conversations.responders.echo"
+    settings.CONVSTORE_CHAT_RESPONDER = "conversations.formats.telnyx.responders.echo"
     headers = {slug: f"Authorization: Bearer {api_key}" for slug in DOCS}
     headers["azure"] = f"api-key: {api_key}"
     started = time.monotonic()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conversations.ids import parse_id
+from conversations.domain.ids import parse_id
 from conversations.models import Conversation
 
 json_values = st.recursive(

@@ -16,7 +16,7 @@ def client(live_server, api_key):
 
 @pytest.fixture(autouse=True)
 def echo_responder(settings):
-    settings.CONVSTORE_CHAT_RESPONDER = "conversations.responders.echo"
+    settings.CONVSTORE_CHAT_RESPONDER = "conversations.formats.telnyx.responders.echo"
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_unimportable_responder_answers_501(client, settings):
     with pytest.raises(telnyx.APIStatusError) as info:
         client.ai.assistants.chat("a", content="hi", conversation_id=conversation_id)
     assert info.value.status_code == 501
-    assert "conversations.responders.echo" in info.value.body["errors"][0]["detail"]
+    assert "conversations.formats.telnyx.responders.echo" in info.value.body["errors"][0]["detail"]
     assert not Message.objects.filter(conversation_id=conversation_id).exists()
 
 

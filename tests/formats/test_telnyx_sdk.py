@@ -7,7 +7,7 @@ import telnyx
 
 from conversations.models import Message
 
-ECHO = "conversations.responders.echo"
+ECHO = "conversations.formats.telnyx.responders.echo"
 
 
 @pytest.fixture

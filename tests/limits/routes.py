@@ -1,6 +1,6 @@
 """Every body route of every format, and what an error in each format's own shape looks like."""
 
-from conversations.ids import prefixed
+from conversations.domain.ids import prefixed
 
 # (format, method, path template); {conv} is conv_<hex>, {uuid} the dashed UUID.
 BODY_ROUTES = [

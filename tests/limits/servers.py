@@ -45,7 +45,7 @@ def gunicorn(*, workers: int = 1, threads: int = 1, env: dict | None = None):
     server_env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
     server_env.update(
         DATABASE_URL=test_database_url(),
-        CONVSTORE_CHAT_RESPONDER="conversations.responders.echo",
+        CONVSTORE_CHAT_RESPONDER="conversations.formats.telnyx.responders.echo",
         PYTHONWARNINGS="ignore::UserWarning",  # whitenoise: no collectstatic in tests
         **(env or {}),
     )

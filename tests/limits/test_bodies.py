@@ -18,7 +18,7 @@ EXPECTED_STATUS = {"openai": 400, "azure": 400, "telnyx": 422, "agentphone": 422
 
 @pytest.fixture
 def conversation(project, settings):
-    settings.CONVSTORE_CHAT_RESPONDER = "conversations.responders.echo"
+    settings.CONVSTORE_CHAT_RESPONDER = "conversations.formats.telnyx.responders.echo"
     return conversation_create(project=project, metadata={"keep": "me"}, actor=SYSTEM)
 
 

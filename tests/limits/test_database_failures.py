@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from django.db import connection
 
+from conversations.domain.ids import prefixed
+from conversations.domain.metadata import MAX_VALUE_LENGTH
 from conversations.formats.telnyx.filters import MAX_METADATA_CONDITIONS
-from conversations.ids import prefixed
-from conversations.metadata import MAX_VALUE_LENGTH
 from conversations.models import Conversation
 from conversations.services import SYSTEM, conversation_create
 from tests.skips import needs_postgresql
@@ -320,7 +320,7 @@ def test_openai_sdk_retries_a_dropped_connection_and_succeeds(server, project, a
 def test_unwrapped_driver_errors_count_as_database_failures():
     """Closing a server-side cursor on a dropped connection raises psycopg's own error, not
     Django's wrapper (seen as a 500 under the load test above)."""
-    from conversations.db import database_failure
+    from conversations.database.guards import database_failure
 
     assert database_failure(psycopg.OperationalError("consuming input failed")) == "unavailable"
     assert database_failure(psycopg.errors.QueryCanceled("canceling statement")) == "timeout"

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from conversations.limits import message_size
+from conversations.domain.limits import message_size
 from conversations.models import Conversation
 from conversations.services import SYSTEM, MessageInput, conversation_create
 

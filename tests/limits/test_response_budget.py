@@ -21,8 +21,8 @@ import agentphone
 import pytest
 import telnyx
 
-from conversations.ids import prefixed
-from conversations.limits import ITEM_OVERHEAD_BYTES
+from conversations.domain.ids import prefixed
+from conversations.domain.limits import ITEM_OVERHEAD_BYTES
 from conversations.services import SYSTEM, MessageInput, conversation_create
 
 BUDGET = 64 * 1024

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from django.test import override_settings
 
-from conversations.health import shipped_migrations
+from conversations.ops.health import shipped_migrations
 
 from .conftest import ROOT, VENV_BIN, Server, child_env, database_url_for_child, free_port
 

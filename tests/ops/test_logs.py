@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from conversations.observability import JsonLineFormatter, KeyValueFormatter
+from conversations.ops.observability import JsonLineFormatter, KeyValueFormatter
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from conversations import ratelimit
+from conversations.http import ratelimit
 from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
 from tests.clock import hour_rate

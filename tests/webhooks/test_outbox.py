@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 
 from conversations import services
-from conversations.metadata import MetadataError
+from conversations.domain.metadata import MetadataError
 from conversations.models import Project, WebhookEvent
 from conversations.services import Actor, MessageInput
 from conversations.webhooks.endpoints import webhook_endpoint_create

@@ -11,8 +11,9 @@ statement refuses, so the locking path re-reads and writes the right events.
 import pytest
 from django.db import connection
 
-from conversations import events, services
-from conversations.metadata import merge
+from conversations import services
+from conversations.domain import events
+from conversations.domain.metadata import merge
 from conversations.models import Conversation, MetadataChange, WebhookEndpoint, WebhookEvent
 from conversations.services import Actor, fastwrite
 from conversations.webhooks.endpoints import webhook_endpoint_create

@@ -14,11 +14,11 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ...conditional import PreconditionFailed
-from ...metadata import MetadataError
-from ...parsers import JSONTooDeep
-from ...ratelimit import RateLimited
-from ..base import PayloadTooLarge, ResourceNotFound, auth_failures_explained
+from conversations.domain.conditional import PreconditionFailed
+from conversations.domain.metadata import MetadataError
+from conversations.formats.base import PayloadTooLarge, ResourceNotFound, auth_failures_explained
+from conversations.http.parsers import JSONTooDeep
+from conversations.http.ratelimit import RateLimited
 
 NOT_FOUND = "Conversation not found"
 

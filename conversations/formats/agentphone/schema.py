@@ -11,8 +11,11 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
-from ...metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
-from ..schema import (
+from conversations.domain.metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from conversations.formats.agentphone import serializers as s
+from conversations.formats.agentphone import views
+from conversations.formats.agentphone.urls import agentphone_urlpatterns
+from conversations.formats.schema import (
     FASTAPI_VALIDATION_COMPONENTS,
     QUERY,
     FormatSchemaGenerator,
@@ -23,9 +26,6 @@ from ..schema import (
     raw_field,
     ref,
 )
-from . import serializers as s
-from . import views
-from .urls import agentphone_urlpatterns
 
 _KEY_NAMES = {"minLength": 1, "maxLength": MAX_KEY_LENGTH}
 METADATA = {

@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
-from ...handoff import effective_metadata
-from ...ids import prefixed
-from ...messaging import iso_utc as iso
-from ...messaging import message_parties
-from ...models import Conversation, Message
-from ..params import IntegerParamInvalid, integer_param, pydantic_words
-from .errors import ValidationFailed
+from conversations.domain.handoff import effective_metadata
+from conversations.domain.ids import prefixed
+from conversations.domain.messaging import iso_utc as iso
+from conversations.domain.messaging import message_parties
+from conversations.formats.agentphone.errors import ValidationFailed
+from conversations.formats.params import IntegerParamInvalid, integer_param, pydantic_words
+from conversations.models import Conversation, Message
 
 GROUP_NAME_MAX_LENGTH = 255
 
@@ -125,7 +125,7 @@ class MessageOutputSerializer(serializers.BaseSerializer):
     """A ``MessageInConversation`` / ``Message`` (§B.2); needs ``context["conversation"]``.
 
     ``fromNumber``/``toNumber`` come from the conversation when the message has none
-    (:func:`conversations.messaging.message_parties`). ``receivedAt`` is when convstore
+    (:func:`conversations.domain.messaging.message_parties`). ``receivedAt`` is when convstore
     stored the message, the field the ``before``/``after`` cursors compare.
     """
 

@@ -10,8 +10,8 @@ from django.urls import path, re_path
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.response import Response
 
-from . import views
-from .errors import wrong_base_url
+from conversations.formats.agentphone import views
+from conversations.formats.agentphone.errors import wrong_base_url
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

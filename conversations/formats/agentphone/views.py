@@ -19,12 +19,12 @@ from django.db import transaction
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from ... import selectors, services
-from ...limits import json_bytes, rendered_within_budget, response_budget
-from ...replica import replica_reads
-from ..base import FormatViewMixin
-from . import serializers as s
-from .errors import render_error
+from conversations import selectors, services
+from conversations.database.replica import replica_reads
+from conversations.domain.limits import json_bytes, rendered_within_budget, response_budget
+from conversations.formats.agentphone import serializers as s
+from conversations.formats.agentphone.errors import render_error
+from conversations.formats.base import FormatViewMixin
 
 CONVERSATIONS_DEFAULT, CONVERSATIONS_MAX = 20, 100
 DETAIL_MESSAGES_DEFAULT, DETAIL_MESSAGES_MAX = 50, 100

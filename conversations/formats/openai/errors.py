@@ -10,13 +10,9 @@ from __future__ import annotations
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ...conditional import PreconditionFailed
-from ...idempotency import IdempotencyKeyInUse, IdempotencyKeyInvalid, IdempotencyKeyReused
-from ...metadata import MetadataError, json_type_name
-from ...parsers import JSONTooDeep, UnstorableJSON
-from ...ratelimit import RateLimited, Usage
-from ...services import DuplicateItemId, MessageInvalid
-from ..base import (
+from conversations.domain.conditional import PreconditionFailed
+from conversations.domain.metadata import MetadataError, json_type_name
+from conversations.formats.base import (
     DatabaseUnavailable,
     InvalidIsolationKey,
     LengthRequired,
@@ -24,6 +20,14 @@ from ..base import (
     ResourceNotFound,
     auth_failures_explained,
 )
+from conversations.http.idempotency import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+)
+from conversations.http.parsers import JSONTooDeep, UnstorableJSON
+from conversations.http.ratelimit import RateLimited, Usage
+from conversations.services import DuplicateItemId, MessageInvalid
 
 #: MessageInput fields → the OpenAI item property they come from.
 _ITEM_PARAMS = {"item_type": "type", "tool_call_id": "call_id", "item_id": "id"}

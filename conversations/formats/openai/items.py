@@ -20,11 +20,11 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ...ids import prefixed
-from ...metadata import contains_nul, json_type_name
-from ...models import Message
-from ...services import MessageInput
-from .errors import OpenAIParamError, a_type, invalid_type
+from conversations.domain.ids import prefixed
+from conversations.domain.metadata import contains_nul, json_type_name
+from conversations.formats.openai.errors import OpenAIParamError, a_type, invalid_type
+from conversations.models import Message
+from conversations.services import MessageInput
 
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 TEXT_PART_TYPES = ("input_text", "output_text", "text", "summary_text", "reasoning_text")

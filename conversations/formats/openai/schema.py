@@ -12,8 +12,13 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema_view, inline_serializer
 from rest_framework import serializers
 
-from ...metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
-from ..schema import (
+from conversations.domain.metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from conversations.formats.openai import items as item_types
+from conversations.formats.openai import serializers as s
+from conversations.formats.openai import views
+from conversations.formats.openai.urls import azure_urlpatterns, openai_urlpatterns
+from conversations.formats.openai.views import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from conversations.formats.schema import (
     HEADER,
     ISOLATION_KEY,
     QUERY,
@@ -26,11 +31,6 @@ from ..schema import (
     format_settings,
     ref,
 )
-from . import items as item_types
-from . import serializers as s
-from . import views
-from .urls import azure_urlpatterns, openai_urlpatterns
-from .views import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 # -- wire shapes ---------------------------------------------------------------------------------
 

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from ...handoff import effective_metadata
-from ...ids import prefixed
-from ...metadata import json_type_name
-from ...models import Conversation, Message
-from ...services import MessageInput
-from . import items as item_types
-from .errors import OpenAIParamError, a_type, invalid_type
+from conversations.domain.handoff import effective_metadata
+from conversations.domain.ids import prefixed
+from conversations.domain.metadata import json_type_name
+from conversations.formats.openai import items as item_types
+from conversations.formats.openai.errors import OpenAIParamError, a_type, invalid_type
+from conversations.models import Conversation, Message
+from conversations.services import MessageInput
 
 MAX_ITEMS_PER_REQUEST = 20  # "You may add up to 20 items at a time." (SDK docstring, §2)
 

@@ -10,8 +10,8 @@ the right base URL (:data:`wrong_base_urlpatterns`, mounted last by ``convstore.
 from django.urls import path, re_path
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
-from . import views
-from .errors import invalid_url, wrong_base_url
+from conversations.formats.openai import views
+from conversations.formats.openai.errors import invalid_url, wrong_base_url
 
 
 def conversation_patterns(conversation_viewset, item_viewset):

@@ -14,17 +14,17 @@ from __future__ import annotations
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from ... import selectors, services
-from ...auth import AzureApiKeyAuthentication
-from ...metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
-from ...models import Conversation, Message
-from ...replica import replica_reads
-from ..base import FormatViewMixin, ResourceNotFound
-from ..idempotent import idempotent
-from ..params import IntegerParamInvalid, integer_param
-from . import items as item_types
-from . import serializers as s
-from .errors import OpenAIParamError, rate_limit_headers, render_error
+from conversations import selectors, services
+from conversations.database.replica import replica_reads
+from conversations.domain.metadata import MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from conversations.formats.base import FormatViewMixin, ResourceNotFound
+from conversations.formats.openai import items as item_types
+from conversations.formats.openai import serializers as s
+from conversations.formats.openai.errors import OpenAIParamError, rate_limit_headers, render_error
+from conversations.formats.params import IntegerParamInvalid, integer_param
+from conversations.http.auth import AzureApiKeyAuthentication
+from conversations.http.idempotent import idempotent
+from conversations.models import Conversation, Message
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

@@ -21,9 +21,9 @@ from django.db.models.lookups import Exact, In, IsNull, Lookup
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ...ids import parse_id
-from ...selectors import metadata_contains_q
-from .postgrest import Condition, FilterSyntaxError, Group
+from conversations.domain.ids import parse_id
+from conversations.formats.telnyx.postgrest import Condition, FilterSyntaxError, Group
+from conversations.selectors import metadata_contains_q
 
 DATETIME_COLUMNS = ("created_at", "last_message_at")
 METADATA_PREFIXES = ("metadata->>", "metadata->")
@@ -225,7 +225,7 @@ def _metadata_q(cond: Condition, key: str) -> Q:
     forms (``@>`` containment, ``@?`` jsonpath, ``->>`` text) are false or NULL without it,
     and a negation compares the key's text (``NOT (metadata->>'k' = 'v')``), which is NULL,
     so not matched, when the key is missing. Metadata values are always strings
-    (:mod:`conversations.metadata`), so text and containment comparisons agree.
+    (:mod:`conversations.domain.metadata`), so text and containment comparisons agree.
     """
     if _sqlite_path_unsafe(key):
         has_key = Q(IsNull(SQLiteMetadataValue(key), False))

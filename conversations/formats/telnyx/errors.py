@@ -21,20 +21,29 @@ from django.core.exceptions import ValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ...conditional import PreconditionFailed
-from ...idempotency import IdempotencyKeyInUse, IdempotencyKeyInvalid, IdempotencyKeyReused
-from ...metadata import MetadataError
-from ...parsers import JSONTooDeep, UnstorableJSON
-from ...ratelimit import RateLimited, Usage
-from ...responders import HOW_TO_CONFIGURE
-from ...services import AIDisabled, MessageInvalid, ResponderFailed, ResponderNotConfigured
-from ..base import (
+from conversations.domain.conditional import PreconditionFailed
+from conversations.domain.metadata import MetadataError
+from conversations.formats.base import (
     DatabaseUnavailable,
     InvalidIsolationKey,
     LengthRequired,
     PayloadTooLarge,
     ResourceNotFound,
     auth_failures_explained,
+)
+from conversations.formats.telnyx.responders import HOW_TO_CONFIGURE
+from conversations.http.idempotency import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+)
+from conversations.http.parsers import JSONTooDeep, UnstorableJSON
+from conversations.http.ratelimit import RateLimited, Usage
+from conversations.services import (
+    AIDisabled,
+    MessageInvalid,
+    ResponderFailed,
+    ResponderNotConfigured,
 )
 
 AUTH_DETAIL = (

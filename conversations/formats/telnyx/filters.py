@@ -38,17 +38,22 @@ import django_filters
 from django import forms
 from django.db.models import F
 
-from ... import selectors
-from ...models import Conversation
-from .conditions import (
+from conversations import selectors
+from conversations.formats.telnyx.conditions import (
     METADATA_PREFIXES,
     condition_q,
     group_q,
     metadata_condition_count,
     metadata_index_serves,
 )
-from .postgrest import FilterSyntaxError, Group, parse_expression, parse_logic
-from .postgrest import parse_order as parse_order_expression
+from conversations.formats.telnyx.postgrest import (
+    FilterSyntaxError,
+    Group,
+    parse_expression,
+    parse_logic,
+)
+from conversations.formats.telnyx.postgrest import parse_order as parse_order_expression
+from conversations.models import Conversation
 
 MAX_LIMIT = 1000
 #: Metadata conditions one request may hold, over every parameter and group (issue 9): each

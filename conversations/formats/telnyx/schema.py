@@ -14,8 +14,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from drf_spectacular.utils import inline_serializer as inline
 from rest_framework import serializers
 
-from ...metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
-from ..schema import (
+from conversations.domain.metadata import HANDOFF_NOTE, MAX_KEY_LENGTH, MAX_PAIRS, MAX_VALUE_LENGTH
+from conversations.formats.schema import (
     FASTAPI_VALIDATION_COMPONENTS,
     QUERY,
     FormatSchemaGenerator,
@@ -26,11 +26,11 @@ from ..schema import (
     raw_field,
     ref,
 )
-from . import serializers as s
-from . import views
-from .filters import MAX_LIMIT, MAX_OFFSET
-from .urls import telnyx_urlpatterns
-from .views import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from conversations.formats.telnyx import serializers as s
+from conversations.formats.telnyx import views
+from conversations.formats.telnyx.filters import MAX_LIMIT, MAX_OFFSET
+from conversations.formats.telnyx.urls import telnyx_urlpatterns
+from conversations.formats.telnyx.views import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 _KEY_NAMES = {"minLength": 1, "maxLength": MAX_KEY_LENGTH}
 _AI_DISABLED = {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": ["true", "false"]}]}

@@ -12,12 +12,16 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from ...handoff import effective_metadata
-from ...messaging import iso_utc
-from ...metadata import contains_nul
-from ...models import Conversation, Message
-from ...services import MessageInput
-from .errors import TelnyxValidationError, serializer_error_items, validation_item
+from conversations.domain.handoff import effective_metadata
+from conversations.domain.messaging import iso_utc
+from conversations.domain.metadata import contains_nul
+from conversations.formats.telnyx.errors import (
+    TelnyxValidationError,
+    serializer_error_items,
+    validation_item,
+)
+from conversations.models import Conversation, Message
+from conversations.services import MessageInput
 
 MESSAGE_ROLES = ("user", "assistant", "system", "developer", "tool")
 _SCALARS = (str, int, float, bool)

@@ -8,8 +8,8 @@ Any other path under the prefix answers Telnyx's 404 envelope (code ``10005``); 
 from django.urls import path, re_path
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
-from . import views
-from .errors import url_not_found, wrong_base_url
+from conversations.formats.telnyx import views
+from conversations.formats.telnyx.errors import url_not_found, wrong_base_url
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

@@ -21,22 +21,23 @@ import math
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from ... import db, selectors, services
-from ...limits import rendered_within_budget
-from ...replica import replica_reads
-from ...responders import get_responder
-from ..base import FormatViewMixin
-from ..idempotent import idempotent
-from ..params import IntegerParamInvalid, integer_param, pydantic_words
-from . import serializers as s
-from .errors import (
+from conversations import selectors, services
+from conversations.database import guards
+from conversations.database.replica import replica_reads
+from conversations.domain.limits import rendered_within_budget
+from conversations.formats.base import FormatViewMixin
+from conversations.formats.params import IntegerParamInvalid, integer_param, pydantic_words
+from conversations.formats.telnyx import serializers as s
+from conversations.formats.telnyx.errors import (
     TelnyxValidationError,
     form_error_items,
     rate_limit_headers,
     render_error,
     validation_item,
 )
-from .filters import ConversationFilterSet
+from conversations.formats.telnyx.filters import ConversationFilterSet
+from conversations.formats.telnyx.responders import get_responder
+from conversations.http.idempotent import idempotent
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -61,7 +62,7 @@ class ConversationViewSet(TelnyxViewMixin, viewsets.ViewSet):
             raise TelnyxValidationError(form_error_items(filterset.form.errors.as_data()))
         # A search: the replica serves it once caught up; the page is streamed (a server-side
         # cursor) inside a transaction on the connection it reads from.
-        with replica_reads() as alias, db.streaming_under_timeout(alias):
+        with replica_reads() as alias, guards.streaming_under_timeout(alias):
             data = list(
                 rendered_within_budget(
                     filterset.page(),

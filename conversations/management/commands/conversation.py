@@ -2,7 +2,7 @@
 
 Every write goes through :mod:`conversations.services` and is audited as the command
 (actor type ``command``, e.g. ``conversation set``). ``ai-off`` takes a timed handoff
-(:mod:`conversations.handoff`): ``--for 30m`` (``90s``, ``15m``, ``4h``, ``1d``),
+(:mod:`conversations.domain.handoff`): ``--for 30m`` (``90s``, ``15m``, ``4h``, ``1d``),
 ``--until 2026-12-07T17:00:00Z`` (RFC 3339), ``--idle 10m`` (back once the agent side has
 been silent that long) and ``--reason TEXT``.
 """
@@ -12,9 +12,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations import clock, handoff, services
-from conversations.ids import prefixed
-from conversations.metadata import MetadataError, parse_duration, parse_until
+from conversations import services
+from conversations.domain import clock, handoff
+from conversations.domain.ids import prefixed
+from conversations.domain.metadata import MetadataError, parse_duration, parse_until
 from conversations.models import Conversation
 from conversations.selectors import conversation_get_any
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
-from conversations.metrics import start_known_labels
+from conversations.ops.metrics import start_known_labels
 from conversations.webhooks.delivery import (
     default_concurrency,
     deliver_batches,

@@ -5,10 +5,10 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from conversations.exporting import export_lines
+from conversations.database.replica import replica_reads
 from conversations.management.projects import project_by_name
 from conversations.models import Conversation
-from conversations.replica import replica_reads
+from conversations.transfer.exporting import export_lines
 
 
 class Command(BaseCommand):
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot write {output}: {exc.strerror}.") from None
         try:
-            # Read from the replica once it has caught up (conversations.replica).
+            # Read from the replica once it has caught up (conversations.database.replica).
             with replica_reads(api=False):
                 total = None
                 if show_bar:

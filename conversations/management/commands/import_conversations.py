@@ -7,10 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from conversations.jsonl import RecordError, parse_raw_lines
-from conversations.services import Actor, conversations_import
-from conversations.services.bulk_pg import REBUILD_INDEXES_FROM, PostgresImport
-from conversations.services.bulk_pipeline import JOBS, checked_chunks
+from conversations.services import Actor
+from conversations.transfer.importing import conversations_import
+from conversations.transfer.importing_pg import REBUILD_INDEXES_FROM, PostgresImport
+from conversations.transfer.importing_pipeline import JOBS, checked_chunks
+from conversations.transfer.jsonl import RecordError, parse_raw_lines
 
 MAX_LISTED = 20
 MAX_KEPT = 10_000  # bad lines remembered for the report (all are counted)

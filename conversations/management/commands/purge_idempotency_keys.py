@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from conversations.idempotency import idempotency_keys_purge
+from conversations.http.idempotency import idempotency_keys_purge
 
 
 class Command(BaseCommand):

@@ -1,5 +1,6 @@
 """The JSONL import at database speed on PostgreSQL: COPY into temporary tables, then a few
-set-based statements — the same upsert as :func:`conversations.services.conversations_import`
+set-based statements — the same upsert as
+:func:`conversations.transfer.importing.conversations_import`
 (which SQLite keeps using), shown equal by the same tests on both databases.
 
 Use, inside ONE transaction (the caller's ``transaction.atomic()``)::
@@ -20,7 +21,7 @@ metadata object is audited (``create`` for a new row with metadata, ``replace`` 
 a thread is replaced only when it differs from the stored one; no events are sent. Changed
 rows are locked (``FOR UPDATE``) before they are compared and written.
 
-Staging is binary COPY, its rows formatted by :class:`.bulk_copy.CopyFormatter` (here, or in
+Staging is binary COPY, its rows formatted by :class:`.copy_rows.CopyFormatter` (here, or in
 worker processes: :meth:`PostgresImport.stage_formatted`); the transaction runs with
 ``work_mem`` :data:`WORK_MEM` and without JIT compilation. Into an empty store with at least
 ``rebuild_indexes_from`` records, it locks the conversation table (ACCESS EXCLUSIVE, until
@@ -36,13 +37,11 @@ from typing import Any
 
 from django.db import connection
 
-from .. import metadata as rules
-from ..jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
-from ..models import Conversation, Message, MetadataChange, Project
-from .actors import Actor
-from .api_keys import project_get_or_create
-from .bulk import _MESSAGE_FIELDS
-from .bulk_copy import (
+from conversations.domain import metadata as rules
+from conversations.models import Conversation, Message, MetadataChange, Project
+from conversations.services.actors import Actor
+from conversations.services.api_keys import project_get_or_create
+from conversations.transfer.copy_rows import (
     BIT,
     MESSAGES_BIT,
     OPTIONAL,
@@ -51,6 +50,8 @@ from .bulk_copy import (
     conversation_column_types,
     message_column_types,
 )
+from conversations.transfer.importing import _MESSAGE_FIELDS
+from conversations.transfer.jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
 
 WORK_MEM = "64MB"  # PostgreSQL work_mem for the upsert's transaction (bounded server memory)
 MAINTENANCE_WORK_MEM = "256MB"  # for rebuilding the indexes (PostgresImport._indexes_to_rebuild)

@@ -93,14 +93,15 @@ def caught_up_alias() -> str:
 def replica_reads(*, api: bool = True) -> Iterator[str]:
     """Send the block's reads to the replica when it has caught up (see module); yields the
     alias chosen. ``api``: the block is an API request's, so the replica's statements run
-    under the API's statement timeout too (``conversations.db``); commands pass ``False``."""
-    from . import db
+    under the API's statement timeout too (``conversations.database.guards``); commands pass
+    ``False``."""
+    from conversations.database import guards
 
     alias = caught_up_alias()
     with ExitStack() as stack:
         if alias == REPLICA and api:
-            db.apply_statement_timeout(using=REPLICA)
-            stack.enter_context(db.statement_timeout(using=REPLICA))
+            guards.apply_statement_timeout(using=REPLICA)
+            stack.enter_context(guards.statement_timeout(using=REPLICA))
         token = _read_alias.set(alias)
         try:
             yield alias

@@ -27,8 +27,10 @@ from datetime import UTC, datetime
 import orjson
 from django.db import connections, router, transaction
 
-from . import clock, handoff
-from .jsonl import (
+from conversations.domain import clock, handoff
+from conversations.models import Conversation, Message, Project
+from conversations.selectors import conversation_export_iterator
+from conversations.transfer.jsonl import (
     CONVERSATION_STRINGS,
     CONVERSATION_TIMES,
     MESSAGE_JSON,
@@ -37,8 +39,6 @@ from .jsonl import (
     conversation_to_record,
     dumps,
 )
-from .models import Conversation, Message, Project
-from .selectors import conversation_export_iterator
 
 # A fraction, or an integer of 19+ digits (orjson reads those beyond 64 bits as floats).
 _MAYBE_INEXACT = re.compile(r"\d\.\d|\d{19}")

@@ -17,7 +17,8 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from .metadata import has_lone_surrogate
+from conversations.domain.limits import json_depth_exceeds
+from conversations.domain.metadata import has_lone_surrogate
 
 
 class UnstorableJSON(ParseError):
@@ -36,20 +37,6 @@ class JSONTooDeep(ParseError):
         super().__init__(f"The JSON body is nested deeper than {limit} levels.")
         self.message = str(self.detail)
         self.limit = limit
-
-
-def json_depth_exceeds(value, limit: int) -> bool:
-    """Whether ``value`` nests arrays/objects deeper than ``limit`` levels (iterative, no
-    recursion, so any depth is safe to ask about)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
 
 
 def find_unstorable(value, path: tuple = ()) -> tuple[str, tuple] | None:

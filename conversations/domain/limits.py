@@ -99,3 +99,17 @@ def rendered_within_budget(items: Iterable[Any], render, budget: int | None = No
         if index and used > budget:
             return
         yield data
+
+
+def json_depth_exceeds(value, limit: int) -> bool:
+    """Whether ``value`` nests arrays/objects deeper than ``limit`` levels (iterative, no
+    recursion, so any depth is safe to ask about)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False

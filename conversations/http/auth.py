@@ -13,7 +13,7 @@ import base64
 
 from rest_framework import authentication, exceptions
 
-from .services import api_key_authenticate
+from conversations.services import api_key_authenticate
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -2,7 +2,8 @@
 
 convstore stores conversations; it does not run a model. ``POST /telnyx/v2/ai/assistants/
 {assistant_id}/chat`` asks the responder named by the ``CONVSTORE_CHAT_RESPONDER`` setting
-(a dotted path, e.g. ``conversations.responders.echo``) for the reply. A responder is a
+(a dotted path, e.g. ``conversations.formats.telnyx.responders.echo``) for the reply. A responder
+is a
 callable ``(conversation, message) -> str``: ``conversation`` is the locked
 :class:`~conversations.models.Conversation`, ``message`` the user's just-stored
 :class:`~conversations.models.Message`. It runs inside the request's transaction (so a
@@ -16,14 +17,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .models import Conversation, Message
-from .services import ResponderNotConfigured
+from conversations.models import Conversation, Message
+from conversations.services import ResponderNotConfigured
 
 Responder = Callable[[Conversation, Message], str]
 
 HOW_TO_CONFIGURE = (
     "Set CONVSTORE_CHAT_RESPONDER to the dotted path of a callable (conversation, message) -> "
-    "str, e.g. CONVSTORE_CHAT_RESPONDER=conversations.responders.echo"
+    "str, e.g. CONVSTORE_CHAT_RESPONDER=conversations.formats.telnyx.responders.echo"
 )
 
 

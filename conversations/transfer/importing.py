@@ -1,4 +1,5 @@
-"""Operator bulk operations: the JSONL import upsert and the purge of idle conversations."""
+"""The JSONL import upsert through the ORM, on every database (PostgreSQL's faster path:
+:mod:`conversations.transfer.importing_pg`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import metadata as rules
-from ..limits import message_size
-from ..models import Conversation, Message, MetadataChange, Project
-from .actors import Actor
-from .api_keys import project_get_or_create
+from conversations.domain import metadata as rules
+from conversations.domain.limits import message_size
+from conversations.models import Conversation, Message, MetadataChange
+from conversations.services.actors import Actor
+from conversations.services.api_keys import project_get_or_create
 
 
 @dataclass
 class ConversationImport:
-    """One conversation to upsert, already checked by :mod:`conversations.jsonl`.
+    """One conversation to upsert, already checked by :mod:`conversations.transfer.jsonl`.
 
     ``fields`` holds the :class:`Conversation` values present in the record (metadata already
     validated); ``messages`` the :class:`Message` values in order, or ``None`` to keep the
@@ -143,25 +144,3 @@ def _import_messages(records, existing: dict, now: datetime) -> None:
         for pk, full in replace.items()
         for m in full
     )
-
-
-def conversations_purge(
-    *, idle_before: datetime, project: Project | None = None, batch_size: int = 1000
-) -> int:
-    """Delete conversations whose last activity is before ``idle_before``; returns how many.
-
-    Deletes in batches of ``batch_size``, one transaction each, so a large purge never holds
-    locks long; a conversation that receives a message meanwhile is kept (the condition is
-    re-checked in each ``DELETE``). Messages and audit rows go with their conversation.
-    """
-    queryset = Conversation.objects.filter(last_message_at__lt=idle_before)
-    if project is not None:
-        queryset = queryset.filter(project=project)
-    total = 0
-    while True:
-        pks = list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return total
-        with transaction.atomic():
-            _, per_model = queryset.filter(pk__in=pks).delete()
-        total += per_model.get(Conversation._meta.label, 0)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-from .models import Conversation, Message
+if TYPE_CHECKING:  # annotations only: the domain rules sit below the models
+    from conversations.models import Conversation, Message
 
 
 def message_parties(message: Message, conversation: Conversation) -> tuple[str, str]:

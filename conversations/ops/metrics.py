@@ -3,7 +3,7 @@
 Built on ``prometheus_client`` (the library django-prometheus wraps): django-prometheus
 labels requests by view name, not by wire format, and its database metrics need the database
 ``ENGINE`` swapped for its own wrapper; one middleware of ours
-(:class:`conversations.observability.RequestObservabilityMiddleware`) labels every request
+(:class:`conversations.ops.observability.RequestObservabilityMiddleware`) labels every request
 by format and route and times its database work with Django's ``execute_wrapper``.
 
 Metric families (``route`` is the URL pattern, e.g.
@@ -136,7 +136,7 @@ class OutboxCollector:
             logger.warning("metrics: outbox depth unavailable: %s", exc)
 
     def _collect(self):
-        from .models import WebhookEvent
+        from conversations.models import WebhookEvent
 
         depth = GaugeMetricFamily(
             "convstore_webhook_outbox_events",

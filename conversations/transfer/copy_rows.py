@@ -1,8 +1,8 @@
 """Checked import records as PostgreSQL binary COPY data for the staging tables of
-:class:`conversations.services.bulk_pg.PostgresImport`.
+:class:`conversations.transfer.importing_pg.PostgresImport`.
 
 Formatting is apart from sending so that it can run in another process
-(:mod:`conversations.services.bulk_pipeline`): :meth:`CopyFormatter.format` turns a chunk of
+(:mod:`conversations.transfer.importing_pipeline`): :meth:`CopyFormatter.format` turns a chunk of
 records into bytes with psycopg's own binary COPY formatter (``psycopg.Copy`` writing to a
 buffer through ``psycopg.copy.FileWriter``: no I/O on the cursor's connection, only its type
 adapters), and ``PostgresImport.stage_formatted`` sends them.
@@ -22,11 +22,11 @@ from psycopg import Copy
 from psycopg.copy import FileWriter
 from psycopg.types.json import Jsonb, set_json_dumps
 
-from .. import metadata as rules
-from ..jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
-from ..limits import message_size
-from ..models import Conversation, Message
-from .bulk import _MESSAGE_FIELDS, ConversationImport, _message_defaults
+from conversations.domain import metadata as rules
+from conversations.domain.limits import message_size
+from conversations.models import Conversation, Message
+from conversations.transfer.importing import _MESSAGE_FIELDS, ConversationImport, _message_defaults
+from conversations.transfer.jsonl import CONVERSATION_STRINGS, CONVERSATION_TIMES
 
 # Keys a record may omit, each with a bit in the staged row's ``mask``.
 OPTIONAL = (*CONVERSATION_STRINGS, *CONVERSATION_TIMES, "is_group", "group_name", "metadata")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from .models import Message
+from conversations.models import Message
 
 #: Characters of a summary; a longer one ends with "…".
 MAX_SUMMARY = 500

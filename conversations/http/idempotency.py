@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import IdempotencyKey, Project
+from conversations.models import IdempotencyKey, Project
 
 MAX_KEY_LENGTH = 255
 #: Response headers stored with the answer and replayed (besides ``Content-Type``).

@@ -17,7 +17,7 @@ Values … maximum length of 512 characters"):
   long) takes whole seconds (JSON integer or digits) or a duration ``90s``/``15m``/``4h``/``1d``
   of 1 second to :data:`MAX_IDLE` and is stored as decimal seconds, ``"900"``.
 
-What these keys do over time (the timed handoff) is :mod:`conversations.handoff`.
+What these keys do over time (the timed handoff) is :mod:`conversations.domain.handoff`.
 
 Every rule raises :class:`MetadataError` (a Django ``ValidationError``) whose ``code`` names the
 rule and whose ``params`` carry what an adapter needs to word the error in its own format:
@@ -412,7 +412,7 @@ def is_ai_disabled(metadata: Mapping[str, str] | None) -> bool:
     """Whether the stored AI switch is off: ``metadata["ai_disabled"] == "true"``.
 
     The stored switch, mirrored in ``Conversation.ai_disabled``; whether the AI is off *now*
-    (a timed handoff may have ended) is :func:`conversations.handoff.ai_off`."""
+    (a timed handoff may have ended) is :func:`conversations.domain.handoff.ai_off`."""
     return bool(metadata) and metadata.get(AI_DISABLED_KEY) == AI_DISABLED_TRUE
 
 

@@ -1,7 +1,7 @@
 """The timed AI handoff: what the handoff keys of the metadata mean at a given moment.
 
 A person takes a conversation over by switching the AI off (``ai_disabled: "true"``). Beside
-it, these reserved keys (normalised by :mod:`conversations.metadata`) describe the handoff
+it, these reserved keys (normalised by :mod:`conversations.domain.metadata`) describe the handoff
 and live only while the switch is off:
 
 - ``ai_disabled_until``: when the AI comes back by itself (UTC, ``2026-12-07T05:00:00Z``);
@@ -14,7 +14,7 @@ and live only while the switch is off:
 - ``ai_disabled_reason``: why (free text). Who switched off is the audit trail's actor of
   that change (``selectors.handoff_taken_by``), so existing wire metadata stays as it was.
 
-At a moment ``now`` (:func:`conversations.clock.now`) a stored ``"true"`` is
+At a moment ``now`` (:func:`conversations.domain.clock.now`) a stored ``"true"`` is
 
 - **off** when there is no ``ai_disabled_until`` or it is later than ``now``;
 - **due** otherwise: the AI is on again. Every reader sees the *effective* metadata
@@ -31,9 +31,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from . import clock
-from . import metadata as rules
-from .metadata import (
+from conversations.domain import clock
+from conversations.domain import metadata as rules
+from conversations.domain.metadata import (
     AI_DISABLED_IDLE_KEY,
     AI_DISABLED_KEY,
     AI_DISABLED_REASON_KEY,
@@ -165,5 +165,5 @@ def is_agent_side(*, role: str, direction: str) -> bool:
 
 def effective_metadata(conversation) -> Metadata | None:
     """A conversation's metadata as every reader shows it now (:func:`effective` at
-    :func:`conversations.clock.now`): the formats' serializers, the admin, the exports."""
+    :func:`conversations.domain.clock.now`): the formats' serializers, the admin, the exports."""
     return effective(conversation.metadata, clock.now())

@@ -46,12 +46,12 @@ from typing import Any
 import orjson
 from django.conf import settings
 
-from . import handoff
-from . import metadata as rules
-from .ids import parse_id
-from .models import Conversation, Message
-from .parsers import json_depth_exceeds
-from .services import ConversationImport
+from conversations.domain import handoff
+from conversations.domain import metadata as rules
+from conversations.domain.ids import parse_id
+from conversations.domain.limits import json_depth_exceeds
+from conversations.models import Conversation, Message
+from conversations.transfer.importing import ConversationImport
 
 CONVERSATION_STRINGS = (
     "isolation_key",

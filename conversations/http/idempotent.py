@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` for a format's create actions (the rules: :mod:`conversations.idempotency`).
+"""``Idempotency-Key`` for a format's create actions (the rules:
+:mod:`conversations.http.idempotency`).
 
 Decorate a viewset action with :func:`idempotent`. Without the header the action runs as
 before. With it, the key is claimed first; a stored answer is replayed byte for byte with
@@ -16,7 +17,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
 
-from .. import idempotency
+from conversations.http import idempotency
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 

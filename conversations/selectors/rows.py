@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from django.db import connections
 
-from .models import Conversation
+from conversations.models import Conversation
 
 FIELDS = list(Conversation._meta.concrete_fields)
 ATTNAMES = [field.attname for field in FIELDS]

@@ -1,9 +1,9 @@
 """One line of log and a few metric updates per request, without touching the database.
 
 :class:`RequestObservabilityMiddleware` sits right inside
-:class:`conversations.middleware.RequestIdMiddleware`. For each request it records:
+:class:`conversations.http.middleware.RequestIdMiddleware`. For each request it records:
 
-- the metrics of :mod:`conversations.metrics` (count, latency, database time and statements);
+- the metrics of :mod:`conversations.ops.metrics` (count, latency, database time and statements);
 - one log record on the ``convstore.request`` logger (level INFO) whose fields are
   ``request_id``, ``method``, ``format``, ``route``, ``status``, ``duration_ms``,
   ``db_ms``, ``db_queries`` and ``project`` (the API key's project name, or ``null``).
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from django.db import connection
 
-from . import metrics
+from conversations.ops import metrics
 
 logger = logging.getLogger("convstore.request")
 

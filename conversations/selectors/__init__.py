@@ -29,10 +29,17 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 
-from . import rows
-from .ids import parse_id
-from .limits import ITEM_OVERHEAD_BYTES, response_budget, take_within_budget
-from .models import ApiKey, Conversation, Message, Project
+from conversations.domain.ids import parse_id
+from conversations.domain.limits import ITEM_OVERHEAD_BYTES, response_budget, take_within_budget
+from conversations.models import (
+    API_KEY_LENGTH,
+    ApiKey,
+    Conversation,
+    Message,
+    Project,
+    hash_api_key,
+)
+from conversations.selectors import rows
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ def conversation_queryset(*, partition: Partition) -> QuerySet[Conversation]:
 
 
 def conversation_get(*, partition: Partition, conversation_id: str | uuid.UUID) -> Conversation:
-    """Find a conversation by id in any accepted form (see :mod:`conversations.ids`).
+    """Find a conversation by id in any accepted form (see :mod:`conversations.domain.ids`).
 
     Raises:
         Conversation.DoesNotExist: unparseable id, unknown id, or another partition's id.
@@ -90,7 +97,7 @@ def metadata_contains_q(pairs: dict[str, str]) -> Q:
     On PostgreSQL one jsonb containment ``metadata @> '{"k1": "v1", …}'``, served by the GIN
     index ``conv_metadata_gin_idx``; on SQLite one ``json_each`` test per pair (any key, even
     with quotes). A key or value holding NUL matches nothing: no stored metadata holds NUL
-    (:mod:`conversations.metadata`). An empty ``pairs`` matches everything.
+    (:mod:`conversations.domain.metadata`). An empty ``pairs`` matches everything.
     """
     if any("\x00" in key + value for key, value in pairs.items()):
         return Q(pk__in=[])
@@ -347,11 +354,11 @@ def _budget_page(queryset: QuerySet[Message], limit: int, budget: int | None = N
     """Up to ``limit`` rows of an ordered message queryset that fit the response budget.
 
     One statement: a running sum of the rows' stored sizes (``size_bytes`` plus
-    :data:`~conversations.limits.ITEM_OVERHEAD_BYTES` each, in the page's order) is computed
+    :data:`~conversations.domain.limits.ITEM_OVERHEAD_BYTES` each, in the page's order) is computed
     by the database, which sends only the rows that begin inside the budget — the ones that
     fit and the first one that does not, so a page of large messages never reaches the
     worker to be cut afterwards. The leading rows that fit are kept
-    (:func:`conversations.limits.take_within_budget`: at least one). Returns ``(rows,
+    (:func:`conversations.domain.limits.take_within_budget`: at least one). Returns ``(rows,
     has_more)``; ``has_more`` is also true when the budget stopped the page early.
     """
     budget = response_budget() if budget is None else budget
@@ -540,8 +547,6 @@ def api_key_find(*, reference: str) -> list[ApiKey]:
     prefix is stored. A reference as long as a whole key must match a key's digest. Returns
     every match (the caller refuses to act on more than one).
     """
-    from .services import API_KEY_LENGTH, hash_api_key  # The digest lives with the key writes.
-
     reference = reference.strip().rstrip("…").rstrip(".")
     if not reference:
         return []

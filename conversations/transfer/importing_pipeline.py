@@ -1,8 +1,9 @@
 """Pass 1 of the PostgreSQL import on several cores: check each line and format the good ones
 as COPY data in worker processes, while this process only reads the file and sends the data.
 
-Checking a line (:func:`conversations.jsonl.parse_raw_lines`: JSON, the schema, the metadata
-rules) and formatting its COPY row (:class:`.bulk_copy.CopyFormatter`) is Python work, about
+Checking a line (:func:`conversations.transfer.jsonl.parse_raw_lines`: JSON, the schema, the
+metadata
+rules) and formatting its COPY row (:class:`.copy_rows.CopyFormatter`) is Python work, about
 26 µs a conversation on one core; PostgreSQL's COPY ingests the rows meanwhile. With ``jobs``
 worker processes the lines are checked ``jobs`` chunks at a time.
 
@@ -35,8 +36,8 @@ from multiprocessing.util import Finalize
 
 from django.db import connection
 
-from ..jsonl import RecordError, parse_raw_lines
-from .bulk_copy import CopyFormatter, Formatted
+from conversations.transfer.copy_rows import CopyFormatter, Formatted
+from conversations.transfer.jsonl import RecordError, parse_raw_lines
 
 JOBS = 2  # worker processes by default: the development machine's cores (see the module)
 
