@@ -17,6 +17,7 @@ from django.db import connection
 from conversations.domain import clock, handoff
 from conversations.domain import metadata as rules
 from conversations.domain.conditional import etag
+from conversations.domain.durations import parse_until
 from conversations.domain.metadata import MetadataError
 from conversations.formats.telnyx.responders import echo
 from conversations.models import MetadataChange, WebhookEndpoint, WebhookEvent
@@ -120,7 +121,7 @@ def test_timed_switch_off_ends_by_itself_for_every_reader_and_is_written_down_on
     assert changed
     stored = conversation.metadata
     assert stored["ai_disabled"] == "true" and stored["ai_disabled_reason"] == "refund dispute"
-    until = rules.parse_until(stored["ai_disabled_until"])
+    until = parse_until(stored["ai_disabled_until"])
     assert timedelta(minutes=14) < until - clock.now() <= timedelta(minutes=15)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
     telnyx_url = f"/telnyx/v2/ai/conversations/{conversation.pk}"
@@ -231,19 +232,19 @@ def test_idle_handoff_is_pushed_by_agent_messages_only(project):
     conversation, _ = conversation_ai_set(
         conversation=conversation, disabled=True, actor=STAFF, idle=timedelta(minutes=10)
     )
-    first = rules.parse_until(conversation.metadata["ai_disabled_until"])
+    first = parse_until(conversation.metadata["ai_disabled_until"])
     assert conversation.metadata["ai_disabled_idle"] == "600"
 
     clock.advance(timedelta(minutes=8))
     messages_create(conversation=conversation, messages=[MessageInput(role="user", content="?")])
     conversation.refresh_from_db()
-    assert rules.parse_until(conversation.metadata["ai_disabled_until"]) == first
+    assert parse_until(conversation.metadata["ai_disabled_until"]) == first
 
     messages_create(
         conversation=conversation, messages=[MessageInput(role="assistant", content="on it")]
     )
     conversation.refresh_from_db()
-    pushed = rules.parse_until(conversation.metadata["ai_disabled_until"])
+    pushed = parse_until(conversation.metadata["ai_disabled_until"])
     assert pushed - first >= timedelta(minutes=7, seconds=59)
     push = MetadataChange.objects.filter(conversation=conversation).first()
     assert (push.actor, push.action) == ("system", "ai_switch")

@@ -17,7 +17,7 @@ import pytest
 import telnyx
 from django.core.exceptions import ImproperlyConfigured
 
-from conversations.http import ratelimit
+from conversations.http import ratelimit, ratelimit_counters
 from conversations.models import ApiKey
 from tests.clock import hour_rate
 from tests.skips import needs_redis
@@ -41,14 +41,14 @@ def limits(request, settings):
     """``limits(rate=..., failures=...)`` sets both limits on the chosen counter store and
     starts from empty counters."""
     settings.REDIS_URL = REDIS_URL if request.param == "redis" else ""
-    ratelimit.reset()
+    ratelimit_counters.reset()
 
     def set_limits(rate="off", failures="off"):
         settings.CONVSTORE_RATE_LIMIT = rate
         settings.CONVSTORE_AUTH_FAILURE_LIMIT = failures
 
     yield set_limits
-    ratelimit.reset()
+    ratelimit_counters.reset()
 
 
 WINDOW = 2.0  # seconds: long enough for a loaded machine, short enough to wait out
@@ -73,7 +73,7 @@ class WindowClock:
 @pytest.fixture
 def window_clock(monkeypatch):
     clock = WindowClock()
-    monkeypatch.setattr(ratelimit, "clock", clock)
+    monkeypatch.setattr(ratelimit_counters, "clock", clock)
     return clock
 
 
@@ -335,7 +335,7 @@ def test_redis_counts_are_shared_between_processes(settings, live_server, api_ke
     """Counts live in Redis: a request counted by this process and one counted by another
     Python process add up, and the third is refused by either."""
     settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, hour_rate(2)
-    ratelimit.reset()
+    ratelimit_counters.reset()
     url = f"{live_server.url}/agentphone/v1/conversations"
     headers = {"Authorization": f"Bearer {api_key}"}
     assert httpx.get(url, headers=headers).status_code == 200
@@ -345,7 +345,7 @@ def test_redis_counts_are_shared_between_processes(settings, live_server, api_ke
         env={
             **os.environ,
             "REDIS_URL": REDIS_URL,
-            "CONVSTORE_REDIS_PREFIX": ratelimit.key_prefix(),
+            "CONVSTORE_REDIS_PREFIX": ratelimit_counters.key_prefix(),
         },
         cwd=ROOT,
         capture_output=True,
@@ -369,11 +369,11 @@ def test_a_hung_redis_is_tried_once_then_skipped_with_one_warning(
         settings.REDIS_URL = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
         settings.CONVSTORE_RATE_LIMIT = hour_rate()
         settings.CONVSTORE_REDIS_TIMEOUT, settings.CONVSTORE_REDIS_COOLDOWN = 0.05, 30
-        breaker = ratelimit.backend().breaker
+        breaker = ratelimit_counters.backend().breaker
         now = [1000.0]
         monkeypatch.setattr(breaker, "clock", lambda: now[0])
         auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
-        with caplog.at_level(logging.INFO, logger="conversations.http.ratelimit"):
+        with caplog.at_level(logging.INFO, logger="conversations.http.ratelimit_counters"):
             assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
             tried = _pending_connections(hung)  # one call (a broken connection is retried once)
             for _ in range(19):
@@ -383,7 +383,7 @@ def test_a_hung_redis_is_tried_once_then_skipped_with_one_warning(
             assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
             tried_again = _pending_connections(hung)
     assert 1 <= tried <= 2 and skipped == 0 and 1 <= tried_again <= 2
-    warnings = [r for r in caplog.records if r.name == "conversations.http.ratelimit"]
+    warnings = [r for r in caplog.records if r.name == "conversations.http.ratelimit_counters"]
     assert [r.levelno for r in warnings] == [logging.WARNING]
     assert "Redis unavailable" in warnings[0].getMessage() and warnings[0].exc_info is None
 
@@ -408,7 +408,7 @@ def test_two_deployments_sharing_one_redis_count_apart(client, settings, api_key
     statuses = {}
     for prefix in ("convstore:blue", "convstore:green"):
         settings.CONVSTORE_REDIS_PREFIX = prefix
-        ratelimit.reset()
+        ratelimit_counters.reset()
         statuses[prefix] = [
             client.get("/agentphone/v1/conversations", **auth).status_code for _ in range(2)
         ]
@@ -421,12 +421,12 @@ def test_two_deployments_sharing_one_redis_count_apart(client, settings, api_key
         assert store.get(key) == b"2"  # each deployment's own count: one served, one refused
     for prefix in ("convstore:blue", "convstore:green"):
         settings.CONVSTORE_REDIS_PREFIX = prefix
-        ratelimit.reset()
+        ratelimit_counters.reset()
 
 
 def test_default_prefix_is_the_database_name(settings):
     settings.CONVSTORE_REDIS_PREFIX = ""
     name = settings.DATABASES["default"]["NAME"]
-    assert ratelimit.key_prefix() == f"convstore:{Path(str(name)).stem}"
+    assert ratelimit_counters.key_prefix() == f"convstore:{Path(str(name)).stem}"
     settings.CONVSTORE_REDIS_PREFIX = "tenant-a"
-    assert ratelimit.key_prefix() == "tenant-a"
+    assert ratelimit_counters.key_prefix() == "tenant-a"

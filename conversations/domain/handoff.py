@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 from conversations.domain import clock
 from conversations.domain import metadata as rules
+from conversations.domain.durations import format_until, parse_until
 from conversations.domain.metadata import (
     AI_DISABLED_IDLE_KEY,
     AI_DISABLED_KEY,
@@ -51,7 +52,7 @@ def until(metadata: Mapping[str, str] | None) -> datetime | None:
     (or the switch is not off: the key means nothing then)."""
     if not rules.is_ai_disabled(metadata) or AI_DISABLED_UNTIL_KEY not in metadata:
         return None
-    return rules.parse_until(metadata[AI_DISABLED_UNTIL_KEY])
+    return parse_until(metadata[AI_DISABLED_UNTIL_KEY])
 
 
 def idle(metadata: Mapping[str, str] | None) -> timedelta | None:
@@ -103,7 +104,7 @@ def switched_off(
     result = {k: v for k, v in (metadata or {}).items() if k not in HANDOFF_KEYS}
     result[AI_DISABLED_KEY] = rules.AI_DISABLED_TRUE
     if until_at is not None:
-        result[AI_DISABLED_UNTIL_KEY] = rules.format_until(until_at)
+        result[AI_DISABLED_UNTIL_KEY] = format_until(until_at)
     if idle_for is not None:
         result[AI_DISABLED_IDLE_KEY] = str(int(idle_for.total_seconds()))
     if reason:
@@ -146,7 +147,7 @@ def _pushed(metadata: Metadata, end: datetime) -> Metadata | None:
     current = until(metadata)
     if current is not None and current >= end.replace(microsecond=0):
         return None
-    return {**metadata, AI_DISABLED_UNTIL_KEY: rules.format_until(end)}
+    return {**metadata, AI_DISABLED_UNTIL_KEY: format_until(end)}
 
 
 def extended_for_agent(metadata: Mapping[str, str] | None, now: datetime) -> Metadata | None:

@@ -43,12 +43,13 @@ The functions here are pure: the service layer applies them under a row lock.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from conversations.domain.durations import format_until, parse_duration, parse_until
 
 MAX_PAIRS = 16
 MAX_KEY_LENGTH = 64
@@ -74,8 +75,6 @@ HANDOFF_NOTE = (
 )
 #: The longest ``ai_disabled_idle``: seven days.
 MAX_IDLE = timedelta(days=7)
-#: ``ai_disabled_until`` as stored: UTC, whole seconds, ``Z``.
-UNTIL_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 #: Keys with a documented meaning. Only ``ai_disabled`` changes what convstore does; the rest
 #: are ordinary metadata that the providers write themselves (Telnyx docs: "Keys starting with
@@ -182,44 +181,6 @@ def normalize_ai_disabled(value: Any) -> str:
         key=AI_DISABLED_KEY,
         value=value,
     )
-
-
-_DURATION = re.compile(r"\s*(\d{1,9})\s*([smhd]?)\s*", re.IGNORECASE)
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: Any) -> timedelta:
-    """``"90s"``, ``"15m"``, ``"4h"``, ``"1d"``, ``"900"`` or ``900`` (seconds) as a timedelta.
-
-    Raises:
-        ValueError: anything else (no sign, no fractions, no combined units).
-    """
-    if isinstance(text, int) and not isinstance(text, bool):
-        text = str(text)
-    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(f"Expected a duration like 90s, 15m, 4h or 1d, got {text!r}.")
-    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2].lower()])
-
-
-def parse_until(value: Any) -> datetime:
-    """An RFC 3339 ``date-time`` (offset required; ``Z`` or ``±hh:mm``) as an aware UTC datetime
-    cut to the second.
-
-    Raises:
-        ValueError: not a string, not a date-time, or no offset.
-    """
-    if not isinstance(value, str) or len(value) > 40:
-        raise ValueError(f"Expected an RFC 3339 date-time, got {value!r}.")
-    parsed = datetime.fromisoformat(value.strip())  # ValueError when it is not one
-    if parsed.tzinfo is None:
-        raise ValueError(f"The date-time {value!r} has no offset (RFC 3339 requires one).")
-    return parsed.astimezone(UTC).replace(microsecond=0)
-
-
-def format_until(moment: datetime) -> str:
-    """An aware datetime as ``ai_disabled_until`` stores it (UTC, whole seconds, ``Z``)."""
-    return moment.astimezone(UTC).strftime(UNTIL_FORMAT)
 
 
 def _normalize_until(value: Any) -> str:

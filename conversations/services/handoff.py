@@ -27,6 +27,7 @@ from django.db.models.functions import Cast
 from conversations.domain import clock, handoff
 from conversations.domain import metadata as rules
 from conversations.domain.conditional import EntityTags
+from conversations.domain.durations import format_until
 from conversations.models import Conversation, MetadataChange
 from conversations.services.actors import SYSTEM, Actor
 from conversations.services.locking import Scope, check_precondition, locked, settle, store
@@ -42,7 +43,7 @@ def handoffs_due(now: datetime | None = None):
     ``ai_disabled_until`` is stored as fixed-width UTC text (``…T05:00:00Z``), so comparing it
     as text compares the times, on PostgreSQL and SQLite alike.
     """
-    moment = rules.format_until(now or clock.now())
+    moment = format_until(now or clock.now())
     return handoff_until_alias(Conversation.objects.filter(ai_disabled=True)).filter(
         handoff_until__lte=moment
     )
@@ -50,7 +51,7 @@ def handoffs_due(now: datetime | None = None):
 
 def handoff_until_alias(queryset):
     """``queryset`` with ``handoff_until``: the stored ``ai_disabled_until`` as text (``NULL``
-    when absent), for comparisons with :func:`conversations.domain.metadata.format_until` values.
+    when absent), for comparisons with :func:`conversations.domain.durations.format_until` values.
     Fixed-width digits with the same separators in the same places sort in time order under
     any collation."""
     key = KT(f"metadata__{rules.AI_DISABLED_UNTIL_KEY}")

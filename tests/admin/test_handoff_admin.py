@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from conversations.domain import clock
-from conversations.domain.metadata import parse_until
+from conversations.domain.durations import parse_until
 from conversations.models import MetadataChange
 from conversations.services import Actor, conversation_ai_set
 

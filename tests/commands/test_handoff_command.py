@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError
 
 from conversations.domain import clock
-from conversations.domain.metadata import parse_until
+from conversations.domain.durations import parse_until
 from conversations.models import MetadataChange
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from conversations.http import ratelimit
+from conversations.http import ratelimit_counters
 from conversations.webhooks.delivery import deliver_due
 from conversations.webhooks.endpoints import webhook_endpoint_create
 from tests.clock import hour_rate
@@ -149,7 +149,7 @@ def test_rate_limit_refusals_are_counted_by_format(client, api_key, settings):
     settings.CONVSTORE_METRICS_TOKEN = TOKEN
     settings.REDIS_URL = ""  # the in-memory counters: this test owns them
     settings.CONVSTORE_RATE_LIMIT = hour_rate()
-    ratelimit.reset()
+    ratelimit_counters.reset()
     try:
         before = scrape()
         auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
@@ -157,7 +157,7 @@ def test_rate_limit_refusals_are_counted_by_format(client, api_key, settings):
         assert client.get("/telnyx/v2/ai/conversations", **auth).status_code == 429
         after = scrape()
     finally:
-        ratelimit.reset()
+        ratelimit_counters.reset()
     name = "convstore_rate_limited_total"
     assert value(after, name, format="telnyx") == value(before, name, format="telnyx") + 1
     assert value(after, name, format="openai") == value(before, name, format="openai")

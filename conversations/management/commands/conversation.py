@@ -14,8 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from conversations import services
 from conversations.domain import clock, handoff
+from conversations.domain.durations import parse_duration, parse_until
 from conversations.domain.ids import prefixed
-from conversations.domain.metadata import MetadataError, parse_duration, parse_until
+from conversations.domain.metadata import MetadataError
 from conversations.models import Conversation
 from conversations.selectors import conversation_get_any
 
