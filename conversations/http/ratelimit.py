@@ -15,10 +15,11 @@ left in it (RFC 9110 §10.2.3), never less than 1.
 
 Counters (:mod:`conversations.http.ratelimit_counters`) live in Redis when ``REDIS_URL`` is
 set (shared by every process and host), else in this process's memory (each gunicorn worker
-then counts on its own: the effective limit is workers × N). Each request costs ONE Redis round trip (one ``EVALSHA`` of a small Lua script:
-INCR, EXPIREAT and, on the success path, a GET of the client IP's failure count). Keys start
-with ``CONVSTORE_REDIS_PREFIX`` (default ``convstore:<database name>``), so deployments that
-share one Redis database keep their counters apart.
+then counts on its own: the effective limit is workers × N). Each request costs ONE Redis
+round trip (one ``EVALSHA`` of a small Lua script: INCR, EXPIREAT and, on the success path,
+a GET of the client IP's failure count). Keys start with ``CONVSTORE_REDIS_PREFIX`` (default
+``convstore:<database name>``), so deployments that share one Redis database keep their
+counters apart.
 
 Redis trouble never takes the API down: each call may take ``CONVSTORE_REDIS_TIMEOUT``
 seconds (default 0.25) to connect or answer; a call that fails opens a circuit breaker, and
