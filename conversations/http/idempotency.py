@@ -24,10 +24,18 @@ a second conversation or message. The rules, the same in every format:
 - Keys live ``CONVSTORE_IDEMPOTENCY_TTL_SECONDS`` (24 hours) from their first use; an expired
   key is a new key. ``manage.py purge_idempotency_keys`` (:func:`idempotency_keys_purge`)
   deletes expired rows.
+
+A format's create action honours the header by being decorated with :func:`idempotent`:
+without the header the action runs as before; with it, the key is claimed first, a stored
+answer is replayed (the action does not run, nothing is written), otherwise the action runs
+inside one transaction together with storing its answer (2xx only); a 4xx/5xx answer or an
+exception rolls the action back and frees the key. Errors (400 bad key, 409 in progress, 422
+other body) are exceptions each format's ``errors.py`` words.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -37,7 +45,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from conversations.models import IdempotencyKey, Project
 
@@ -225,3 +235,70 @@ def idempotency_keys_purge(*, now: datetime | None = None, dry_run: bool = False
         return expired.count()
     deleted, _ = expired.delete()
     return deleted
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class _NotStored(Exception):
+    def __init__(self, response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def idempotent(action):
+    """Make a create action honour ``Idempotency-Key`` (see the module docstring). Example, on a viewset::
+
+        @idempotent
+        def create(self, request): ...
+    """
+
+    @functools.wraps(action)
+    def wrapper(self, request, *args, **kwargs):
+        raw = request.META.get("HTTP_IDEMPOTENCY_KEY")
+        if raw is None:
+            return action(self, request, *args, **kwargs)
+        key = parse_key(raw)
+        partition = self.partition
+        outcome = claim(
+            project=partition.project,
+            isolation_key=partition.isolation_key,
+            method=request.method,
+            route=request.path,
+            key=key,
+            request_fingerprint=fingerprint(
+                list(request.query_params.lists()), request.data
+            ),
+        )
+        if isinstance(outcome, Stored):
+            response = HttpResponse(outcome.body, status=outcome.status_code)
+            for name, value in outcome.headers.items():
+                response[name] = value
+            response[REPLAYED_HEADER] = "true"
+            return response
+        try:
+            with transaction.atomic():
+                response = action(self, request, *args, **kwargs)
+                if not 200 <= response.status_code < 300:
+                    raise _NotStored(response)
+                headers = {"Content-Type": "application/json"}
+                headers.update(
+                    (name, response[name])
+                    for name in STORED_HEADERS
+                    if response.has_header(name)
+                )
+                complete(
+                    outcome,
+                    status_code=response.status_code,
+                    body=JSONRenderer().render(response.data),
+                    headers=headers,
+                )
+        except _NotStored as not_stored:
+            release(outcome)
+            return not_stored.response
+        except BaseException:
+            release(outcome)
+            raise
+        return response
+
+    return wrapper

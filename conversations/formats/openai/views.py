@@ -23,7 +23,7 @@ from conversations.formats.openai import serializers as s
 from conversations.formats.openai.errors import OpenAIParamError, rate_limit_headers, render_error
 from conversations.formats.params import IntegerParamInvalid, integer_param
 from conversations.http.auth import AzureApiKeyAuthentication
-from conversations.http.idempotent import idempotent
+from conversations.http.idempotency import idempotent
 from conversations.models import Conversation, Message
 
 DEFAULT_PAGE_SIZE = 20

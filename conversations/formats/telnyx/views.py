@@ -37,7 +37,7 @@ from conversations.formats.telnyx.errors import (
 )
 from conversations.formats.telnyx.filters import ConversationFilterSet
 from conversations.formats.telnyx.responders import get_responder
-from conversations.http.idempotent import idempotent
+from conversations.http.idempotency import idempotent
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
