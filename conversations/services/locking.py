@@ -27,6 +27,9 @@ Scope = Partition | QuerySet | None
 def audit(
     conversation: Conversation, *, actor: Actor, action: str, before, after
 ) -> MetadataChange:
+    """Write the audit row of a metadata change (``before``/``after``: the metadata dicts, or
+    ``None``) made by ``actor`` as ``action``, and send ``events.metadata_changed`` (the
+    webhook outbox listens) in the caller's transaction. Returns the audit row."""
     change = actor.metadata_change(conversation, action=action, before=before, after=after)
     change.save(force_insert=True)
     events.metadata_changed.send(sender=Conversation, conversation=conversation, change=change)
@@ -34,7 +37,12 @@ def audit(
 
 
 def locked(conversation: Conversation | Any, scope: Scope = None) -> Conversation:
-    """Lock and re-read the row; ``scope`` (a partition or a queryset) must contain it."""
+    """Lock and re-read the row (``SELECT … FOR UPDATE``); ``scope`` (a partition or a queryset)
+    must contain it. ``conversation`` is a row or a primary key.
+
+    Raises:
+        Conversation.DoesNotExist: the row is gone or outside ``scope``.
+    """
     pk = conversation.pk if isinstance(conversation, Conversation) else conversation
     if scope is None:
         queryset = Conversation.objects.all()
@@ -46,7 +54,12 @@ def locked(conversation: Conversation | Any, scope: Scope = None) -> Conversatio
 
 
 def check_precondition(row: Conversation, if_match: EntityTags | None) -> Conversation:
-    """The conditional-write check (RFC 9110 §13.1.1), on a row locked by :func:`locked`."""
+    """The conditional-write check (RFC 9110 §13.1.1), on a row locked by :func:`locked`;
+    returns the row.
+
+    Raises:
+        PreconditionFailed: ``if_match`` does not name the row's current version.
+    """
     check_if_match(row, if_match)
     return row
 
