@@ -9,7 +9,7 @@ PORT ?= 8000
 
 .PHONY: install run test test-all lint docs benchmark benchmark-bulk openapi mutation
 
-# One OpenAPI document per wire format (conversations/formats/*/schema.py).
+# One OpenAPI document per wire format (its generator in conversations/formats/*/schema).
 OPENAPI_GENERATORS := openai.schema.OpenAISchemaGenerator openai.schema.AzureSchemaGenerator \
 	telnyx.schema.TelnyxSchemaGenerator agentphone.schema.AgentPhoneSchemaGenerator
 

@@ -283,7 +283,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-# OpenAPI documents, one per format (conversations/formats/*/schema.py), and their docs pages
+# OpenAPI documents, one per format (conversations/formats/*/schema), and their docs pages
 # under /docs/, served from drf-spectacular-sidecar's static files (no CDN).
 SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",

@@ -1,8 +1,9 @@
 """OpenAPI 3.1 descriptions of the wire formats (drf-spectacular): the pieces every format shares.
 
-Each format's ``schema.py`` decorates that format's real viewsets with ``extend_schema`` and
-describes its real serializers with ``OpenApiSerializerExtension``; this module holds what
-they have in common:
+Each format's ``schema`` (a module, or for OpenAI and Telnyx a package: ``components``,
+``operations`` and the generator in ``__init__``) decorates that format's real viewsets with
+``extend_schema`` and describes its real serializers with ``OpenApiSerializerExtension``; this
+module holds what they have in common:
 
 - the auth schemes (``Authorization: Bearer``; Azure also the ``api-key`` header), as
   extensions of :mod:`conversations.http.auth`'s classes;
