@@ -247,7 +247,8 @@ class _NotStored(Exception):
 
 
 def idempotent(action):
-    """Make a create action honour ``Idempotency-Key`` (see the module docstring). Example, on a viewset::
+    """Make a create action honour ``Idempotency-Key`` (see the module docstring). Example, on
+    a viewset::
 
         @idempotent
         def create(self, request): ...
