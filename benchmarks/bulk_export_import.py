@@ -23,8 +23,6 @@ Usage: ``.venv/bin/python benchmarks/bulk_export_import.py [--rows 20000]``
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,10 +33,12 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
-    sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database, load_average, production_env  # noqa: E402
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import ROOT  # noqa: E402
+from benchmarks.harness.db import open_database  # noqa: E402
+from benchmarks.harness.procfs import load_average, tree_pss_kib  # noqa: E402
+from benchmarks.harness.report import machine, verdict, where  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
 
@@ -232,23 +232,6 @@ def run(env: dict, *args: str) -> tuple[float, int, str, int]:
     return seconds, round(rss / 1024), stdout, 0
 
 
-def tree_pss_kib(pid: int) -> int:
-    """PSS (KiB) of process ``pid`` and its children, added up (0 for any that has gone)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            pids = [pid, *map(int, children.read().split())]
-    except OSError:
-        return 0
-    total = 0
-    for each in pids:
-        try:
-            with open(f"/proc/{each}/smaps_rollup") as rollup:
-                total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
-        except (OSError, StopIteration):
-            pass
-    return total
-
-
 #: Issue 10's targets: conversations/s of each step, and the peak RSS every step stays under.
 TARGET_RATES = {"import-empty": 20_000, "export": 50_000, "re-import-nochange": 50_000}
 TARGET_PEAK_MB = 150
@@ -262,7 +245,7 @@ def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: 
     print(
         f"{name}: {rows:,} conversations in {seconds:.1f} s = {rate:,.0f} "
         f"conversations/s; peak RSS {rss} MB{note}; target >= {TARGET_RATES[name]:,}/s and "
-        f"<= {TARGET_PEAK_MB} MB: {'met' if met else 'NOT met'}; load average after "
+        f"<= {TARGET_PEAK_MB} MB: {verdict(met)}; load average after "
         f"{load_average()}",
         flush=True,
     )
@@ -270,17 +253,12 @@ def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
-    env = production_env(url)
-    ensure_database(url)
+    url, env = open_database(DEFAULT_DATABASE_URL, postgres_only=True)
     run(env, "migrate", "--noinput", "--verbosity", "0")
     empty_store(url)
     print(
-        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"database {url.split('@')[-1]}; {args.rows:,} conversations, 2 messages on every "
-        f"{args.messages_every or '-'}th; load average {load_average()}",
+        machine(f"database {where(url)}; {args.rows:,} conversations")
+        + f", 2 messages on every {args.messages_every or '-'}th; load average {load_average()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="convstore-bulk-") as tmp:

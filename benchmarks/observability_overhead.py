@@ -24,8 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness.db import new_api_key, setup_django  # noqa: E402
+
 MIDDLEWARE = "conversations.ops.observability.RequestObservabilityMiddleware"
 
 
@@ -39,25 +41,16 @@ def main() -> None:
         os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
     os.environ["LOG_FORMAT"] = "json"
-    import django
-
-    django.setup()
+    setup_django()
     from django.conf import settings
-    from django.core.management import call_command
     from django.test import Client
     from django.test.utils import override_settings
 
     from conversations.ops.observability import JsonLineFormatter
-    from conversations.services import (
-        Actor,
-        api_key_create,
-        conversation_create,
-        project_get_or_create,
-    )
+    from conversations.services import Actor, conversation_create, project_get_or_create
 
-    call_command("migrate", verbosity=0)
     project = project_get_or_create(name="bench")
-    _, key = api_key_create(project=project, name="bench")
+    key = new_api_key(project, "bench")
     conversation = conversation_create(
         project=project, actor=Actor.for_command("bench"), metadata={"k": "v"}
     )
