@@ -195,7 +195,7 @@ def empty_store(url: str) -> None:
         conn.execute("TRUNCATE conversations_conversation CASCADE")
 
 
-def run(env: dict, *args: str) -> tuple[float, int, str, int]:
+def run_command(env: dict, *args: str) -> tuple[float, int, str, int]:
     """Run a management command; return ``(its seconds, peak RSS in MiB, stdout, peak PSS in
     MiB of the command and its workers added up, or 0 without workers)``. When the
     command starts worker processes (import ``--jobs``), the stdout ends with their figures:
@@ -237,7 +237,9 @@ TARGET_RATES = {"import-empty": 20_000, "export": 50_000, "re-import-nochange": 
 TARGET_PEAK_MB = 150
 
 
-def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: int = 0) -> None:
+def report_step(
+    name: str, rows: int, seconds: float, rss: int, note: str = "", pss: int = 0
+) -> None:
     """Print a step's figures and whether it meets :data:`TARGET_RATES` and
     :data:`TARGET_PEAK_MB` (printed, never asserted)."""
     rate = rows / seconds
@@ -254,7 +256,7 @@ def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: 
 def main(argv=None) -> int:
     args = parse_args(argv)
     url, env = open_database(DEFAULT_DATABASE_URL, postgres_only=True)
-    run(env, "migrate", "--noinput", "--verbosity", "0")
+    run_command(env, "migrate", "--noinput", "--verbosity", "0")
     empty_store(url)
     print(
         machine(f"database {where(url)}; {args.rows:,} conversations")
@@ -266,15 +268,16 @@ def main(argv=None) -> int:
         write_file(source, args.rows, args.messages_every)
 
         jobs = [] if args.jobs is None else ["--jobs", str(args.jobs)]
-        seconds, rss, out, pss = run(env, "import_conversations", str(source), *jobs)
-        report("import-empty", args.rows, seconds, rss, f" ({out})", pss)
-        seconds, rss, _, _ = run(env, "export_conversations", "--output", str(exported))
-        report("export", args.rows, seconds, rss, f" ({exported.stat().st_size / 1e6:.0f} MB)")
-        seconds, rss, out, pss = run(env, "import_conversations", str(exported), *jobs)
-        report("re-import-nochange", args.rows, seconds, rss, f" ({out})", pss)
+        seconds, rss, out, pss = run_command(env, "import_conversations", str(source), *jobs)
+        report_step("import-empty", args.rows, seconds, rss, f" ({out})", pss)
+        seconds, rss, _, _ = run_command(env, "export_conversations", "--output", str(exported))
+        size = f" ({exported.stat().st_size / 1e6:.0f} MB)"
+        report_step("export", args.rows, seconds, rss, size)
+        seconds, rss, out, pss = run_command(env, "import_conversations", str(exported), *jobs)
+        report_step("re-import-nochange", args.rows, seconds, rss, f" ({out})", pss)
         ok = f"0 created, 0 updated, {args.rows} unchanged." in out
         if not args.no_verify:
-            run(env, "export_conversations", "--output", str(again))
+            run_command(env, "export_conversations", "--output", str(again))
             same = exported.read_bytes() == again.read_bytes()
             print(f"second export byte-identical to the first: {same}")
             ok = ok and same

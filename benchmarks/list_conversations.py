@@ -95,7 +95,7 @@ def prepare_data(rows: int) -> tuple[str, list[str]]:
     return raw_key, ids
 
 
-def run_wrk(url: str, key: str, connections: int, seconds: int) -> dict:
+def measure(url: str, key: str, connections: int, seconds: int) -> dict:
     """One ``wrk --latency`` run; returns req/s, p50/p99 in ms and the non-2xx count."""
     done = wrk.run(
         url, threads=2, connections=connections, duration=f"{seconds}s",
@@ -129,9 +129,9 @@ def main(argv=None) -> int:
     results = []
     with gunicorn("convstore.wsgi:application", options, env) as (_, port):
         for _name, path in requests:  # Warm both workers' connections and caches, unmeasured.
-            run_wrk(f"http://127.0.0.1:{port}{path}", key, args.connections, 2)
+            measure(f"http://127.0.0.1:{port}{path}", key, args.connections, 2)
         for name, path in requests:
-            result = run_wrk(f"http://127.0.0.1:{port}{path}", key, args.connections, args.duration)
+            result = measure(f"http://127.0.0.1:{port}{path}", key, args.connections, args.duration)
             results.append((name, result))
     baseline = results[0][1]["rate"]
     print("\n" + RESULTS.header())

@@ -10,7 +10,8 @@ as JSON to ``/dev/null`` (formatting and the write are paid, the terminal is not
 
 Prints one line per path: median µs/request without and with the middleware, and the
 difference. Uses a throwaway SQLite file; set DATABASE_URL to measure on PostgreSQL (the
-script creates its tables with ``migrate`` and leaves the data there).
+script creates its tables with ``migrate`` and leaves the data there). Production settings
+(``DEBUG`` off) over plain HTTP, the rate limiter at a limit the rounds never reach.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.harness.db import new_api_key, setup_django  # noqa: E402
+from benchmarks.harness.env import production_env, use_env  # noqa: E402
 
 MIDDLEWARE = "conversations.ops.observability.RequestObservabilityMiddleware"
 
@@ -37,10 +39,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per setting")
     args = parser.parse_args()
 
-    if "DATABASE_URL" not in os.environ:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
-    os.environ["LOG_FORMAT"] = "json"
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    # Production settings over plain HTTP; the rate limiter (counting in this process unless
+    # REDIS_URL is set) at a limit the rounds never reach (the default 100/s answers 429).
+    limit = os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s")
+    use_env(production_env(url, LOG_FORMAT="json", CONVSTORE_RATE_LIMIT=limit))
     setup_django()
     from django.conf import settings
     from django.test import Client
