@@ -23,8 +23,6 @@ Usage: ``.venv/bin/python benchmarks/bulk_export_import.py [--rows 20000]``
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,10 +33,12 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
-    sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database, load_average, production_env  # noqa: E402
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import ROOT  # noqa: E402
+from benchmarks.harness.db import open_database  # noqa: E402
+from benchmarks.harness.procfs import load_average, tree_pss_kib  # noqa: E402
+from benchmarks.harness.report import machine, verdict, where  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bulk_bench"
 
@@ -195,7 +195,7 @@ def empty_store(url: str) -> None:
         conn.execute("TRUNCATE conversations_conversation CASCADE")
 
 
-def run(env: dict, *args: str) -> tuple[float, int, str, int]:
+def run_command(env: dict, *args: str) -> tuple[float, int, str, int]:
     """Run a management command; return ``(its seconds, peak RSS in MiB, stdout, peak PSS in
     MiB of the command and its workers added up, or 0 without workers)``. When the
     command starts worker processes (import ``--jobs``), the stdout ends with their figures:
@@ -232,29 +232,14 @@ def run(env: dict, *args: str) -> tuple[float, int, str, int]:
     return seconds, round(rss / 1024), stdout, 0
 
 
-def tree_pss_kib(pid: int) -> int:
-    """PSS (KiB) of process ``pid`` and its children, added up (0 for any that has gone)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            pids = [pid, *map(int, children.read().split())]
-    except OSError:
-        return 0
-    total = 0
-    for each in pids:
-        try:
-            with open(f"/proc/{each}/smaps_rollup") as rollup:
-                total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
-        except (OSError, StopIteration):
-            pass
-    return total
-
-
 #: Issue 10's targets: conversations/s of each step, and the peak RSS every step stays under.
 TARGET_RATES = {"import-empty": 20_000, "export": 50_000, "re-import-nochange": 50_000}
 TARGET_PEAK_MB = 150
 
 
-def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: int = 0) -> None:
+def report_step(
+    name: str, rows: int, seconds: float, rss: int, note: str = "", pss: int = 0
+) -> None:
     """Print a step's figures and whether it meets :data:`TARGET_RATES` and
     :data:`TARGET_PEAK_MB` (printed, never asserted)."""
     rate = rows / seconds
@@ -262,7 +247,7 @@ def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: 
     print(
         f"{name}: {rows:,} conversations in {seconds:.1f} s = {rate:,.0f} "
         f"conversations/s; peak RSS {rss} MB{note}; target >= {TARGET_RATES[name]:,}/s and "
-        f"<= {TARGET_PEAK_MB} MB: {'met' if met else 'NOT met'}; load average after "
+        f"<= {TARGET_PEAK_MB} MB: {verdict(met)}; load average after "
         f"{load_average()}",
         flush=True,
     )
@@ -270,17 +255,12 @@ def report(name: str, rows: int, seconds: float, rss: int, note: str = "", pss: 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
-    env = production_env(url)
-    ensure_database(url)
-    run(env, "migrate", "--noinput", "--verbosity", "0")
+    url, env = open_database(DEFAULT_DATABASE_URL, postgres_only=True)
+    run_command(env, "migrate", "--noinput", "--verbosity", "0")
     empty_store(url)
     print(
-        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"database {url.split('@')[-1]}; {args.rows:,} conversations, 2 messages on every "
-        f"{args.messages_every or '-'}th; load average {load_average()}",
+        machine(f"database {where(url)}; {args.rows:,} conversations")
+        + f", 2 messages on every {args.messages_every or '-'}th; load average {load_average()}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="convstore-bulk-") as tmp:
@@ -288,15 +268,16 @@ def main(argv=None) -> int:
         write_file(source, args.rows, args.messages_every)
 
         jobs = [] if args.jobs is None else ["--jobs", str(args.jobs)]
-        seconds, rss, out, pss = run(env, "import_conversations", str(source), *jobs)
-        report("import-empty", args.rows, seconds, rss, f" ({out})", pss)
-        seconds, rss, _, _ = run(env, "export_conversations", "--output", str(exported))
-        report("export", args.rows, seconds, rss, f" ({exported.stat().st_size / 1e6:.0f} MB)")
-        seconds, rss, out, pss = run(env, "import_conversations", str(exported), *jobs)
-        report("re-import-nochange", args.rows, seconds, rss, f" ({out})", pss)
+        seconds, rss, out, pss = run_command(env, "import_conversations", str(source), *jobs)
+        report_step("import-empty", args.rows, seconds, rss, f" ({out})", pss)
+        seconds, rss, _, _ = run_command(env, "export_conversations", "--output", str(exported))
+        size = f" ({exported.stat().st_size / 1e6:.0f} MB)"
+        report_step("export", args.rows, seconds, rss, size)
+        seconds, rss, out, pss = run_command(env, "import_conversations", str(exported), *jobs)
+        report_step("re-import-nochange", args.rows, seconds, rss, f" ({out})", pss)
         ok = f"0 created, 0 updated, {args.rows} unchanged." in out
         if not args.no_verify:
-            run(env, "export_conversations", "--output", str(again))
+            run_command(env, "export_conversations", "--output", str(again))
             same = exported.read_bytes() == again.read_bytes()
             print(f"second export byte-identical to the first: {same}")
             ok = ok and same

@@ -19,19 +19,14 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
-import secrets
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.common import ensure_database  # noqa: E402
-
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness.db import open_database, setup_django  # noqa: E402
 
 
 def bare_fetchone(sql, params, using="default"):
@@ -64,23 +59,14 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=5000, help="per round (5000)")
     parser.add_argument("--rounds", type=int, default=7, help="rounds of each way (7)")
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    ensure_database(url)
-    os.environ.update(
-        DATABASE_URL=url, DJANGO_SETTINGS_MODULE="convstore.settings", DEBUG="0",
-        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-    )  # fmt: skip
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    open_database()
+    setup_django()
     from django.db import connection
 
     from conversations.ops.observability import DbTimer
     from conversations.selectors import rows
     from conversations.services import SYSTEM, conversation_create, project_get_or_create
 
-    call_command("migrate", verbosity=0)
     project = project_get_or_create(name="hot-read-bench")
     conversation = conversation_create(project=project, metadata={"k": "v"}, actor=SYSTEM)
     sql, params = rows._GET_IN_PARTITION, [conversation.pk, project.pk, ""]

@@ -26,26 +26,25 @@ Usage: ``.venv/bin/python benchmarks/list_conversations.py [--rows N] [--duratio
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.common import (  # noqa: E402
-    ensure_database,
-    production_env,
-    rate_limiter_env,
-    start_gunicorn,
-    stop_server,
-)
-from benchmarks.update_throughput import DEFAULT_DATABASE_URL  # noqa: E402
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import wrk  # noqa: E402
+from benchmarks.harness.db import new_api_key, open_database, reset_project, setup_django  # noqa: E402
+from benchmarks.harness.env import rate_limiter_env  # noqa: E402
+from benchmarks.harness.report import Column, Table, ratio, where  # noqa: E402
+from benchmarks.harness.servers import gunicorn  # noqa: E402
 
 PROJECT_NAME = "benchmark-list"
+RESULTS = Table(
+    Column("request", 20, align="<"),
+    Column("req/s", 8, ".1f"),
+    Column("p50 ms", 8, ".2f"),
+    Column("p99 ms", 8, ".2f"),
+    Column("vs retrieve", 12, ".2f"),
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -65,21 +64,14 @@ def prepare_data(rows: int) -> tuple[str, list[str]]:
     ids (oldest first)."""
     from datetime import timedelta
 
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django()
     from django.db import connection, connections
     from django.utils import timezone
 
-    from conversations import services
-    from conversations.models import ApiKey, Conversation
+    from conversations.models import Conversation
 
-    call_command("migrate", verbosity=0, interactive=False)
-    project = services.project_get_or_create(name=PROJECT_NAME)
-    Conversation.objects.filter(project=project).delete()
-    ApiKey.objects.filter(project=project).delete()
-    _, raw_key = services.api_key_create(project=project, name="benchmark")
+    project = reset_project(PROJECT_NAME)
+    raw_key = new_api_key(project)
     start = timezone.now() - timedelta(days=1)
     ids = []
     for offset in range(0, rows, 10_000):
@@ -103,49 +95,18 @@ def prepare_data(rows: int) -> tuple[str, list[str]]:
     return raw_key, ids
 
 
-_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def run_wrk(url: str, key: str, args) -> dict:
+def measure(url: str, key: str, connections: int, seconds: int) -> dict:
     """One ``wrk --latency`` run; returns req/s, p50/p99 in ms and the non-2xx count."""
-    out = subprocess.run(
-        [
-            "wrk",
-            "--latency",
-            "-t",
-            "2",
-            "-c",
-            str(args.connections),
-            "-d",
-            f"{args.duration}s",
-            "-H",
-            f"Authorization: Bearer {key}",
-            url,
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = {p: float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(out)}
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {
-        "rate": rate,
-        "p50": latency.get("50", float("nan")),
-        "p99": latency.get("99", float("nan")),
-        "bad": int(bad.group(1)) if bad else 0,
-    }
+    done = wrk.run(
+        url, threads=2, connections=connections, duration=f"{seconds}s",
+        headers=(f"Authorization: Bearer {key}",), latency=True,
+    )  # fmt: skip
+    return wrk.text_summary(done)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    if not url.startswith(("postgres://", "postgresql://")):
-        raise SystemExit("BENCH_DATABASE_URL must name a PostgreSQL database")
-    env = production_env(url, **rate_limiter_env())
-    os.environ.update(env)
-    ensure_database(url)
+    url, env = open_database(postgres_only=True, **rate_limiter_env())
     key, ids = prepare_data(args.rows)
     middle, one = ids[len(ids) // 2], str(len(ids) // 3)
     base = "/openai/v1/conversations"
@@ -159,30 +120,23 @@ def main(argv=None) -> int:
         ("metadata, 50%", f"{base}?metadata%5Bparity%5D=even&limit=100"),
     ]
     print(
-        f"{args.rows} conversations on {url.split('@')[-1]}; gunicorn --workers {args.workers}; "
+        f"{args.rows} conversations on {where(url)}; gunicorn --workers {args.workers}; "
         f"wrk -t2 -c{args.connections} -d{args.duration}s per request",
         flush=True,
     )
     options = ["--workers", str(args.workers), "--threads", "1", "--keep-alive", "30"]
-    proc, port = start_gunicorn(
-        "convstore.wsgi:application", options + ["--log-level", "warning"], env
-    )
+    options += ["--log-level", "warning"]
     results = []
-    try:
-        warm = SimpleNamespace(connections=args.connections, duration=2)
+    with gunicorn("convstore.wsgi:application", options, env) as (_, port):
         for _name, path in requests:  # Warm both workers' connections and caches, unmeasured.
-            run_wrk(f"http://127.0.0.1:{port}{path}", key, warm)
+            measure(f"http://127.0.0.1:{port}{path}", key, args.connections, 2)
         for name, path in requests:
-            results.append((name, run_wrk(f"http://127.0.0.1:{port}{path}", key, args)))
-    finally:
-        stop_server(proc)
-    baseline = results[0][1]["rate"] or float("nan")
-    print(f"\n{'request':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs retrieve':>12}")
+            result = measure(f"http://127.0.0.1:{port}{path}", key, args.connections, args.duration)
+            results.append((name, result))
+    baseline = results[0][1]["rate"]
+    print("\n" + RESULTS.header())
     for name, r in results:
-        print(
-            f"{name:<20} {r['rate']:>8.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
-            f"{r['rate'] / baseline:>12.2f}"
-        )
+        print(RESULTS.row(name, r["rate"], r["p50"], r["p99"], ratio(r["rate"], baseline)))
     bad = sum(r["bad"] for _, r in results)
     if bad:
         print(f"\n{bad} non-2xx answers", file=sys.stderr)

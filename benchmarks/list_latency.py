@@ -43,24 +43,19 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
-    sys.path.insert(0, str(ROOT))
-from benchmarks.common import (  # noqa: E402
-    ensure_database,
-    load_average,
-    production_env,
-    rate_limiter_env,
-    start_gunicorn,
-    stop_server,
-)
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness.db import new_api_key, open_database, setup_django  # noqa: E402
+from benchmarks.harness.env import rate_limiter_env  # noqa: E402
+from benchmarks.harness.procfs import load_average  # noqa: E402
+from benchmarks.harness.report import Column, Table, percentile, verdict  # noqa: E402
+from benchmarks.harness.servers import gunicorn  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_list_bench"
 PROJECT_NAME = "list-bench"
@@ -128,16 +123,12 @@ FROM generate_series(1, %(rows)s) AS i
 
 def prepare_data(rows: int, reload: bool) -> tuple[str, str]:
     """Migrate, (re)load both projects when needed, return ``(raw_key, patho_raw_key)``."""
-    import django
-    from django.core.management import call_command
-
-    django.setup()
+    setup_django()
     from django.db import connection, connections
 
     from conversations import services
-    from conversations.models import ApiKey, Conversation
+    from conversations.models import Conversation
 
-    call_command("migrate", verbosity=0, interactive=False)
     keys = []
     for name, count, load in (
         (PROJECT_NAME, rows, LOAD_SQL),
@@ -166,24 +157,13 @@ def prepare_data(rows: int, reload: bool) -> tuple[str, str]:
                 f"{time.perf_counter() - started:.1f} s",
                 flush=True,
             )
-        ApiKey.objects.filter(project=project).delete()
-        keys.append(services.api_key_create(project=project, name="benchmark")[1])
+        keys.append(new_api_key(project))
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE conversations_conversation")
     print(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s", flush=True)
     connections.close_all()
     return keys[0], keys[1]
-
-
-# --- server -------------------------------------------------------------------------------
-
-
-def start_server(workers: int, env: dict, log) -> tuple[subprocess.Popen, int]:
-    """Start gunicorn on a free loopback port, its output (convstore's line per request) to
-    the file ``log``; return once it accepts connections."""
-    options = ["--workers", str(workers), "--keep-alive", "30", "--log-level", "warning"]
-    return start_gunicorn("convstore.wsgi", options, env, log)
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -194,6 +174,15 @@ TELNYX = "/telnyx/v2/ai/conversations"
 #: reported beside them.
 TARGET_P99_MS = 20.0
 TARGETED = ("telnyx eq", "agentphone list")
+RESULTS = Table(
+    Column("query", 40, align="<"),
+    Column("n", 5),
+    Column("p50 ms", 8, ".1f"),
+    Column("p99 ms", 8, ".1f"),
+    Column("max ms", 8, ".1f"),
+    Column("items", 6),
+    Column(f"target (p99 <= {TARGET_P99_MS:g} ms)", 0, align="<", gap=2),
+)
 AGENTPHONE = "/agentphone/v1/conversations"
 
 
@@ -325,18 +314,9 @@ def load_line() -> str:
     return f"load average {load_average()}"
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    ensure_database(url)
-    env = production_env(url, **rate_limiter_env())
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
+    url, env = open_database(DEFAULT_DATABASE_URL, **rate_limiter_env())
     key, patho_key = prepare_data(args.rows, args.reload)
     keys = {"main": key, "patho": patho_key}
     selected = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -346,16 +326,12 @@ def main(argv=None) -> int:
         f"{args.requests} measured requests per query after {args.warmup} warm-up; "
         f"{platform.node()}, {os.cpu_count()} CPUs; {load_line()}\n"
     )
-    print(
-        f"{'query':<40} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'items':>6}  "
-        f"target (p99 <= {TARGET_P99_MS:g} ms)"
-    )
+    print(RESULTS.header())
     verdicts = []
-    with tempfile.NamedTemporaryFile(
-        "w", prefix="list_latency_", suffix=".log", delete=False
-    ) as log:
-        proc, port = start_server(args.workers, env, log)
-    try:
+    # The server's output (convstore's line per request) to a file named at the end.
+    log = tempfile.NamedTemporaryFile("w", prefix="list_latency_", suffix=".log", delete=False)
+    options = ["--workers", str(args.workers), "--keep-alive", "30", "--log-level", "warning"]
+    with log, gunicorn("convstore.wsgi", options, env, log) as (_, port):
         for name, which, paths, expected in queries(args.rows):
             if selected and not any(s in name for s in selected):
                 continue
@@ -364,17 +340,12 @@ def main(argv=None) -> int:
             timings = measure(port, keys[which], paths, expected, warmup, count)
             items = "-" if expected is None else str(expected)
             p99 = percentile(timings, 0.99)
-            verdict = "-"  # reported beside the targets, none of its own
+            mark = "-"  # reported beside the targets, none of its own
             if name.startswith(TARGETED):
-                verdict = "met" if p99 <= TARGET_P99_MS else "NOT met"
-                verdicts.append(verdict == "met")
-            print(
-                f"{name:<40} {len(timings):>5} {statistics.median(timings):>8.1f} "
-                f"{p99:>8.1f} {max(timings):>8.1f} {items:>6}  {verdict}",
-                flush=True,
-            )
-    finally:
-        stop_server(proc)
+                verdicts.append(p99 <= TARGET_P99_MS)
+                mark = verdict(verdicts[-1])
+            row = (len(timings), statistics.median(timings), p99, max(timings), items, mark)
+            print(RESULTS.row(name, *row), flush=True)
     met = sum(verdicts)
     print(
         f"\ntarget p99 <= {TARGET_P99_MS:g} ms (Telnyx eq, AgentPhone list): {met} of "

@@ -10,7 +10,8 @@ as JSON to ``/dev/null`` (formatting and the write are paid, the terminal is not
 
 Prints one line per path: median µs/request without and with the middleware, and the
 difference. Uses a throwaway SQLite file; set DATABASE_URL to measure on PostgreSQL (the
-script creates its tables with ``migrate`` and leaves the data there).
+script creates its tables with ``migrate`` and leaves the data there). Production settings
+(``DEBUG`` off) over plain HTTP, the rate limiter at a limit the rounds never reach.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness.db import new_api_key, setup_django  # noqa: E402
+from benchmarks.harness.env import production_env, use_env  # noqa: E402
+
 MIDDLEWARE = "conversations.ops.observability.RequestObservabilityMiddleware"
 
 
@@ -35,29 +39,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per setting")
     args = parser.parse_args()
 
-    if "DATABASE_URL" not in os.environ:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convstore.settings")
-    os.environ["LOG_FORMAT"] = "json"
-    import django
-
-    django.setup()
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    # Production settings over plain HTTP; the rate limiter (counting in this process unless
+    # REDIS_URL is set) at a limit the rounds never reach (the default 100/s answers 429).
+    limit = os.environ.get("CONVSTORE_RATE_LIMIT", "1000000/s")
+    use_env(production_env(url, LOG_FORMAT="json", CONVSTORE_RATE_LIMIT=limit))
+    setup_django()
     from django.conf import settings
-    from django.core.management import call_command
     from django.test import Client
     from django.test.utils import override_settings
 
     from conversations.ops.observability import JsonLineFormatter
-    from conversations.services import (
-        Actor,
-        api_key_create,
-        conversation_create,
-        project_get_or_create,
-    )
+    from conversations.services import Actor, conversation_create, project_get_or_create
 
-    call_command("migrate", verbosity=0)
     project = project_get_or_create(name="bench")
-    _, key = api_key_create(project=project, name="bench")
+    key = new_api_key(project, "bench")
     conversation = conversation_create(
         project=project, actor=Actor.for_command("bench"), metadata={"k": "v"}
     )

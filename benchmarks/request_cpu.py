@@ -46,21 +46,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.common import (  # noqa: E402
-    ensure_database,
-    process_stat,
-    production_env,
-    rate_limiter_env,
-)
-from benchmarks.update_throughput import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
-    SCENARIOS,
-    prepare_data,
-    service_cpu,
-)
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness.db import open_database  # noqa: E402
+from benchmarks.harness.env import rate_limiter_env  # noqa: E402
+from benchmarks.harness.procfs import process_cpu, redis_cpu  # noqa: E402
+from benchmarks.harness.report import where  # noqa: E402
+from benchmarks.throughput.scenarios import SCENARIOS, prepare_data  # noqa: E402
 
 #: ``(label, module, attribute path)``: the stages, in print order (see module docstring).
 STAGES = (
@@ -139,19 +131,6 @@ def caller(application, scenario: str, ids: list[str], key: str):
     return call
 
 
-def backend_cpu(pid: int) -> float:
-    """CPU seconds of PostgreSQL backend ``pid`` (``/proc``; 0.0 elsewhere)."""
-    try:
-        return process_stat(pid)[1]
-    except OSError:
-        return 0.0
-
-
-def redis_cpu() -> float:
-    """CPU seconds of the machine's Redis processes."""
-    return sum(service_cpu("", commands=("redis-server",)).values())
-
-
 def measure_bare(scenarios: list[str], requests: int) -> dict[str, float]:
     """CPU ms per request of ``django_bare_app`` for each scenario, from a child process (its
     URLconf replaces convstore's, so it cannot share this one)."""
@@ -200,11 +179,11 @@ def measure_floor(scenario: str, ids: list[str], requests: int) -> tuple[float, 
         for n in range(200):
             call(n)
         backend = app.connection().info.backend_pid
-        db_before, start = backend_cpu(backend), time.process_time()
+        db_before, start = process_cpu(backend), time.process_time()
         for n in range(200, 200 + requests):
             call(n)
         whole = time.process_time() - start
-        return whole / requests * 1000, (backend_cpu(backend) - db_before) / requests * 1000
+        return whole / requests * 1000, (process_cpu(backend) - db_before) / requests * 1000
     finally:
         app.close()
 
@@ -226,9 +205,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.bare:
         return bare_main(args)
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.update(production_env(url, LOG_FORMAT="json", **rate_limiter_env()))
-    ensure_database(url)
+    url, _ = open_database(LOG_FORMAT="json", **rate_limiter_env())
     key, ids, floor_ids = prepare_data(8)
     bare = measure_bare(args.scenarios, args.requests)
 
@@ -245,7 +222,7 @@ def main(argv=None) -> int:
     instrument(spent)
     print(
         f"{args.requests} requests per scenario, in one process (Python "
-        f"{sys.version.split()[0]}), database {url.split('@')[-1]}; CPU ms per request\n"
+        f"{sys.version.split()[0]}), database {where(url)}; CPU ms per request\n"
     )
     for scenario in args.scenarios:
         call = caller(application, scenario, ids, key)
@@ -255,12 +232,12 @@ def main(argv=None) -> int:
             cursor.execute("SELECT pg_backend_pid()")
             backend = cursor.fetchone()[0]
         spent.clear()
-        db_before, redis_before = backend_cpu(backend), redis_cpu()
+        db_before, redis_before = process_cpu(backend), redis_cpu()
         start = time.process_time()
         for n in range(200, 200 + args.requests):
             call(n)
         whole = time.process_time() - start
-        db = backend_cpu(backend) - db_before
+        db = process_cpu(backend) - db_before
         cache = redis_cpu() - redis_before
         per = 1000 / args.requests
         floor_cpu, floor_db = measure_floor(scenario, floor_ids, args.requests)

@@ -39,7 +39,7 @@ import httpx
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import load_average  # noqa: E402
+from benchmarks.harness.procfs import load_average  # noqa: E402
 
 
 class SlowClients:

@@ -29,22 +29,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
-    sys.path.insert(0, str(ROOT))
-from benchmarks.common import ensure_database, free_port, production_env, vacuum_analyze  # noqa: E402
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import ROOT  # noqa: E402
+from benchmarks.harness.db import open_database, reset_project, setup_django, vacuum_analyze  # noqa: E402
+from benchmarks.harness.report import machine, verdict, where  # noqa: E402
+from benchmarks.harness.servers import free_port, start_process, stop_server  # noqa: E402
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/convstore_bench"
 #: Issue 10's target for one ``deliver_webhooks`` process (printed, never asserted).
 TARGET_EVENTS_PER_SECOND = 1_000
 PROJECT_NAME = "benchmark-webhooks"
@@ -109,19 +107,6 @@ def serve_asyncio(port: int) -> None:
     asyncio.run(main())
 
 
-def wait_for_port(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"receiver exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("receiver did not start")
-
-
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -159,19 +144,11 @@ def start_receiver(kind: str) -> tuple[str, subprocess.Popen, int, tempfile.Temp
         argv = [nginx, "-c", str(conf), "-p", workdir.name, "-e", f"{workdir.name}/error.log"]
     else:
         argv = [sys.executable, __file__, "--serve-receiver", str(port)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for_port(port, proc)
+    proc = start_process(
+        argv, port, name="receiver", timeout=20,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
     return kind, proc, port, workdir
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -183,21 +160,15 @@ def prepare_events(count: int, history: int, url: str, conversations: int = 200)
     Returns the endpoint's id."""
     import uuid
 
-    import django
-    from django.core.management import call_command
-
-    django.setup()
+    setup_django()
     from django.db import connections
 
     from conversations import services
-    from conversations.models import Conversation, WebhookAttempt, WebhookEndpoint, WebhookEvent
+    from conversations.models import WebhookAttempt, WebhookEvent
     from conversations.webhooks.endpoints import webhook_endpoint_create
     from conversations.webhooks.envelope import message_envelope
 
-    call_command("migrate", verbosity=0, interactive=False)
-    project = services.project_get_or_create(name=PROJECT_NAME)
-    WebhookEndpoint.objects.filter(project=project).delete()  # events and attempts go too
-    Conversation.objects.filter(project=project).delete()
+    project = reset_project(PROJECT_NAME, endpoints=True)  # events and attempts go too
     actor = services.Actor.for_command("benchmark")
     others = [
         services.conversation_create(project=project, actor=actor)
@@ -239,7 +210,7 @@ def prepare_events(count: int, history: int, url: str, conversations: int = 200)
             batch = []
     WebhookEvent.objects.bulk_create(batch)
     # Earlier runs' rows are deleted above: start from a vacuumed, analysed outbox
-    # (benchmarks.common.vacuum_analyze), or their dead versions slow every claim.
+    # (benchmarks.harness.db.vacuum_analyze), or their dead versions slow every claim.
     vacuum_analyze(WebhookEvent, WebhookAttempt)
     connections.close_all()
     return endpoint.pk
@@ -276,15 +247,9 @@ def main(argv=None) -> int:
     if args.serve_receiver:
         serve_asyncio(args.serve_receiver)
         return 0
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    sys.path.insert(0, str(ROOT))
-    env = production_env(url, CONVSTORE_WEBHOOK_ALLOW_PRIVATE="1")  # receiver on 127.0.0.1
-    if args.concurrency:
-        env["CONVSTORE_WEBHOOK_CONCURRENCY"] = str(args.concurrency)
-    os.environ.update(env)
-    os.environ.pop("PYTEST_VERSION", None)
-
-    ensure_database(url)
+    extra = {"CONVSTORE_WEBHOOK_CONCURRENCY": str(args.concurrency)} if args.concurrency else {}
+    # The receiver is on 127.0.0.1.
+    url, env = open_database(CONVSTORE_WEBHOOK_ALLOW_PRIVATE="1", **extra)
     kind, receiver, port, workdir = start_receiver(args.receiver)
     try:
         endpoint_id = prepare_events(
@@ -294,8 +259,8 @@ def main(argv=None) -> int:
 
         concurrency = getattr(settings, "CONVSTORE_WEBHOOK_CONCURRENCY", 1)
         print(
-            f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, database "
-            f"{url.split('@')[-1]}; receiver: {kind} answering 204 on 127.0.0.1:{port}\n"
+            machine(f"database {where(url)}; receiver: {kind} answering 204 on 127.0.0.1:{port}")
+            + "\n"
             f"workers: {args.processes} × deliver_webhooks --once"
             f"{f' --batch {args.batch}' if args.batch else ''} (concurrency {concurrency}); "
             f"{args.events} events over {args.conversations} conversations, {args.history} "
@@ -320,7 +285,7 @@ def main(argv=None) -> int:
                 failed.append(err.decode()[-2000:])
         elapsed = time.perf_counter() - started
     finally:
-        stop(receiver)
+        stop_server(receiver, timeout=10)
         workdir.cleanup()
     if failed:
         print("worker failed:\n" + "\n".join(failed))
@@ -336,7 +301,7 @@ def main(argv=None) -> int:
         met = args.events / elapsed >= TARGET_EVENTS_PER_SECOND
         print(
             f"target >= {TARGET_EVENTS_PER_SECOND:,} events/s from one process, whole run: "
-            f"{'met' if met else 'NOT met'} (start-up weighs on short runs: the default 20,000 "
+            f"{verdict(met)} (start-up weighs on short runs: the default 20,000 "
             f"events is the measure)"
         )
     for problem in problems:

@@ -1,6 +1,6 @@
-"""``benchmarks/update_throughput.py`` reads the database side's CPU per request from
-``/proc``: PostgreSQL's backends of the benchmark's database (not other databases'), its
-shared processes, and Redis. PostgreSQL on Linux only; no timings here."""
+"""The benchmarks (``benchmarks/harness/procfs.py``) read the database side's CPU per request from
+``/proc``: PostgreSQL's backends of the benchmark's database (not other databases'), its shared
+processes, and Redis. PostgreSQL on Linux only; no timings here."""
 
 import sys
 from pathlib import Path
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from benchmarks.update_throughput import service_cpu
+from benchmarks.harness.procfs import service_cpu
 from tests.skips import needs_postgresql
 
 pytestmark = pytest.mark.skipif(

@@ -1,14 +1,14 @@
-"""``benchmarks/update_throughput.py`` reads a server's CPU from ``/proc``: the gunicorn master,
-its live workers, and the workers it replaced during the run (their CPU moves to the master's
-``cutime`` when it reaps them). Linux only; no timings are asserted, only that CPU a child
-spent is counted."""
+"""The benchmarks (``benchmarks/harness/procfs.py``) read a server's CPU from ``/proc``: the
+gunicorn master, its live workers, and the workers it replaced during the run (their CPU moves
+to the master's ``cutime`` when it reaps them). Linux only; no timings are asserted, only that
+CPU a child spent is counted."""
 
 import subprocess
 import sys
 
 import pytest
 
-from benchmarks.update_throughput import tree_cpu
+from benchmarks.harness.procfs import tree_cpu
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

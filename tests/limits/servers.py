@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from benchmarks.common import stop_server
+from benchmarks.harness.servers import stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 APPLICATION_NAME = "convstore_test_gunicorn"
