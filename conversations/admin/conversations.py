@@ -2,7 +2,8 @@
 
 Every write goes through :mod:`conversations.services` with ``Actor.for_staff(user)``, so the
 admin obeys the same metadata rules and writes the same audit trail as the API. The list is
-built for a million conversations: see :mod:`conversations.admin.support`.
+built for a million conversations: see :mod:`conversations.admin.paging` and
+:mod:`conversations.admin.search`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from conversations import selectors, services
+from conversations.admin.forms import ConversationAdminForm
 from conversations.admin.handoff import (
     AI_OFF_CHOICES,
     AI_OFF_SHORT,
@@ -30,17 +32,14 @@ from conversations.admin.handoff import (
     handoff_until_text,
 )
 from conversations.admin.item_summary import item_summary
+from conversations.admin.paging import EstimatedCountPaginator, count_noun, pks_in_chunks
 from conversations.admin.projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
-from conversations.admin.support import (
+from conversations.admin.search import (
     SEARCH_HELP,
     AiSwitchFilter,
     ChannelFilter,
-    ConversationAdminForm,
-    EstimatedCountPaginator,
     LastActivityFilter,
     MetadataKeyFilter,
-    count_noun,
-    pks_in_chunks,
     search_conversations,
 )
 from conversations.domain import handoff
