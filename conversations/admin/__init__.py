@@ -1,18 +1,24 @@
 """The staff admin, one module per seam.
 
-- :mod:`.conversations`: the conversation list and page (AI switch, metadata rows, thread,
-  audit trail); :mod:`.handoff`: the AI badge and the "Turn AI off" choices;
+- :mod:`.conversations`: the conversation list and page (metadata rows, thread, audit trail);
+- :mod:`.ai_switch`: the AI switch's list column, view and bulk actions; :mod:`.handoff`: the
+  AI badge, "until 14:05" and the "Turn AI off" choices;
+- :mod:`.audit`: the metadata audit trail's pages and the conversation page's audit rows;
+- :mod:`.forms`: the conversation change form with its metadata rows, and the API key form;
+- :mod:`.search`: the search box and the list filters, index-friendly;
+- :mod:`.paging`: the estimated-count paginator and primary keys in chunks for bulk actions;
+- :mod:`.item_summary`: one line per stored item, for the thread;
 - :mod:`.projects`: projects and API keys (a key is shown once, revoke, last use);
 - :mod:`.webhooks`: webhook endpoints and events with their attempts;
-- :mod:`.support`: filters, forms, search and the estimated-count paginator they share.
+- :mod:`.login`: the login page's lockout notice.
 
 Importing the package registers every page.
 """
 
 from django.contrib import admin
 
-from conversations.admin import conversations, projects, webhooks  # noqa: F401 - registers the pages
-from conversations.admin.support import lockout_notice
+from conversations.admin import audit, conversations, projects, webhooks  # noqa: F401 - registers the pages
+from conversations.admin.login import lockout_notice
 
 # The brand (templates in convstore/templates/admin/base_site.html use these).
 admin.site.site_header = "convstore"

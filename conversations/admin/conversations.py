@@ -1,74 +1,47 @@
-"""The staff admin: conversations (AI switch, metadata rows, thread, audit), projects, API keys.
+"""The conversation admin: the list (columns, search, filters) and the conversation's page
+(name, metadata rows, thread, audit trail, AI switch).
 
 Every write goes through :mod:`conversations.services` with ``Actor.for_staff(user)``, so the
 admin obeys the same metadata rules and writes the same audit trail as the API. The list is
-built for a million conversations: see :mod:`conversations.admin.support`.
+built for a million conversations: see :mod:`conversations.admin.paging` and
+:mod:`conversations.admin.search`. The AI switch's column, view and actions are
+:mod:`conversations.admin.ai_switch`; the audit trail's pages :mod:`conversations.admin.audit`.
 """
 
 from __future__ import annotations
 
-import json
-
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from conversations import selectors, services
-from conversations.admin.handoff import (
-    AI_OFF_CHOICES,
-    AI_OFF_SHORT,
-    ai_badge,
-    ai_is_off,
-    handoff_until_text,
-)
+from conversations.admin.ai_switch import AiSwitchAdmin
+from conversations.admin.audit import AUDIT_LIMIT, audit_rows
+from conversations.admin.forms import ConversationAdminForm
+from conversations.admin.handoff import AI_OFF_CHOICES, ai_badge, ai_is_off, handoff_until_text
 from conversations.admin.item_summary import item_summary
-from conversations.admin.projects import ApiKeyAdmin, ProjectAdmin  # noqa: F401 - registers them
-from conversations.admin.support import (
+from conversations.admin.paging import EstimatedCountPaginator
+from conversations.admin.search import (
     SEARCH_HELP,
     AiSwitchFilter,
     ChannelFilter,
-    ConversationAdminForm,
-    EstimatedCountPaginator,
     LastActivityFilter,
     MetadataKeyFilter,
-    count_noun,
-    pks_in_chunks,
     search_conversations,
 )
 from conversations.domain import handoff
 from conversations.domain import metadata as rules
 from conversations.domain.ids import prefixed
-from conversations.domain.metadata import RESERVED_KEYS, MetadataError, parse_duration
+from conversations.domain.metadata import RESERVED_KEYS
 from conversations.models import Conversation, MetadataChange
 
 THREAD_LIMIT = 200
-AUDIT_LIMIT = 100
 #: Metadata pairs shown per row of the list.
 SUMMARY_PAIRS = 6
-
-
-def metadata_diff(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
-    """What an audited change did, key by key: ``[(sign, key, text)]`` with ``+`` (added),
-    ``−`` (removed) or ``~`` (changed: ``"old" → "new"``), in key order."""
-    before, after = before or {}, after or {}
-    lines = []
-    for key in sorted(before.keys() | after.keys()):
-        if key not in before:
-            lines.append(("+", key, json.dumps(after[key], ensure_ascii=False)))
-        elif key not in after:
-            lines.append(("−", key, json.dumps(before[key], ensure_ascii=False)))
-        elif before[key] != after[key]:
-            old, new = (json.dumps(v, ensure_ascii=False) for v in (before[key], after[key]))
-            lines.append(("~", key, f"{old} → {new}"))
-    return lines
 
 
 def admin_time(value):
@@ -95,7 +68,7 @@ CHANNEL_FIELDS = (
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(AiSwitchAdmin, admin.ModelAdmin):
     """Support staff's daily tool: find a conversation, flip its AI switch, fix its metadata."""
 
     form = ConversationAdminForm
@@ -116,7 +89,7 @@ class ConversationAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # Facet counts would COUNT the table per choice.
     list_per_page = 100
-    actions = ("turn_ai_off", "turn_ai_on")
+    actions = ("turn_ai_off", "turn_ai_on")  # AiSwitchAdmin
     # The page's header shows the id and the AI state; the first fieldset sits above the
     # metadata rows, the others below them (change_form.html).
     fieldsets = (
@@ -174,35 +147,6 @@ class ConversationAdmin(admin.ModelAdmin):
             .annotate(handoff_by=Subquery(who.order_by("-changed_at", "-id").values("actor")[:1]))
         )
 
-    @admin.display(description="AI")
-    def ai_switch(self, obj):
-        """The state as a badge and a POST button that flips it (CSRF-protected); turning off
-        takes a duration from the select beside it (until turned on by default)."""
-        turn_off = not ai_is_off(obj)
-        url = reverse(
-            "admin:conversations_conversation_ai",
-            args=[obj.pk, "off" if turn_off else "on"],
-        )
-        choose = ""
-        if turn_off:
-            choose = format_html(
-                '<select name="ai_for_{}" class="ai-for" aria-label="Turn AI off for how long">'
-                "{}</select>",
-                obj.pk.hex,
-                format_html_join("", '<option value="{}">{}</option>', AI_OFF_SHORT),
-            )
-        return format_html(
-            '<div class="ai-cell">{}{}'
-            '<button type="submit" class="ai-toggle {}" formaction="{}" formmethod="post" '
-            'data-conversation="{}">{}</button></div>',
-            ai_badge(obj),
-            choose,
-            "turn-off" if turn_off else "turn-on",
-            url,
-            obj.pk.hex,
-            "Turn AI off" if turn_off else "Turn AI on",
-        )
-
     @admin.display(description="isolation key")
     def isolation(self, obj):
         """The isolation key, or "none" (the word the page's header uses)."""
@@ -250,99 +194,6 @@ class ConversationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # Conversations come from the API formats.
 
-    # --- the AI switch ----------------------------------------------------------------------
-
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/ai/<str:state>/",
-                self.admin_site.admin_view(self.ai_switch_view),
-                name="conversations_conversation_ai",
-            ),
-            *super().get_urls(),
-        ]
-
-    def ai_switch_view(self, request, object_id, state):
-        """POST ``…/<id>/ai/off/`` or ``…/ai/on/``: flip one conversation's switch, go back."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if state not in ("off", "on"):
-            raise Http404("Unknown AI switch state.")
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            raise Http404("Conversation not found.")
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
-        label = prefixed(obj.pk, "conv")
-        # The list posts ai_for_<hex> (one select per row); the conversation page ai_for.
-        length = request.POST.get(f"ai_for_{obj.pk.hex}", request.POST.get("ai_for", ""))
-        try:
-            duration = parse_duration(length) if state == "off" and length else None
-        except ValueError:
-            duration = None
-            self.message_user(request, f"Unknown duration {length!r}.", messages.ERROR)
-        try:
-            if duration is not None or not length or state == "on":
-                obj, changed = services.conversation_ai_set(
-                    conversation=obj,
-                    disabled=state == "off",
-                    actor=services.Actor.for_staff(request.user),
-                    duration=duration,
-                    reason=request.POST.get("ai_reason", "").strip() if state == "off" else "",
-                )
-                tail = f" {handoff_until_text(obj)}" if state == "off" and changed else ""
-                text = (
-                    f"AI turned {state} for {label}{tail}."
-                    if changed
-                    else f"AI was already {state} for {label}."
-                )
-                self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
-        except MetadataError as exc:
-            self.message_user(request, f"{label}: {exc.message}", messages.ERROR)
-        back = request.headers.get("referer", "")
-        if not url_has_allowed_host_and_scheme(
-            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            back = reverse("admin:conversations_conversation_changelist")
-        return HttpResponseRedirect(back)
-
-    @admin.action(description="Turn AI off for the selected conversations")
-    def turn_ai_off(self, request, queryset):
-        self._set_ai(request, queryset, disabled=True)
-
-    @admin.action(description="Turn AI on for the selected conversations")
-    def turn_ai_on(self, request, queryset):
-        self._set_ai(request, queryset, disabled=False)
-
-    def _set_ai(self, request, queryset, *, disabled):
-        state = "off" if disabled else "on"
-        actor = services.Actor.for_staff(request.user)
-        changed = unchanged = 0
-        failed = []
-        for pk in pks_in_chunks(queryset):
-            try:
-                _, did = services.conversation_ai_set(
-                    conversation=pk, disabled=disabled, actor=actor
-                )
-            except Conversation.DoesNotExist:
-                continue
-            except MetadataError as exc:
-                failed.append(f"{prefixed(pk, 'conv')} ({exc.message})")
-                continue
-            changed += did
-            unchanged += not did
-        text = f"AI turned {state} for {count_noun(changed)}"
-        if unchanged:
-            text += f"; {unchanged} {'was' if unchanged == 1 else 'were'} already {state}"
-        self.message_user(request, text + ".", messages.SUCCESS)
-        if failed:
-            self.message_user(
-                request,
-                f"Could not turn AI {state} for {count_noun(len(failed))}: "
-                + "; ".join(failed[:10]),
-                messages.ERROR,
-            )
-
     # --- change page: metadata rows, thread, audit -------------------------------------------
 
     def save_model(self, request, obj, form, change):
@@ -362,11 +213,7 @@ class ConversationAdmin(admin.ModelAdmin):
             newest, more = selectors.message_cursor_page(
                 conversation=obj, after=None, limit=THREAD_LIMIT, descending=True
             )
-            audit = list(
-                MetadataChange.objects.filter(conversation=obj).order_by("-changed_at", "-id")[
-                    :AUDIT_LIMIT
-                ]
-            )
+            audit = audit_rows(obj)
             for message in newest:
                 message.shown_at = message.sent_at or message.created_at
                 message.summary = item_summary(message)
@@ -378,10 +225,6 @@ class ConversationAdmin(admin.ModelAdmin):
                     if message.direction == "outbound" or message.role == "assistant"
                     else "inbound"
                 )
-            for change_row in audit:
-                change_row.before_json = json.dumps(change_row.before, ensure_ascii=False)
-                change_row.after_json = json.dumps(change_row.after, ensure_ascii=False)
-                change_row.diff = metadata_diff(change_row.before, change_row.after)
             context.update(
                 conversation_label=prefixed(obj.pk, "conv"),
                 thread=newest[::-1],
@@ -401,32 +244,3 @@ class ConversationAdmin(admin.ModelAdmin):
                 ),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-
-@admin.register(MetadataChange)
-class MetadataChangeAdmin(admin.ModelAdmin):
-    """The audit trail, read-only."""
-
-    list_display = ("changed_at", "conversation_link", "actor_type", "actor", "source", "action")
-    list_filter = ("actor_type", "source", "action")
-    ordering = ("-id",)  # Insertion order on the primary key index; no sort of the table.
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    raw_id_fields = ("conversation", "api_key", "user")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="conversation", ordering="conversation")
-    def conversation_link(self, obj):
-        """The conversation's id (``conv_…``), linking to its page."""
-        url = reverse("admin:conversations_conversation_change", args=[obj.conversation_id])
-        return format_html(
-            '<a class="cs-short-id" href="{}">{}</a>', url, prefixed(obj.conversation_id, "conv")
-        )

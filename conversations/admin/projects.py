@@ -8,7 +8,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from conversations import services
-from conversations.admin.support import ApiKeyAddForm, count_noun
+from conversations.admin.forms import ApiKeyAddForm
+from conversations.admin.paging import count_noun
 from conversations.models import ApiKey, Project
 
 

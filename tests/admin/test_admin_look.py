@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conversations.admin.conversations import metadata_diff
+from conversations.admin.audit import metadata_diff
 
 CHANGELIST = "/admin/conversations/conversation/"
 DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")

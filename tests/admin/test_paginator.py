@@ -3,8 +3,8 @@
 import pytest
 from django.db import connection
 
-from conversations.admin import support as admin_support
-from conversations.admin.support import EstimatedCountPaginator
+from conversations.admin import paging
+from conversations.admin.paging import EstimatedCountPaginator
 from conversations.models import Conversation
 
 
@@ -12,7 +12,7 @@ from conversations.models import Conversation
 def test_count_is_capped_on_filters_and_estimated_on_the_whole_table(
     make_conversation, monkeypatch
 ):
-    monkeypatch.setattr(admin_support, "COUNT_CAP", 5)
+    monkeypatch.setattr(paging, "COUNT_CAP", 5)
     for _ in range(12):
         make_conversation()
     if connection.vendor == "postgresql":

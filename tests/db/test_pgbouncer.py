@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from conversations.admin import support
+from conversations.admin import paging
 from conversations.domain.ids import prefixed
 from conversations.models import Conversation, MetadataChange
 from conversations.services import SYSTEM, conversation_create
@@ -106,7 +106,7 @@ def test_admin_bulk_ai_actions_work_through_pgbouncer(
     """With ``DB_POOLER``'s settings, and with server-side cursors left on (the admin reads
     the selection in keyset chunks, never with a cursor held across transactions)."""
     connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = not server_side_cursors
-    monkeypatch.setattr(support, "PK_CHUNK", 7)  # several chunks
+    monkeypatch.setattr(paging, "PK_CHUNK", 7)  # several chunks
     Conversation.objects.bulk_create(Conversation(project=project) for _ in range(30))
     for action, state, disabled in (("turn_ai_off", "off", True), ("turn_ai_on", "on", False)):
         for _ in range(2):  # the second time, every one is already in that state
