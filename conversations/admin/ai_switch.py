@@ -19,8 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from conversations import services
 from conversations.admin.handoff import AI_OFF_SHORT, ai_badge, ai_is_off, handoff_until_text
 from conversations.admin.paging import count_noun, pks_in_chunks
+from conversations.domain.durations import parse_duration
 from conversations.domain.ids import prefixed
-from conversations.domain.metadata import MetadataError, parse_duration
+from conversations.domain.metadata import MetadataError
 from conversations.models import Conversation
 
 

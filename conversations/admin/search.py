@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from conversations.domain import clock
 from conversations.domain import metadata as rules
+from conversations.domain.durations import format_until
 from conversations.domain.ids import parse_id
 from conversations.services.handoff import handoff_until_alias
 
@@ -93,7 +94,7 @@ class AiSwitchFilter(admin.SimpleListFilter):
         if value not in ("off", "on", "timed", "forever", "soon"):
             return queryset
         now = clock.now()
-        stamp = rules.format_until(now)
+        stamp = format_until(now)
         queryset = handoff_until_alias(queryset)
         still_off = Q(ai_disabled=True) & (
             Q(handoff_until__isnull=True) | Q(handoff_until__gt=stamp)
@@ -106,7 +107,7 @@ class AiSwitchFilter(admin.SimpleListFilter):
             return queryset.filter(ai_disabled=True, handoff_until__isnull=True)
         if value == "timed":
             return queryset.filter(ai_disabled=True, handoff_until__gt=stamp)
-        hour = rules.format_until(now + timedelta(hours=1))
+        hour = format_until(now + timedelta(hours=1))
         return queryset.filter(ai_disabled=True, handoff_until__gt=stamp, handoff_until__lte=hour)
 
 

@@ -5,7 +5,7 @@ generated) and after the *Rotate signing secret* action; every page shows it mas
 (``whsec_…abcd``) and no form edits it. Rotations are audited as Django admin ``LogEntry``
 rows ("Rotated the signing secret."), listed in the endpoint's *History*.
 
-Registered from ``ConversationsConfig.ready``. Writes go through
+Registered by the package's ``__init__``. Writes go through
 :mod:`conversations.webhooks.endpoints`.
 """
 
