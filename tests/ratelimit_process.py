@@ -3,7 +3,7 @@
 Counts two requests of the API key whose database id is ``ID`` under the rate ``RATE``
 through :func:`conversations.http.ratelimit.check_request` (no database needed: counters are
 named by the key's id), printing the first's count and ``3`` when the second was refused.
-Used by ``tests/test_rate_limits.py`` to show counts are shared between processes.
+Used by ``tests/ratelimits/test_redis_store.py`` to show counts are shared between processes.
 """
 
 import os

@@ -18,7 +18,7 @@ def test_sqlite_run_says_how_to_run_what_it_skipped(tmp_path):
     env["SQLITE_TEST_NAME"] = str(tmp_path / "test.sqlite3")  # not the running suite's file
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs",
-         "tests/test_benchmark_floor.py", "tests/test_rate_limits.py",
+         "tests/test_benchmark_floor.py", "tests/ratelimits",
          "-k", "benchmark_floor or redis"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

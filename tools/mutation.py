@@ -41,12 +41,20 @@ CORE = [
 #: The tests that defend the core (the API tests through every format included).
 CORE_TESTS = [
     "tests/test_metadata.py",
-    "tests/test_conditional.py",
+    "tests/conditional",
     "tests/test_idempotency.py",
+    "tests/test_idempotency_leases.py",
+    "tests/test_idempotency_concurrency.py",
+    "tests/test_idempotency_rules.py",
     "tests/test_services.py",
     "tests/webhooks/test_outbox.py",
     "tests/webhooks/test_outbox_fast_path.py",
-    "tests/webhooks/test_delivery.py",
+    "tests/webhooks/test_delivery_signing.py",
+    "tests/webhooks/test_delivery_retries.py",
+    "tests/webhooks/test_delivery_leases.py",
+    "tests/webhooks/test_delivery_order.py",
+    "tests/webhooks/test_delivery_workers.py",
+    "tests/webhooks/test_endpoint_setup.py",
 ]
 #: What the tests need besides the mutated package (settings, helpers they import).
 ALSO_COPY = ["convstore", "benchmarks", "manage.py", "gunicorn.conf.py"]
@@ -101,7 +109,9 @@ def report(found: dict[str, str], modules: list[str]) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", nargs="+", default=CORE, help="files (globs) to mutate")
-    parser.add_argument("--tests", nargs="+", default=CORE_TESTS, help="test files to run")
+    parser.add_argument(
+        "--tests", nargs="+", default=CORE_TESTS, help="test files (or directories) to run"
+    )
     # One at a time: parallel runs would share the test database (SQLite's test-db.sqlite3 file,
     # PostgreSQL's test_<name>) and fail each other's tests, counting survivors as killed.
     parser.add_argument("--max-children", type=int, default=1, help="parallel test runs")

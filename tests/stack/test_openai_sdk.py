@@ -7,6 +7,10 @@ on the stack's nginx and an API key made in the stack's database. Only tests tha
 server through its API alone can run here (the others also read the test database's rows).
 """
 
+from tests.conditional.test_if_match import (  # noqa: F401
+    test_azure_client_gets_412_for_a_stale_if_match,
+    test_if_match_on_an_unknown_conversation_is_a_404_in_every_format,
+)
 from tests.formats.test_azure import (  # noqa: F401
     test_azure_wrong_key_raises_authentication_error,
     test_openai_format_honours_the_isolation_header_too,
@@ -22,10 +26,6 @@ from tests.formats.test_openai import (  # noqa: F401
 )
 from tests.formats.test_openai_sdk_smoke import (  # noqa: F401
     test_sdk_creates_and_retrieves_conversation,
-)
-from tests.test_conditional import (  # noqa: F401
-    test_azure_client_gets_412_for_a_stale_if_match,
-    test_if_match_on_an_unknown_conversation_is_a_404_in_every_format,
 )
 from tests.test_idempotency import (  # noqa: F401
     test_a_structured_field_string_names_the_same_key,

@@ -1,4 +1,5 @@
-"""Webhook fixtures: a real HTTP receiver on 127.0.0.1 and an endpoint pointing at it."""
+"""Webhook fixtures: a real HTTP receiver on 127.0.0.1 and an endpoint pointing at it; helpers
+that add messages (each one an event), verify a captured delivery, and start a worker."""
 
 import os
 import sys
@@ -6,13 +7,17 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import agentphone.webhook as ap_webhook
 import pytest
 from django.db import connection
 
+from conversations import services
+from conversations.services import Actor, MessageInput
 from conversations.webhooks.endpoints import webhook_endpoint_create
 
 SECRET = "whsec_test_secret"
 ROOT = Path(__file__).resolve().parents[2]
+ACTOR = Actor.for_command("tests")
 
 
 class Receiver:
@@ -100,3 +105,28 @@ def worker_command(*args: str) -> tuple[list[str], dict]:
         url = f"sqlite:///{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": url, "CONVSTORE_WEBHOOK_ALLOW_PRIVATE": "1"}
     return [sys.executable, str(ROOT / "manage.py"), "deliver_webhooks", *args], env
+
+
+def add_messages(project, *texts, metadata=None):
+    conversation = services.conversation_create(
+        project=project,
+        actor=ACTOR,
+        metadata=metadata,
+        phone_number="+15551234567",
+        participant="+15559876543",
+        channel="sms",
+    )
+    services.messages_create(
+        conversation=conversation, messages=[MessageInput(role="user", content=t) for t in texts]
+    )
+    return conversation
+
+
+def verify(headers, body):
+    """The ``agentphone`` SDK's own verification and parsing of a captured delivery."""
+    return ap_webhook.construct_event(
+        body,
+        headers["X-Webhook-Signature"],
+        secret=SECRET,
+        timestamp=headers["X-Webhook-Timestamp"],
+    )

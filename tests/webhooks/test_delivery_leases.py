@@ -1,0 +1,122 @@
+"""Delivery leases: claimed events wait for the lease, a worker that lost it records nothing,
+a lease grows while one conversation is sent, and (on PostgreSQL) a batch is claimed and
+recorded in two statements."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from conversations.models import WebhookAttempt, WebhookEvent
+from conversations.webhooks.delivery import deliver_due
+from conversations.webhooks.leases import claim, decide, record_many
+from conversations.webhooks.transport import AttemptResult
+from tests.skips import needs_postgresql
+
+from .conftest import add_messages
+
+
+def test_leased_events_wait_for_the_lease_then_go_to_another_worker(project, endpoint, receiver):
+    add_messages(project, "one", "two")
+    now = timezone.now()
+    lease = timedelta(seconds=60)
+    claimed = [e.pk for e in claim(worker="crashed", batch=10, lease=lease, now=now)]
+    assert len(claimed) == 2
+    assert deliver_due(worker="other", now=now + timedelta(seconds=59)).claimed == []
+    report = deliver_due(worker="other", now=now + lease)
+    assert sorted(report.delivered) == sorted(claimed)
+
+
+def test_worker_that_lost_its_lease_records_nothing(project, endpoint, receiver):
+    add_messages(project, "one")
+    now = timezone.now()
+    [event] = claim(worker="slow", batch=1, lease=timedelta(seconds=1), now=now)
+    deliver_due(worker="fast", now=now + timedelta(seconds=2))
+    late = decide(
+        event_id=event.pk,
+        attempts_before=event.attempt_count,
+        result=AttemptResult(200, 5),
+        started_at=now,
+        now=now,
+    )
+    assert record_many(worker="slow", decisions=[late], now=now) == {}
+    assert WebhookEvent.objects.get().attempt_count == 1
+
+
+def test_a_late_answer_is_not_recorded_against_a_later_claim(project, endpoint, receiver, settings):
+    """The worker's lease ran out, another worker made attempt 1, and the first worker claimed
+    the event again: the answer to its first, stale send must not count as attempt 2."""
+    settings.CONVSTORE_WEBHOOK_BACKOFF_SECONDS = 30
+    add_messages(project, "one")
+    now = timezone.now()
+    [stale] = claim(worker="slow", batch=1, lease=timedelta(seconds=1), now=now)
+    receiver.statuses = [500]
+    assert len(deliver_due(worker="fast", now=now + timedelta(seconds=2)).retrying) == 1
+    later = now + timedelta(seconds=40)
+    [fresh] = claim(worker="slow", batch=1, lease=timedelta(seconds=60), now=later)
+    assert (stale.attempt_count, fresh.attempt_count) == (0, 1)
+
+    def outcome(event):
+        return decide(
+            event_id=event.pk,
+            attempts_before=event.attempt_count,
+            result=AttemptResult(200, 5),
+            started_at=later,
+            now=later,
+        )
+
+    assert record_many(worker="slow", decisions=[outcome(stale)], now=later) == {}
+    assert WebhookEvent.objects.get().attempt_count == 1
+    assert record_many(worker="slow", decisions=[outcome(fresh)], now=later) == {
+        fresh.pk: WebhookEvent.Status.DELIVERED
+    }
+    assert list(WebhookAttempt.objects.values_list("number", "succeeded")) == [
+        (1, False),
+        (2, True),
+    ]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason=needs_postgresql("SQLite records with the ORM")
+)
+def test_a_batch_is_claimed_and_recorded_in_two_statements(
+    project, endpoint, receiver, django_assert_num_queries
+):
+    for index in range(4):
+        add_messages(project, f"conversation {index}", "second")
+    with django_assert_num_queries(2):
+        report = deliver_due(batch=100)
+    assert len(report.delivered) == 8 == len(set(receiver.ids()))
+    assert WebhookAttempt.objects.filter(number=1, succeeded=True).count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lease_grows_for_one_conversation_sent_in_order(project, endpoint, receiver):
+    """One conversation's events go one at a time: a lease too short for that is lengthened,
+    so another worker cannot take them while the first one is still sending."""
+    import threading
+
+    from django.db import connection
+
+    add_messages(project, "a", "b", "c")
+    receiver.hold = True
+    reports = []
+
+    def first_worker():
+        try:
+            reports.append(deliver_due(worker="first", lease=timedelta(seconds=1)))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    try:
+        assert receiver.arrived.wait(60)
+        later = timezone.now() + timedelta(seconds=5)  # well past the asked-for 1 s lease
+        assert claim(worker="second", batch=10, lease=timedelta(seconds=60), now=later) == []
+    finally:
+        receiver.release()
+        thread.join(60)
+    assert len(reports[0].delivered) == 3
+    assert len(receiver.ids()) == 3 == len(set(receiver.ids()))
