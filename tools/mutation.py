@@ -31,6 +31,7 @@ MUTMUT = [sys.executable, "-m", "mutmut"]
 #: The core: where the documented guarantees live.
 CORE = [
     "conversations/domain/metadata.py",
+    "conversations/domain/durations.py",
     "conversations/domain/conditional.py",
     "conversations/http/idempotency.py",
     "conversations/services/*",
@@ -41,6 +42,7 @@ CORE = [
 #: The tests that defend the core (the API tests through every format included).
 CORE_TESTS = [
     "tests/test_metadata.py",
+    "tests/test_handoff.py",
     "tests/conditional",
     "tests/test_idempotency.py",
     "tests/test_idempotency_leases.py",
