@@ -115,3 +115,30 @@ def test_purging_deletes_by_default(project):
     IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert idempotency.idempotency_keys_purge() == 1
     assert not IdempotencyKey.objects.exists()
+
+
+def test_the_claim_records_its_partition_method_route_and_key(project):
+    idempotency.claim(
+        project=project,
+        isolation_key="user-42",
+        method="POST",
+        route="/azure/openai/v1/conversations",
+        key="k",
+        request_fingerprint=idempotency.fingerprint([], {}),
+    )
+    row = IdempotencyKey.objects.get()  # what the admin shows of it
+    assert (row.project, row.isolation_key, row.method, row.route, row.key) == (
+        project,
+        "user-42",
+        "POST",
+        "/azure/openai/v1/conversations",
+        "k",
+    )
+
+
+def test_a_route_longer_than_its_column_is_recorded_cut_and_still_scopes_the_key(project):
+    long_route = "/openai/v1/conversations/" + "r" * 1500
+    claim = claim_like_a_running_request(project, long_route, "k", {})
+    assert len(IdempotencyKey.objects.get(pk=claim.pk).route) == 1024
+    other = claim_like_a_running_request(project, long_route[:1024], "k", {})
+    assert other.pk != claim.pk  # the scope hashes the whole route, not the cut one
