@@ -374,3 +374,14 @@ def test_a_write_with_a_past_until_leaves_the_ai_on_and_nothing_due(project, hoo
     )
     assert conversation.metadata == {"ai_disabled": "false", "k": "v"}
     assert not _resumes(conversation).exists() and not _events(conversation).exists()
+
+
+def test_resume_due_returns_the_audit_rows_it_wrote(project, hook):
+    conversation, _ = conversation_ai_set(
+        conversation=conversation_create(project=project, actor=STAFF),
+        disabled=True,
+        actor=STAFF,
+        duration=timedelta(minutes=5),
+    )
+    clock.advance(timedelta(minutes=5))
+    assert handoffs_resume_due() == list(_resumes(conversation))

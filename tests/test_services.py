@@ -10,7 +10,9 @@ from conversations.domain.metadata import MetadataError
 from conversations.models import Conversation, MetadataChange
 from conversations.services import (
     Actor,
+    DuplicateItemId,
     MessageInput,
+    MessageInvalid,
     api_key_authenticate,
     api_key_create,
     api_key_revoke,
@@ -168,3 +170,17 @@ def test_concurrent_merges_never_pass_sixteen_pairs(project):
     refused = [r for r in results if isinstance(r, MetadataError)]
     assert len(refused) == 6 and all(r.code == "too_many_pairs" for r in refused)
     assert len(Conversation.objects.get(pk=conversation.pk).metadata) == 16
+
+
+def test_the_core_s_message_errors_say_what_is_wrong_in_their_own_words():
+    """Each format words these errors itself; the core's own text (logs, commands) names the
+    message, the field, the unit and the limit."""
+    assert str(MessageInvalid(field="content", index=2, code="too_long", limit=64, length=65)) == (
+        "Message 2: content has 65 characters, at most 64."
+    )
+    assert str(MessageInvalid(field="size", index=0, code="too_large", limit=10, length=11)) == (
+        "Message 0: size has 11 bytes, at most 10."
+    )
+    assert str(DuplicateItemId(index=1, item_id="msg_1")) == (
+        "Message 1: item id 'msg_1' is already in the conversation."
+    )

@@ -7,6 +7,7 @@ from django.core.management import CommandError
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
+from conversations.services import conversations_purge, project_get_or_create
 
 
 @pytest.mark.django_db
@@ -34,3 +35,32 @@ def test_purge_rejects_bad_days_and_unknown_project(run):
         run("purge", "--days", "0")
     with pytest.raises(CommandError, match="No project"):
         run("purge", "--days", "5", "--project", "nope")
+
+
+def _idle(conversation, days=31):
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=timezone.now() - timedelta(days=days)
+    )
+
+
+@pytest.mark.django_db
+def test_purge_of_one_project_keeps_every_other_project_s_conversations(make_conversation):
+    ours = make_conversation()
+    theirs = make_conversation()
+    Conversation.objects.filter(pk=theirs.pk).update(
+        project=project_get_or_create(name="other")
+    )
+    _idle(ours), _idle(theirs)
+    cutoff = timezone.now() - timedelta(days=30)
+    assert conversations_purge(idle_before=cutoff, project=ours.project) == 1
+    assert list(Conversation.objects.values_list("pk", flat=True)) == [theirs.pk]
+
+
+@pytest.mark.django_db
+def test_purge_in_batches_deletes_and_counts_every_batch(make_conversation):
+    idle = [make_conversation() for _ in range(5)]
+    for conversation in idle:
+        _idle(conversation)
+    cutoff = timezone.now() - timedelta(days=30)
+    assert conversations_purge(idle_before=cutoff, batch_size=2) == 5
+    assert not Conversation.objects.exists()
