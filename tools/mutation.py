@@ -43,6 +43,7 @@ CORE = [
 CORE_TESTS = [
     "tests/test_metadata.py",
     "tests/test_handoff.py",
+    "tests/test_handoff_writes.py",
     "tests/conditional",
     "tests/test_idempotency.py",
     "tests/test_idempotency_leases.py",

@@ -1,0 +1,62 @@
+"""Metadata writes during an idle handoff (docs/handoff.md): only the staff/agent side
+speaking, or a new idle length, moves the end of the handoff; any other write keeps it.
+Runs on the locking path (SQLite) and on PostgreSQL's one-statement path alike."""
+
+from datetime import timedelta
+
+import pytest
+
+from conversations.domain import clock
+from conversations.domain.durations import parse_until
+from conversations.services import (
+    Actor,
+    conversation_ai_set,
+    conversation_create,
+    conversation_metadata_merge,
+    conversation_metadata_replace,
+)
+
+STAFF = Actor.for_command("tests")
+
+
+@pytest.fixture(autouse=True)
+def real_time():
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def idle_handoff(project):
+    """A conversation whose AI went off 5 minutes ago until the humans are quiet for 10."""
+    conversation, _ = conversation_ai_set(
+        conversation=conversation_create(project=project, actor=STAFF, metadata={"k": "v"}),
+        disabled=True,
+        actor=STAFF,
+        idle=timedelta(minutes=10),
+    )
+    clock.advance(timedelta(minutes=5))
+    return conversation
+
+
+def test_a_merge_of_other_keys_keeps_the_idle_handoff_s_end(idle_handoff):
+    end = idle_handoff.metadata["ai_disabled_until"]
+    merged = conversation_metadata_merge(conversation=idle_handoff, patch={"x": "y"}, actor=STAFF)
+    assert merged.metadata["ai_disabled_until"] == end
+    assert merged.metadata["x"] == "y" and merged.ai_disabled
+
+
+def test_a_replace_that_keeps_the_handoff_keys_keeps_its_end(idle_handoff):
+    stored = dict(idle_handoff.metadata)
+    replaced = conversation_metadata_replace(
+        conversation=idle_handoff, metadata={**stored, "k": "w"}, actor=STAFF
+    )
+    assert replaced.metadata == {**stored, "k": "w"}
+
+
+def test_a_new_idle_length_moves_the_end_from_now(idle_handoff):
+    end = parse_until(idle_handoff.metadata["ai_disabled_until"])
+    merged = conversation_metadata_merge(
+        conversation=idle_handoff, patch={"ai_disabled_idle": "20m"}, actor=STAFF
+    )
+    assert parse_until(merged.metadata["ai_disabled_until"]) - end >= timedelta(minutes=14)
