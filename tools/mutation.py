@@ -50,6 +50,7 @@ CORE_TESTS = [
     "tests/test_idempotency_concurrency.py",
     "tests/test_idempotency_rules.py",
     "tests/test_services.py",
+    "tests/test_audit_trail.py",
     "tests/webhooks/test_outbox.py",
     "tests/webhooks/test_outbox_fast_path.py",
     "tests/webhooks/test_delivery_signing.py",
