@@ -21,6 +21,7 @@ from conversations.services import (
     conversation_metadata_merge,
     conversation_metadata_replace,
     messages_create,
+    project_get_or_create,
 )
 
 CMD = Actor.for_command("tests")
@@ -184,3 +185,27 @@ def test_the_core_s_message_errors_say_what_is_wrong_in_their_own_words():
     assert str(DuplicateItemId(index=1, item_id="msg_1")) == (
         "Message 1: item id 'msg_1' is already in the conversation."
     )
+
+
+def test_a_write_scoped_by_a_queryset_finds_only_the_rows_in_it(project):
+    """``scope`` may be any ``Conversation`` queryset (services/conversations.py): a row
+    outside it is "does not exist", exactly like an unknown id, and nothing is written."""
+    conversation = conversation_create(project=project, actor=CMD, metadata={"a": "1"})
+    inside = Conversation.objects.filter(project=project)
+    outside = Conversation.objects.filter(project=project_get_or_create(name="other"))
+
+    with pytest.raises(Conversation.DoesNotExist):
+        conversation_metadata_merge(
+            conversation=conversation.pk, patch={"b": "2"}, actor=CMD, scope=outside
+        )
+    with pytest.raises(Conversation.DoesNotExist):
+        conversation_metadata_replace(
+            conversation=conversation.pk, metadata={"c": "3"}, actor=CMD, scope=outside
+        )
+    conversation.refresh_from_db()
+    assert conversation.metadata == {"a": "1"}
+
+    merged = conversation_metadata_merge(
+        conversation=conversation.pk, patch={"b": "2"}, actor=CMD, scope=inside
+    )
+    assert merged.metadata == {"a": "1", "b": "2"}

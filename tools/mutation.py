@@ -53,6 +53,7 @@ CORE_TESTS = [
     "tests/test_audit_trail.py",
     "tests/webhooks/test_outbox.py",
     "tests/webhooks/test_outbox_fast_path.py",
+    "tests/webhooks/test_outbox_subscriptions.py",
     "tests/webhooks/test_delivery_signing.py",
     "tests/webhooks/test_delivery_retries.py",
     "tests/webhooks/test_delivery_leases.py",
