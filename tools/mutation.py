@@ -51,6 +51,7 @@ CORE_TESTS = [
     "tests/test_idempotency_rules.py",
     "tests/test_services.py",
     "tests/test_audit_trail.py",
+    "tests/test_write_results.py",
     "tests/webhooks/test_outbox.py",
     "tests/webhooks/test_outbox_fast_path.py",
     "tests/webhooks/test_outbox_subscriptions.py",
