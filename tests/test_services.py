@@ -10,12 +10,14 @@ from conversations.domain.metadata import MetadataError
 from conversations.models import Conversation, MetadataChange
 from conversations.services import (
     Actor,
+    AIDisabled,
     DuplicateItemId,
     MessageInput,
     MessageInvalid,
     api_key_authenticate,
     api_key_create,
     api_key_revoke,
+    conversation_ai_reply,
     conversation_ai_set,
     conversation_create,
     conversation_metadata_merge,
@@ -185,6 +187,14 @@ def test_the_core_s_message_errors_say_what_is_wrong_in_their_own_words():
     assert str(DuplicateItemId(index=1, item_id="msg_1")) == (
         "Message 1: item id 'msg_1' is already in the conversation."
     )
+
+
+def test_the_ai_switch_refusal_names_its_conversation(project):
+    conversation = conversation_create(project=project, actor=CMD, metadata={"ai_disabled": True})
+    with pytest.raises(AIDisabled) as refused:
+        conversation_ai_reply(conversation=conversation, content="hi", responder=lambda c, m: "x")
+    assert refused.value.conversation == conversation
+    assert str(refused.value) == f"AI responses are disabled for conversation {conversation.pk}."
 
 
 def test_a_write_scoped_by_a_queryset_finds_only_the_rows_in_it(project):
