@@ -52,6 +52,7 @@ CORE_TESTS = [
     "tests/test_services.py",
     "tests/test_audit_trail.py",
     "tests/test_write_results.py",
+    "tests/test_api_key_use.py",
     "tests/webhooks/test_outbox.py",
     "tests/webhooks/test_outbox_fast_path.py",
     "tests/webhooks/test_outbox_subscriptions.py",
