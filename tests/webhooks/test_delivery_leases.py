@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from conversations.models import WebhookAttempt, WebhookEvent
 from conversations.webhooks.delivery import deliver_due
-from conversations.webhooks.leases import claim, decide, record_many
+from conversations.webhooks.leases import claim, decide, record_many, release
 from conversations.webhooks.transport import AttemptResult
 from tests.skips import needs_postgresql
 
@@ -120,3 +120,17 @@ def test_lease_grows_for_one_conversation_sent_in_order(project, endpoint, recei
         thread.join(60)
     assert len(reports[0].delivered) == 3
     assert len(receiver.ids()) == 3 == len(set(receiver.ids()))
+
+
+def test_a_worker_releases_only_the_leases_it_names_and_holds(project, endpoint):
+    for text in ("one", "two", "three"):
+        add_messages(project, text)  # three conversations: no head-of-line between them
+    now, lease = timezone.now(), timedelta(seconds=60)
+    first, second = (e.pk for e in claim(worker="a", batch=2, lease=lease, now=now))
+    [third] = (e.pk for e in claim(worker="b", batch=1, lease=lease, now=now))
+
+    assert release(worker="a", ids=[]) == 0
+    assert release(worker="a", ids=[first, third]) == 1  # b's lease is not a's to end
+
+    held = dict(WebhookEvent.objects.values_list("pk", "locked_by"))
+    assert held == {first: "", second: "a", third: "b"}
