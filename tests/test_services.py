@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from conversations.domain.metadata import MetadataError
-from conversations.models import Conversation, MetadataChange
+from conversations.models import Conversation, Message, MetadataChange
 from conversations.services import (
     Actor,
     AIDisabled,
@@ -22,6 +22,7 @@ from conversations.services import (
     conversation_create,
     conversation_metadata_merge,
     conversation_metadata_replace,
+    messages_check,
     messages_create,
     project_get_or_create,
 )
@@ -219,3 +220,23 @@ def test_a_write_scoped_by_a_queryset_finds_only_the_rows_in_it(project):
         conversation=conversation.pk, patch={"b": "2"}, actor=CMD, scope=inside
     )
     assert merged.metadata == {"a": "1", "b": "2"}
+
+
+def test_a_message_field_may_fill_its_column_but_not_pass_it():
+    width = Message._meta.get_field("channel").max_length
+    assert messages_check([MessageInput(role="user", content="x", channel="c" * width)])
+    with pytest.raises(MessageInvalid) as refused:
+        messages_check(
+            [
+                MessageInput(role="user", content="x"),
+                MessageInput(role="user", content="y", channel="c" * (width + 1)),
+            ]
+        )
+    error = refused.value
+    assert (error.field, error.index, error.code, error.limit, error.length) == (
+        "channel",
+        1,
+        "too_long",
+        width,
+        width + 1,
+    )

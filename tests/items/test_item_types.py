@@ -147,6 +147,8 @@ def test_duplicate_ids_are_refused_in_a_batch_and_against_the_conversation(opena
     # Ids are unique per conversation: another conversation may hold the same one.
     other = openai_client.conversations.create(items=[reasoning])
     assert openai_client.conversations.items.list(other.id).data[0].id == "rs_1"
+    copied = {"role": "user", "content": "z", "id": issued}  # an id issued in `conv`
+    assert openai_client.conversations.items.create(other.id, items=[copied]).data[0].id == issued
 
 
 @pytest.mark.parametrize(
