@@ -8,6 +8,7 @@ import openai
 import pytest
 import telnyx
 
+from conversations.domain import clock
 from conversations.services import (
     Actor,
     MessageInput,
@@ -99,3 +100,12 @@ def pytest_terminal_summary(terminalreporter):
             f"{postgresql} skipped tests need PostgreSQL and {redis} need Redis: "
             "`make test-all` runs the whole suite on PostgreSQL with Redis."
         )
+
+
+@pytest.fixture
+def real_time():
+    """The store's clock (:mod:`conversations.domain.clock`) at real time before and after
+    the test, which may move it with ``clock.advance``."""
+    clock.reset()
+    yield
+    clock.reset()

@@ -36,11 +36,7 @@ STAFF = Actor.for_command("tests")
 RESUMED = "conversation.ai_resumed"
 
 
-@pytest.fixture(autouse=True)
-def real_time():
-    clock.reset()
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("real_time")  # tests/conftest.py
 
 
 @pytest.fixture

@@ -19,11 +19,7 @@ from conversations.services import (
 STAFF = Actor.for_command("tests")
 
 
-@pytest.fixture(autouse=True)
-def real_time():
-    clock.reset()
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("real_time")  # tests/conftest.py
 
 
 @pytest.fixture

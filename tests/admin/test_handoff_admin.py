@@ -15,11 +15,7 @@ from conversations.services import Actor, conversation_ai_set
 CHANGELIST = reverse("admin:conversations_conversation_changelist")
 
 
-@pytest.fixture(autouse=True)
-def real_time():
-    clock.reset()
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("real_time")  # tests/conftest.py
 
 
 def ai_url(conversation, state):

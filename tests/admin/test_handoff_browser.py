@@ -24,11 +24,8 @@ LIST = "/admin/conversations/conversation/"
 
 
 @pytest.fixture(autouse=True)
-def real_time(settings):
+def echo_responder(settings, real_time):
     settings.CONVSTORE_CHAT_RESPONDER = "conversations.formats.telnyx.responders.echo"
-    clock.reset()
-    yield
-    clock.reset()
 
 
 def both_widths(page, name):

@@ -9,12 +9,7 @@ from conversations.domain import clock
 from conversations.domain.durations import parse_until
 from conversations.models import MetadataChange
 
-
-@pytest.fixture(autouse=True)
-def real_time():
-    clock.reset()
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("real_time")  # tests/conftest.py
 
 
 @pytest.mark.django_db
