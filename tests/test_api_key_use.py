@@ -1,11 +1,12 @@
 """API-key lookups (services/api_keys.py): what a key costs in queries, and ``last_used_at``
 refreshed at most once a minute (the admin's and ``list_api_keys``' *last used*)."""
 
+import re
 from datetime import timedelta
 
 from django.utils import timezone
 
-from conversations.models import ApiKey
+from conversations.models import API_KEY_LENGTH, ApiKey
 from conversations.services import api_key_authenticate, api_key_create
 from conversations.services.api_keys import API_KEY_TOUCH_INTERVAL
 
@@ -36,3 +37,9 @@ def test_last_used_is_written_on_first_use_then_at_most_once_a_minute(project, s
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=earlier)
     returned = api_key_authenticate(raw)
     assert ApiKey.objects.get(pk=key.pk).last_used_at == returned.last_used_at > first
+
+
+def test_a_new_key_is_cs_and_40_hex_digits_with_no_name_unless_given(project):
+    key, raw = api_key_create(project=project)
+    assert re.fullmatch(r"cs_[0-9a-f]{40}", raw) and len(raw) == API_KEY_LENGTH
+    assert (key.name, key.prefix) == ("", raw[: ApiKey.PREFIX_LENGTH])
