@@ -134,3 +134,29 @@ def test_a_worker_releases_only_the_leases_it_names_and_holds(project, endpoint)
 
     held = dict(WebhookEvent.objects.values_list("pk", "locked_by"))
     assert held == {first: "", second: "a", third: "b"}
+
+
+def test_an_answer_after_another_worker_took_the_lease_is_not_recorded(project, endpoint):
+    add_messages(project, "one")
+    now = timezone.now()
+    [stale] = claim(worker="slow", batch=1, lease=timedelta(seconds=1), now=now)
+    later = now + timedelta(seconds=2)
+    [taken] = claim(worker="fast", batch=1, lease=timedelta(seconds=60), now=later)
+    assert (taken.pk, taken.attempt_count) == (stale.pk, stale.attempt_count)
+
+    def answer(event):
+        return decide(
+            event_id=event.pk,
+            attempts_before=event.attempt_count,
+            result=AttemptResult(200, 5),
+            started_at=later,
+            now=later,
+        )
+
+    assert record_many(worker="slow", decisions=[answer(stale)], now=later) == {}
+    assert not WebhookAttempt.objects.exists()
+    assert record_many(worker="fast", decisions=[answer(taken)], now=later) == {
+        taken.pk: "delivered"
+    }
+    event = WebhookEvent.objects.get()
+    assert (event.status, event.delivered_at, event.locked_by) == ("delivered", later, "")
