@@ -1,7 +1,6 @@
 #!/usr/bin/env python
 """Client CPU of one hot read (``conversations.selectors.rows``) through Django's cursor wrapper,
-beside
-the same read on a bare psycopg cursor with the execute wrappers called by hand (how the hot
+beside the same read on a bare psycopg cursor with the execute wrappers called by hand (how the hot
 reads ran before they went through Django's wrapper).
 
 Both read the same conversation by id in its partition, prepared, on one connection, inside a

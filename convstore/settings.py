@@ -180,11 +180,10 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
-        # Off: a health-check query per request is a round trip on every request. A
-        # connection the server dropped between requests is found without one (a readable
-        # idle socket, conversations.database.guards.close_if_dropped) and replaced before the
-        # request's
-        # first statement.
+        # Off: a health-check query per request is a round trip on every request. A connection the
+        # server dropped between requests is found without one (a readable idle socket,
+        # conversations.database.guards.close_if_dropped) and replaced before the request's first
+        # statement.
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }

@@ -46,7 +46,6 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 
 from conversations.http import ratelimit_counters
-from conversations.http.ratelimit_counters import backend, key_prefix
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _UNIT_WORDS = {
@@ -156,11 +155,12 @@ def _window(rate: Rate, now: float) -> tuple[int, float]:
 
 
 def _failure_key(ip: str | None, rate: Rate, number: int) -> str:
-    return f"{key_prefix()}:rl:authfail:{rate.period:g}:{number}:{ip or 'unknown'}"
+    prefix = ratelimit_counters.key_prefix()
+    return f"{prefix}:rl:authfail:{rate.period:g}:{number}:{ip or 'unknown'}"
 
 
 def _hit(key: str | None, expires_at: float, peek: str | None = None) -> tuple[int, int] | None:
-    return backend().hit(key, expires_at, peek)
+    return ratelimit_counters.backend().hit(key, expires_at, peek)
 
 
 def check_request(api_key_id, ip: str | None) -> Usage | None:
@@ -182,7 +182,7 @@ def check_request(api_key_id, ip: str | None) -> Usage | None:
     key, expires_at = None, now
     if rate is not None:
         number, expires_at = _window(rate, now)
-        key = f"{key_prefix()}:rl:key:{rate.period:g}:{number}:{api_key_id}"
+        key = f"{ratelimit_counters.key_prefix()}:rl:key:{rate.period:g}:{number}:{api_key_id}"
     counted = _hit(key, expires_at, peek)
     if counted is None:
         return None

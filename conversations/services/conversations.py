@@ -26,8 +26,7 @@ Errors raised:
 - :class:`conversations.domain.conditional.PreconditionFailed` when an ``if_match`` precondition
   (RFC 9110 ``If-Match``, parsed by :mod:`conversations.domain.conditional`) does not name the
   locked row's current state; it is checked by :func:`.locking.check_precondition` under the lock,
-  before
-  anything is written.
+  before anything is written.
 
 The timed handoff (:mod:`conversations.domain.handoff`): every metadata write applies
 :func:`conversations.domain.handoff.finish` to its result, and every write under the row lock first
@@ -335,10 +334,9 @@ def conversation_ai_reply(
 
     The AI switch is checked under the conversation's row lock, so a reply is never produced
     after a concurrent switch-off has committed; a switch-off that arrives while a reply is
-    being written waits for it. ``responder`` is a callable ``(conversation, message) -> str``
-    (see :mod:`conversations.formats.telnyx.responders`); it runs inside the transaction, so when
-    it fails
-    nothing is stored. Returns ``(user_message, reply_message)``.
+    being written waits for it. ``responder`` is a callable ``(conversation, message) -> str`` (see
+    :mod:`conversations.formats.telnyx.responders`); it runs inside the transaction, so when it
+    fails nothing is stored. Returns ``(user_message, reply_message)``.
 
     Raises:
         AIDisabled: the switch is off; nothing is stored (``docs/contract.md`` §The AI switch).

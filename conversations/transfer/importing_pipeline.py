@@ -2,9 +2,8 @@
 as COPY data in worker processes, while this process only reads the file and sends the data.
 
 Checking a line (:func:`conversations.transfer.jsonl.parse_raw_lines`: JSON, the schema, the
-metadata
-rules) and formatting its COPY row (:class:`.copy_rows.CopyFormatter`) is Python work, about
-26 µs a conversation on one core; PostgreSQL's COPY ingests the rows meanwhile. With ``jobs``
+metadata rules) and formatting its COPY row (:class:`.copy_rows.CopyFormatter`) is Python work,
+about 26 µs a conversation on one core; PostgreSQL's COPY ingests the rows meanwhile. With ``jobs``
 worker processes the lines are checked ``jobs`` chunks at a time.
 
 Limits:

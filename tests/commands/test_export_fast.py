@@ -1,6 +1,5 @@
 """The fast export (conversations.transfer.exporting) writes the same bytes as the reference
-serializer
-(jsonl.conversation_to_record + jsonl.dumps, the export before it) for tricky data."""
+serializer (jsonl.conversation_to_record + jsonl.dumps, the export before it) for tricky data."""
 
 import uuid
 from datetime import UTC, datetime, timedelta

@@ -50,7 +50,8 @@ def test_purge_of_one_project_keeps_every_other_project_s_conversations(make_con
     Conversation.objects.filter(pk=theirs.pk).update(
         project=project_get_or_create(name="other")
     )
-    _idle(ours), _idle(theirs)
+    _idle(ours)
+    _idle(theirs)
     cutoff = timezone.now() - timedelta(days=30)
     assert conversations_purge(idle_before=cutoff, project=ours.project) == 1
     assert list(Conversation.objects.values_list("pk", flat=True)) == [theirs.pk]

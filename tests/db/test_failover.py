@@ -1,8 +1,7 @@
 """A connection PostgreSQL dropped between requests (``pg_terminate_backend``, a restart or a
 failover) is found before the next request's first statement and replaced, at the cost of one
 ``select()`` on the socket and no round trip (``conversations.database.guards.close_if_dropped``):
-requests
-that start after the drop answer normally. (A request whose statement is running when its
+requests that start after the drop answer normally. (A request whose statement is running when its
 connection drops still answers 503, tests/limits/test_database_failures.py.)
 """
 

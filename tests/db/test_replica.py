@@ -1,7 +1,7 @@
 """Lists, searches and exports read from a real streaming replica (``DATABASE_REPLICA_URL``),
 with read-your-writes: the replica serves a read only once it has replayed the primary's WAL as
-of the read's start (``conversations.database.replica``); behind, paused or down, the primary
-serves it.
+of the read's start (``conversations.database.replica``); behind, paused or down, the primary serves
+it.
 
 The replica is built by ``streaming_replica`` (tests/db/conftest.py: ``pg_basebackup -R`` of
 127.0.0.1:5432, started on a free port) and added to Django as the ``replica`` alias (a test

@@ -2,9 +2,8 @@
 
 convstore stores conversations; it does not run a model. ``POST /telnyx/v2/ai/assistants/
 {assistant_id}/chat`` asks the responder named by the ``CONVSTORE_CHAT_RESPONDER`` setting
-(a dotted path, e.g. ``conversations.formats.telnyx.responders.echo``) for the reply. A responder
-is a
-callable ``(conversation, message) -> str``: ``conversation`` is the locked
+(a dotted path, e.g. ``conversations.formats.telnyx.responders.echo``) for the reply. A responder is
+a callable ``(conversation, message) -> str``: ``conversation`` is the locked
 :class:`~conversations.models.Conversation`, ``message`` the user's just-stored
 :class:`~conversations.models.Message`. It runs inside the request's transaction (so a
 failure stores nothing) and is only called while the conversation's AI switch is on.
