@@ -131,3 +131,40 @@ def test_default_prefix_is_the_database_name(settings):
     assert ratelimit_counters.key_prefix() == f"convstore:{Path(str(name)).stem}"
     settings.CONVSTORE_REDIS_PREFIX = "tenant-a"
     assert ratelimit_counters.key_prefix() == "tenant-a"
+
+
+@pytest.mark.skipif(not REDIS_URL, reason=needs_redis("REDIS_URL is not set"))
+def test_a_redis_that_forgot_the_script_loads_it_again(client, settings, api_key):
+    """A restarted Redis (or ``SCRIPT FLUSH``) answers ``NOSCRIPT`` to the counter's
+    ``EVALSHA``: the script is loaded again and the request counted, not served unlimited."""
+    import redis
+
+    settings.REDIS_URL, settings.CONVSTORE_RATE_LIMIT = REDIS_URL, hour_rate(2)
+    ratelimit_counters.reset()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
+    assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+    redis.Redis.from_url(REDIS_URL).script_flush()
+    assert client.get("/agentphone/v1/conversations", **auth).status_code == 200
+    assert client.get("/agentphone/v1/conversations", **auth).status_code == 429
+    ratelimit_counters.reset()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason=needs_redis("REDIS_URL is not set"))
+def test_threads_that_end_give_their_redis_connection_back(settings, live_server, api_key):
+    """The test server starts a thread per connection, as ``runserver`` does: twenty
+    requests, each counted on its thread's own Redis connection, leave the pool with a
+    connection or two, not twenty (each named by ``client_name`` to count them in Redis's
+    ``CLIENT LIST``)."""
+    import redis
+
+    name = f"convstore-test-{os.getpid()}"
+    separator = "&" if "?" in REDIS_URL else "?"
+    settings.REDIS_URL = f"{REDIS_URL}{separator}client_name={name}"
+    settings.CONVSTORE_RATE_LIMIT = hour_rate(100)
+    ratelimit_counters.reset()
+    url = f"{live_server.url}/agentphone/v1/conversations"
+    for _ in range(20):  # a new connection each: a new server thread each
+        assert httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}).status_code == 200
+    clients = redis.Redis.from_url(REDIS_URL).client_list()
+    assert 1 <= sum(1 for entry in clients if entry["name"] == name) <= 3
+    ratelimit_counters.reset()
