@@ -1,13 +1,19 @@
-"""``manage.py purge --days N [--dry-run]``."""
+"""``manage.py purge --days N [--dry-run]``, and the purge service under a concurrent writer."""
 
 from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
-from conversations.services import conversations_purge, project_get_or_create
+from conversations.services import (
+    MessageInput,
+    conversations_purge,
+    messages_create,
+    project_get_or_create,
+)
 
 
 @pytest.mark.django_db
@@ -47,9 +53,7 @@ def _idle(conversation, days=31):
 def test_purge_of_one_project_keeps_every_other_project_s_conversations(make_conversation):
     ours = make_conversation()
     theirs = make_conversation()
-    Conversation.objects.filter(pk=theirs.pk).update(
-        project=project_get_or_create(name="other")
-    )
+    Conversation.objects.filter(pk=theirs.pk).update(project=project_get_or_create(name="other"))
     _idle(ours)
     _idle(theirs)
     cutoff = timezone.now() - timedelta(days=30)
@@ -65,3 +69,30 @@ def test_purge_in_batches_deletes_and_counts_every_batch(make_conversation):
     cutoff = timezone.now() - timedelta(days=30)
     assert conversations_purge(idle_before=cutoff, batch_size=2) == 5
     assert not Conversation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_conversations_all_got_a_message_meanwhile_deletes_and_counts_none(
+    make_conversation,
+):
+    """A message that arrives between a batch's ``SELECT`` and its ``DELETE`` keeps its
+    conversation (the ``DELETE`` re-checks the idle condition). Here every conversation of the
+    batch gets one, through Django's public ``execute_wrapper``, right after the ``SELECT``."""
+    idle = [make_conversation() for _ in range(2)]
+    for conversation in idle:
+        _idle(conversation)
+    writing = []
+
+    def message_after_the_select(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not writing and sql.startswith("SELECT") and "last_message_at" in sql:
+            writing.append(sql)
+            for conversation in idle:
+                messages_create(conversation=conversation, messages=[MessageInput("user", "hi")])
+        return result
+
+    cutoff = timezone.now() - timedelta(days=30)
+    with connection.execute_wrapper(message_after_the_select):
+        assert conversations_purge(idle_before=cutoff) == 0
+    assert writing, "the purge's SELECT was seen"
+    assert Conversation.objects.count() == 2
