@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from conversations.domain.limits import message_size
 from conversations.domain.metadata import MetadataError
 from conversations.models import Conversation, Message, MetadataChange
 from conversations.services import (
@@ -240,3 +241,22 @@ def test_a_message_field_may_fill_its_column_but_not_pass_it():
         width,
         width + 1,
     )
+
+
+def test_a_message_may_fill_the_size_limit_but_not_pass_it(settings):
+    """``CONVSTORE_MAX_MESSAGE_BYTES`` bounds the stored size (``message_size``): a message
+    of exactly that many bytes is kept, one byte more is refused, naming its place."""
+    fits = MessageInput(role="user", content="x" * 100)
+    settings.CONVSTORE_MAX_MESSAGE_BYTES = size = message_size(**vars(fits))
+    assert messages_check([fits, fits]) == [size, size]
+    with pytest.raises(MessageInvalid) as refused:
+        messages_check([fits, MessageInput(role="user", content="x" * 101)])
+    error = refused.value
+    assert (error.field, error.index, error.code, error.limit, error.length) == (
+        "size",
+        1,
+        "too_large",
+        size,
+        size + 1,
+    )
+    assert str(error) == f"Message 1: size has {size + 1} bytes, at most {size}."
