@@ -68,18 +68,24 @@ ALSO_COPY = ["convstore", "benchmarks", "manage.py", "gunicorn.conf.py"]
 SURVIVED = {"survived", "no tests"}
 
 
-def write_config(modules: list[str], tests: list[str]) -> Path:
+def write_config(
+    modules: list[str], tests: list[str], exclude: list[str] = (), root: Path = ROOT
+) -> Path:
+    """Write mutmut's ``[mutmut]`` settings to ``root/setup.cfg``: mutate ``modules``, run
+    ``tests`` but the pytest ids in ``exclude``. Returns the file's path."""
+
     def lines(values):
         return "".join(f"\n    {value}" for value in values)
 
-    config = ROOT / "setup.cfg"
+    config = root / "setup.cfg"
     config.write_text(
         "# Written by tools/mutation.py for one run; removed afterwards.\n"
         "[mutmut]\n"
         "source_paths = conversations\n"
         f"only_mutate ={lines(modules)}\n"
         f"also_copy ={lines(ALSO_COPY)}\n"
-        f"pytest_add_cli_args_test_selection ={lines(tests)}\n"
+        f"pytest_add_cli_args_test_selection ={lines(tests)}"
+        f"{lines(f'--deselect={test}' for test in exclude)}\n"
         "pytest_add_cli_args =\n    -q\n    -p\n    no:cacheprovider\n"
     )
     return config
@@ -119,6 +125,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--tests", nargs="+", default=CORE_TESTS, help="test files (or directories) to run"
     )
+    parser.add_argument(
+        "--exclude",
+        nargs="+",
+        default=[],
+        metavar="TEST_ID",
+        help="tests to leave out (pytest ids, path::name), e.g. slow multi-process ones",
+    )
     # One at a time: parallel runs would share the test database (SQLite's test-db.sqlite3 file,
     # PostgreSQL's test_<name>) and fail each other's tests, counting survivors as killed.
     parser.add_argument("--max-children", type=int, default=1, help="parallel test runs")
@@ -127,7 +140,7 @@ def main(argv=None) -> int:
 
     if args.fresh:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    config = write_config(args.modules, args.tests)
+    config = write_config(args.modules, args.tests, args.exclude)
     try:
         run = subprocess.run(
             [*MUTMUT, "run", "--max-children", str(args.max_children)], cwd=ROOT
