@@ -99,6 +99,8 @@ class RedisCounter:
     socket: about a fifth of the call's CPU (``benchmarks/rate_limiter.py``). A thread's
     client gives its connection back to the pool when the thread ends, so a server that
     starts a thread per request (``runserver``) reuses connections rather than piling them up.
+    A thread's client is made when it first counts, so gunicorn's preloading master, which
+    counts nothing, holds none across its fork.
 
     ``timeout`` (seconds) bounds connecting and every answer. A broken connection (Redis
     restarted) is retried once on a fresh one (redis-py's ``Retry``); a timeout is not
