@@ -10,8 +10,10 @@ from tests.clock import hour_rate
 pytestmark = pytest.mark.django_db
 
 
-def test_failed_authentications_lock_the_ip_out_even_for_a_right_key(limits, live_server, api_key):
-    limits(failures="2/h")
+def test_failed_authentications_lock_the_ip_out_even_for_a_right_key(
+    limits, live_server, api_key, window_clock
+):
+    limits(failures="2/h")  # the clock at a window's start: no hour ends mid-test
     url = f"{live_server.url}/openai/v1"
     wrong = openai.OpenAI(base_url=url, api_key="cs_wrong", max_retries=2)
     for _ in range(2):
@@ -40,10 +42,10 @@ def test_failed_authentication_limit_in_each_format(limits, client):
     assert azure_refused.json()["error"]["code"] == "rate_limit_exceeded"
 
 
-def test_failed_authentication_429_says_why_and_when_to_retry(limits, client):
+def test_failed_authentication_429_says_why_and_when_to_retry(limits, client, window_clock):
     """Each format's 429 after failed keys names the cause, the limit, that a right key is
     refused too, and the same wait as ``Retry-After``."""
-    limits(failures="1/h")
+    limits(failures="1/h")  # the clock at a window's start: no hour ends mid-test
     wrong = {"HTTP_AUTHORIZATION": "Bearer cs_wrong"}
     assert client.get("/agentphone/v1/conversations", **wrong).status_code == 401
     answers = {

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 WINDOW = 2.0  # seconds: long enough for a loaded machine, short enough to wait out
 
 
-def test_openai_429_shape_and_headers(limits, client, api_key):
-    limits(rate="2/h")
+def test_openai_429_shape_and_headers(limits, client, api_key, window_clock):
+    limits(rate="2/h")  # the clock at a window's start: no hour ends mid-test
     auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
     first = client.get("/openai/v1/conversations/conv_missing", **auth)
     assert first.status_code == 404
