@@ -31,6 +31,7 @@ from conversations.services import (
     handoffs_resume_due,
     messages_create,
 )
+from tests.handoffs import switched_off
 
 STAFF = Actor.for_command("tests")
 RESUMED = "conversation.ai_resumed"
@@ -151,15 +152,7 @@ def test_timed_switch_off_ends_by_itself_for_every_reader_and_is_written_down_on
 
 
 def test_the_command_writes_down_untouched_resumes(project, hook):
-    due = [
-        conversation_ai_set(
-            conversation=conversation_create(project=project, actor=STAFF),
-            disabled=True,
-            actor=STAFF,
-            duration=timedelta(minutes=5),
-        )[0]
-        for _ in range(3)
-    ]
+    due = switched_off(project, count=3, minutes=5)
     later = conversation_create(
         project=project,
         actor=STAFF,
@@ -293,15 +286,7 @@ def _in_threads(*targets):
 
 
 def _due(project, count=1):
-    made = [
-        conversation_ai_set(
-            conversation=conversation_create(project=project, actor=STAFF),
-            disabled=True,
-            actor=STAFF,
-            duration=timedelta(minutes=15),
-        )[0]
-        for _ in range(count)
-    ]
+    made = switched_off(project, count=count, minutes=15)
     clock.advance(timedelta(minutes=15))
     return made
 

@@ -19,6 +19,7 @@ from conversations.services import (
     conversation_metadata_replace,
     handoffs_resume_due,
 )
+from tests.handoffs import switched_off
 
 STAFF = Actor.for_command("tests")
 
@@ -66,15 +67,7 @@ def test_a_conversation_deleted_while_resumes_are_written_is_skipped_not_the_res
     """The due conversations are selected first, then each is locked in turn: one deleted in
     between (here by a receiver of the first resume) is passed over, and the resumes after it
     are still written."""
-    due = [
-        conversation_ai_set(
-            conversation=conversation_create(project=project, actor=STAFF),
-            disabled=True,
-            actor=STAFF,
-            duration=timedelta(minutes=5),
-        )[0]
-        for _ in range(3)
-    ]
+    due = switched_off(project, count=3, minutes=5)
     first, gone, last = sorted(due, key=lambda conversation: conversation.pk)  # their order
     clock.advance(timedelta(minutes=5))
 
