@@ -1,15 +1,20 @@
 """Metadata writes during a handoff (docs/handoff.md): during an idle handoff only the
 staff/agent side speaking, or a new idle length, moves the end of the handoff; any other
 write keeps it. Runs on the locking path (SQLite) and on PostgreSQL's one-statement path
-alike. And the resumes: one conversation deleted while they are written is skipped, not the
-rest."""
+alike. A write on a conversation whose timed handoff has ended writes the resume down first,
+and still checks its ``If-Match``. And the resumes: one conversation deleted while they are
+written is skipped, not the rest."""
 
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.db.models import F
 
 from conversations.domain import clock, events
+from conversations.domain.conditional import EntityTags, PreconditionFailed, etag
 from conversations.domain.durations import parse_until
+from conversations.models import Conversation, MetadataChange
 from conversations.services import (
     Actor,
     conversation_ai_set,
@@ -20,6 +25,7 @@ from conversations.services import (
     handoffs_resume_due,
 )
 from tests.handoffs import switched_off
+from tests.skips import needs_postgresql
 
 STAFF = Actor.for_command("tests")
 
@@ -81,3 +87,80 @@ def test_a_conversation_deleted_while_resumes_are_written_is_skipped_not_the_res
     finally:
         events.ai_resumed.disconnect(delete_gone)
     assert [change.conversation_id for change in written] == [first.pk, last.pk]
+
+
+@pytest.mark.parametrize("write", ["merge", "replace"])
+def test_a_write_after_the_handoff_ended_writes_the_resume_down_first(project, write):
+    (conversation,) = switched_off(project, minutes=5)
+    clock.advance(timedelta(minutes=5))
+    if write == "merge":
+        conversation_metadata_merge(conversation=conversation, patch={"x": "y"}, actor=STAFF)
+    else:
+        conversation_metadata_replace(conversation=conversation, metadata={"x": "y"}, actor=STAFF)
+    actions = MetadataChange.objects.filter(conversation=conversation).order_by("id")
+    assert list(actions.values_list("action", flat=True)) == ["ai_switch", "ai_resume", write]
+    assert Conversation.objects.get().metadata == {"x": "y"} | (
+        {"ai_disabled": "false"} if write == "merge" else {}
+    )
+
+
+def test_a_stale_if_match_is_refused_after_the_handoff_ended(project):
+    (conversation,) = switched_off(project, minutes=5)
+    stale = EntityTags.parse(etag(conversation))
+    conversation_metadata_merge(conversation=conversation, patch={"k": "v"}, actor=STAFF)
+    clock.advance(timedelta(minutes=5))
+    before = Conversation.objects.get().metadata
+    for write in (
+        lambda: conversation_metadata_merge(
+            conversation=conversation, patch={"x": "y"}, actor=STAFF, if_match=stale
+        ),
+        lambda: conversation_metadata_replace(
+            conversation=conversation, metadata={"x": "y"}, actor=STAFF, if_match=stale
+        ),
+    ):
+        with pytest.raises(PreconditionFailed):
+            write()
+    assert Conversation.objects.get().metadata == before
+
+
+@pytest.mark.parametrize(("metadata", "action"), [({"a": "1"}, "replace"), ({}, "clear")])
+def test_a_replace_is_audited_as_replace_and_an_empty_one_as_clear(project, metadata, action):
+    conversation = conversation_create(project=project, actor=STAFF, metadata={"k": "v"})
+    conversation_metadata_replace(conversation=conversation, metadata=metadata, actor=STAFF)
+    change = MetadataChange.objects.filter(conversation=conversation).latest("id")
+    assert (change.action, change.after) == (action, metadata)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason=needs_postgresql("the unlocked read comes first")
+)
+@pytest.mark.parametrize("write", ["merge", "replace"])
+def test_an_if_match_that_held_on_the_unlocked_read_is_checked_again_under_the_lock(project, write):
+    """PostgreSQL's writes check ``If-Match`` on an unlocked read first; a row whose handoff
+    has ended then goes to the locking path. Another writer that commits between the two
+    (here through Django's ``execute_wrapper``, right after the read) makes the tag stale:
+    the locking path checks it again and refuses the write."""
+    (conversation,) = switched_off(project, minutes=5)
+    clock.advance(timedelta(minutes=5))
+    tag = EntityTags.parse(etag(conversation))
+    bumped = []
+
+    def another_writer_after_the_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not bumped and sql.startswith("SELECT") and " FOR UPDATE" not in sql:
+            bumped.append(sql)
+            Conversation.objects.filter(pk=conversation.pk).update(version=F("version") + 1)
+        return result
+
+    with connection.execute_wrapper(another_writer_after_the_read):
+        with pytest.raises(PreconditionFailed):
+            if write == "merge":
+                conversation_metadata_merge(
+                    conversation=conversation, patch={"x": "y"}, actor=STAFF, if_match=tag
+                )
+            else:
+                conversation_metadata_replace(
+                    conversation=conversation, metadata={"x": "y"}, actor=STAFF, if_match=tag
+                )
+    assert bumped
+    assert "x" not in Conversation.objects.get().metadata
