@@ -32,6 +32,7 @@ MUTMUT = [sys.executable, "-m", "mutmut"]
 CORE = [
     "conversations/domain/metadata.py",
     "conversations/domain/durations.py",
+    "conversations/domain/handoff.py",
     "conversations/domain/conditional.py",
     "conversations/http/idempotency.py",
     "conversations/services/*",
