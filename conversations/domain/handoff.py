@@ -109,7 +109,8 @@ def switched_off(
         result[AI_DISABLED_IDLE_KEY] = str(int(idle_for.total_seconds()))
     if reason:
         result[AI_DISABLED_REASON_KEY] = reason
-    return finish(metadata, rules.validate_metadata(result), now=now)
+    # A new handoff, whatever was stored: finish sees a switch-off (the end is at least now + idle).
+    return finish(None, rules.validate_metadata(result), now=now)
 
 
 def finish(
@@ -121,7 +122,10 @@ def finish(
     - an ``ai_disabled_until`` not later than ``now``: the switch is on at once (as
       :func:`resumed`), so a write never leaves a resume due behind it;
     - ``ai_disabled_idle`` set on a switch-off (off in ``new``, not off at ``now`` in
-      ``stored``) or changed: ``ai_disabled_until`` becomes at least now + idle.
+      ``stored``) or changed: ``ai_disabled_until`` becomes at least now + idle;
+    - ``ai_disabled_idle`` without ``ai_disabled_until`` (a switch-off that replaces the
+      handoff, a replace that leaves the end out): the end is now + idle, so an idle
+      handoff always has an end.
 
     Raises:
         MetadataError: ``too_many_pairs`` when the added keys pass 16 pairs.
@@ -137,7 +141,7 @@ def finish(
     result = dict(new)
     switching_off = not ai_off(stored, now)
     pause = idle(result)
-    if pause is not None and (switching_off or idle(stored) != pause):
+    if pause is not None and (switching_off or idle(stored) != pause or until(result) is None):
         result = _pushed(result, now + pause) or result
     rules.merge({}, result)  # the 16-pair check on the result
     return result
