@@ -26,3 +26,4 @@ def test_the_run_s_settings_name_modules_tests_and_the_tests_left_out(tmp_path):
         "--deselect=tests/webhooks/test_delivery_order.py::test_two_workers",
     ]
     assert section["source_paths"] == "conversations"
+    assert section["process_isolation"] == "forkserver"  # children never inherit test threads

@@ -82,6 +82,12 @@ def write_config(
     config.write_text(
         "# Written by tools/mutation.py for one run; removed afterwards.\n"
         "[mutmut]\n"
+        # Each mutant's tests run in a child forked from a server process that has only
+        # collected the tests, never run them: a child forked from a process that ran them
+        # inherits thread pools whose threads did not survive the fork (the webhook sender's
+        # DNS resolver), its deliveries hang, and mutants are counted killed that no test
+        # caught.
+        "process_isolation = forkserver\n"
         "source_paths = conversations\n"
         f"only_mutate ={lines(modules)}\n"
         f"also_copy ={lines(ALSO_COPY)}\n"
