@@ -160,3 +160,34 @@ def test_an_answer_after_another_worker_took_the_lease_is_not_recorded(project, 
     }
     event = WebhookEvent.objects.get()
     assert (event.status, event.delivered_at, event.locked_by) == ("delivered", later, "")
+
+
+def test_an_attempt_records_its_start_and_latency_and_delivery_clears_error_and_lease(
+    project, endpoint, receiver
+):
+    """What the admin's event page shows: each attempt's start, latency, status and error; a
+    delivered event (here after a failed attempt) has no last error and no lease left."""
+    add_messages(project, "one")
+    now = timezone.now()
+    started = [now - timedelta(minutes=9), now - timedelta(minutes=1)]
+    for number, (result, started_at) in enumerate(
+        zip([AttemptResult(503, 1234, "HTTP 503"), AttemptResult(200, 87)], started, strict=True),
+        start=1,
+    ):
+        [event] = claim(worker="w", batch=1, lease=timedelta(seconds=60), now=now)
+        decision = decide(
+            event_id=event.pk,
+            attempts_before=event.attempt_count,
+            result=result,
+            started_at=started_at,
+            now=now - timedelta(days=1),  # the retry is due at once
+        )
+        record_many(worker="w", decisions=[decision], now=now)
+        stored = WebhookEvent.objects.get()
+        assert (stored.locked_until, stored.locked_by, stored.attempt_count) == (None, "", number)
+    assert stored.status == WebhookEvent.Status.DELIVERED and stored.last_error == ""
+    attempts = WebhookAttempt.objects.order_by("number")
+    assert list(attempts.values_list("started_at", "latency_ms", "status_code", "error")) == [
+        (started[0], 1234, 503, "HTTP 503"),
+        (started[1], 87, 200, ""),
+    ]
