@@ -8,6 +8,7 @@ from conversations import services
 from conversations.domain import clock
 from conversations.models import WebhookEvent
 from conversations.services import Actor, MessageInput
+from conversations.webhooks.endpoints import webhook_endpoint_create
 
 ACTOR = Actor.for_command("tests")
 
@@ -76,3 +77,19 @@ def test_the_resume_event_says_it_is_one(project, endpoint, real_time):
     event = WebhookEvent.objects.get(event_type="conversation.ai_resumed")
     assert event.payload["event"] == "conversation.ai_resumed"
     assert event.payload["conversationState"] == {"ai_disabled": "false"}
+
+
+def test_an_endpoint_with_no_context_gets_no_history_beside_one_with_context(
+    project, endpoint, receiver
+):
+    bare = webhook_endpoint_create(project=project, url=receiver.url, context_limit=0)
+    conversation = _conversation(project)
+    services.messages_create(
+        conversation=conversation,
+        messages=[MessageInput(role="user", content=t) for t in ("one", "two")],
+    )
+    last = {
+        e.endpoint_id: e.payload["recentHistory"]
+        for e in WebhookEvent.objects.filter(event_type="agent.message").order_by("id")
+    }
+    assert last[bare.pk] == [] and [h["content"] for h in last[endpoint.pk]] == ["one"]
