@@ -1,5 +1,6 @@
 """Per-conversation order: each conversation's events arrive oldest first, a failed event
-holds back only its own conversation, and a worker does not claim behind its own batch."""
+holds back only its own conversation at its own endpoint, and a worker does not claim
+behind its own batch."""
 
 import subprocess
 import time
@@ -12,10 +13,11 @@ from conversations import services
 from conversations.models import WebhookEvent
 from conversations.services import MessageInput
 from conversations.webhooks.delivery import deliver_due
+from conversations.webhooks.endpoints import webhook_endpoint_create
 from conversations.webhooks.leases import claim
 from conversations.webhooks.transport import Sender
 
-from .conftest import add_messages, verify, worker_command
+from .conftest import SECRET, Receiver, add_messages, verify, worker_command
 
 
 def _arrival_orders(receiver, events_by_id) -> dict:
@@ -108,3 +110,28 @@ def test_one_worker_does_not_claim_behind_its_own_batch_in_flight(project, endpo
     assert [e.pk for e in first] == [WebhookEvent.objects.order_by("id").first().pk]
     assert claim(worker="w", batch=10, lease=lease, now=now) == []
     assert claim(worker="other", batch=10, lease=lease, now=now) == []
+
+
+def test_a_failed_event_holds_back_its_conversation_only_at_its_endpoint(
+    project, endpoint, receiver, settings
+):
+    """The queue is per (endpoint, conversation): an event waiting for a retry at one
+    endpoint does not hold back the same conversation's events at another."""
+    settings.CONVSTORE_WEBHOOK_BACKOFF_SECONDS = 30
+    other = Receiver()
+    try:
+        webhook_endpoint_create(project=project, url=other.url, secret=SECRET)
+        receiver.statuses = [500]
+        conversation = add_messages(project, "one")
+        now = timezone.now()
+        report = deliver_due(now=now)
+        assert (len(report.retrying), len(report.delivered)) == (1, 1)
+        services.messages_create(
+            conversation=conversation, messages=[MessageInput(role="user", content="two")]
+        )
+        report = deliver_due(now=now + timedelta(seconds=10))  # the retry is not due yet
+        assert len(report.delivered) == 1
+        assert [verify(h, b).data.message for h, b in other.requests] == ["one", "two"]
+        assert [verify(h, b).data.message for h, b in receiver.requests] == ["one"]
+    finally:
+        other.close()
