@@ -8,7 +8,8 @@ import pytest
 
 from conversations import services
 from conversations.models import WebhookEvent
-from conversations.webhooks.delivery import deliver_due
+from conversations.webhooks.delivery import deliver_due, encode_payload
+from conversations.webhooks.leases import compact_json
 
 from .conftest import add_messages, verify
 
@@ -46,6 +47,24 @@ def test_signature_covers_non_ascii_bodies_byte_for_byte(project, endpoint, rece
     deliver_due()
     headers, body = receiver.requests[0]
     assert verify(headers, body).data.message == "Grüße 👋"
+    assert body == encode_payload(WebhookEvent.objects.get().payload)  # UTF-8, not \u-escaped
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        json.dumps({"m": "Grüße 👋", "n": [1, None]}),  # SQLite's text: ASCII-escaped
+        json.dumps({"m": "Grüße 👋", "n": [1, None]}, ensure_ascii=False),  # jsonb's rendering
+    ],
+)
+def test_stored_json_is_sent_as_the_compact_utf8_bytes_encode_payload_gives(stored):
+    assert compact_json(stored) == encode_payload({"m": "Grüße 👋", "n": [1, None]})
+
+
+def test_stored_json_with_a_lone_surrogate_is_sent_compact_and_escaped():
+    """UTF-8 cannot hold a lone surrogate: such text (never written by the API, whose parsers
+    refuse it) is sent escaped rather than dropped."""
+    assert compact_json('{"m": "\\ud800", "n": 1}') == b'{"m":"\\ud800","n":1}'
 
 
 def test_events_of_a_deleted_conversation_are_still_delivered(project, endpoint, receiver):
