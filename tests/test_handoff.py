@@ -22,7 +22,6 @@ from conversations.domain.metadata import MetadataError
 from conversations.formats.telnyx.responders import echo
 from conversations.models import MetadataChange, WebhookEndpoint, WebhookEvent
 from conversations.services import (
-    Actor,
     MessageInput,
     conversation_ai_reply,
     conversation_ai_set,
@@ -31,9 +30,8 @@ from conversations.services import (
     handoffs_resume_due,
     messages_create,
 )
-from tests.handoffs import switched_off
+from tests.handoffs import STAFF, switched_off
 
-STAFF = Actor.for_command("tests")
 RESUMED = "conversation.ai_resumed"
 
 

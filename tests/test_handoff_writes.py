@@ -16,7 +16,6 @@ from conversations.domain.conditional import EntityTags, PreconditionFailed, eta
 from conversations.domain.durations import parse_until
 from conversations.models import Conversation, MetadataChange
 from conversations.services import (
-    Actor,
     conversation_ai_set,
     conversation_create,
     conversation_delete,
@@ -24,11 +23,9 @@ from conversations.services import (
     conversation_metadata_replace,
     handoffs_resume_due,
 )
-from tests.handoffs import switched_off
+from tests.handoffs import STAFF, switched_off
+from tests.interleave import after_first_statement
 from tests.skips import needs_postgresql
-
-STAFF = Actor.for_command("tests")
-
 
 pytestmark = pytest.mark.usefixtures("real_time")  # tests/conftest.py
 
@@ -143,16 +140,13 @@ def test_an_if_match_that_held_on_the_unlocked_read_is_checked_again_under_the_l
     (conversation,) = switched_off(project, minutes=5)
     clock.advance(timedelta(minutes=5))
     tag = EntityTags.parse(etag(conversation))
-    bumped = []
 
-    def another_writer_after_the_read(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if not bumped and sql.startswith("SELECT") and " FOR UPDATE" not in sql:
-            bumped.append(sql)
-            Conversation.objects.filter(pk=conversation.pk).update(version=F("version") + 1)
-        return result
+    def another_writer():
+        Conversation.objects.filter(pk=conversation.pk).update(version=F("version") + 1)
 
-    with connection.execute_wrapper(another_writer_after_the_read):
+    with after_first_statement(
+        lambda sql: sql.startswith("SELECT") and " FOR UPDATE" not in sql, another_writer
+    ) as read:
         with pytest.raises(PreconditionFailed):
             if write == "merge":
                 conversation_metadata_merge(
@@ -162,5 +156,5 @@ def test_an_if_match_that_held_on_the_unlocked_read_is_checked_again_under_the_l
                 conversation_metadata_replace(
                     conversation=conversation, metadata={"x": "y"}, actor=STAFF, if_match=tag
                 )
-    assert bumped
+    assert read, "the unlocked read was seen"
     assert "x" not in Conversation.objects.get().metadata

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError
-from django.db import connection
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
@@ -14,6 +13,7 @@ from conversations.services import (
     messages_create,
     project_get_or_create,
 )
+from tests.interleave import after_first_statement
 
 
 @pytest.mark.django_db
@@ -81,18 +81,15 @@ def test_a_batch_whose_conversations_all_got_a_message_meanwhile_deletes_and_cou
     idle = [make_conversation() for _ in range(2)]
     for conversation in idle:
         _idle(conversation)
-    writing = []
 
-    def message_after_the_select(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if not writing and sql.startswith("SELECT") and "last_message_at" in sql:
-            writing.append(sql)
-            for conversation in idle:
-                messages_create(conversation=conversation, messages=[MessageInput("user", "hi")])
-        return result
+    def a_message_each():
+        for conversation in idle:
+            messages_create(conversation=conversation, messages=[MessageInput("user", "hi")])
 
     cutoff = timezone.now() - timedelta(days=30)
-    with connection.execute_wrapper(message_after_the_select):
+    with after_first_statement(
+        lambda sql: sql.startswith("SELECT") and "last_message_at" in sql, a_message_each
+    ) as selected:
         assert conversations_purge(idle_before=cutoff) == 0
-    assert writing, "the purge's SELECT was seen"
+    assert selected, "the purge's SELECT was seen"
     assert Conversation.objects.count() == 2

@@ -7,10 +7,11 @@ from datetime import timedelta
 from conversations import services
 from conversations.domain import clock
 from conversations.models import WebhookEvent
-from conversations.services import Actor, MessageInput
+from conversations.services import MessageInput
 from conversations.webhooks.endpoints import webhook_endpoint_create
+from tests.handoffs import switched_off
 
-ACTOR = Actor.for_command("tests")
+from .conftest import ACTOR
 
 
 def _conversation(project, **kwargs):
@@ -51,12 +52,7 @@ def test_recent_history_holds_messages_only(project, endpoint):
 
 
 def test_a_message_during_a_timed_handoff_carries_the_handoff_state(project, endpoint, real_time):
-    conversation, _ = services.conversation_ai_set(
-        conversation=_conversation(project),
-        disabled=True,
-        actor=ACTOR,
-        duration=timedelta(minutes=5),
-    )
+    (conversation,) = switched_off(project, minutes=5)
     services.messages_create(
         conversation=conversation, messages=[MessageInput(role="user", content="hello?")]
     )
@@ -66,12 +62,7 @@ def test_a_message_during_a_timed_handoff_carries_the_handoff_state(project, end
 
 
 def test_the_resume_event_says_it_is_one(project, endpoint, real_time):
-    services.conversation_ai_set(
-        conversation=_conversation(project),
-        disabled=True,
-        actor=ACTOR,
-        duration=timedelta(minutes=5),
-    )
+    switched_off(project, minutes=5)
     clock.advance(timedelta(minutes=5))
     assert len(services.handoffs_resume_due()) == 1
     event = WebhookEvent.objects.get(event_type="conversation.ai_resumed")
