@@ -38,6 +38,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def pooled_client(url: str, timeout: float):
+    """A redis-py client on its own connection pool, with the counter's timeouts."""
+    import redis
+
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=timeout, health_check_interval=30
+    )
+
+
 class HandPacked:
     """The yardstick: INCR, EXPIREAT and GET written pre-packed on a pooled connection and
     their replies read back in order; a broken connection is retried once."""
@@ -45,10 +54,7 @@ class HandPacked:
     def __init__(self, url: str, *, timeout: float):
         import redis
 
-        self.redis = redis
-        self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout, health_check_interval=30
-        )
+        self.redis, self.client = redis, pooled_client(url, timeout)
 
     def hit(self, key: str | None, expires_at: float, peek: str | None = None) -> tuple[int, int]:
         commands: list[tuple] = []
@@ -76,13 +82,9 @@ class ScriptObject:
     """redis-py's ``Script`` (``register_script``) on a pooled client."""
 
     def __init__(self, url: str, *, timeout: float):
-        import redis
-
         from conversations.http.ratelimit_counters import _HIT_SCRIPT
 
-        self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout, health_check_interval=30
-        )
+        self.client = pooled_client(url, timeout)
         self.script = self.client.register_script(_HIT_SCRIPT)
 
     def hit(self, key: str | None, expires_at: float, peek: str | None = None) -> tuple[int, int]:
